@@ -1,0 +1,144 @@
+"""The built-in GPT: a small decoder-only transformer, written to be read.
+
+Deliberate choices, all in service of exact per-sample attribution:
+- every parameter lives in an ``nn.Linear``, ``nn.Embedding`` or ``nn.LayerNorm``, the layer types
+  the in-run tracker has exact per-sample rules for;
+- no dropout (values must be reproducible and the gradient the tracker sees is the one applied);
+- the LM head is not tied to the token embedding (a tied weight mixes two layer types' gradients);
+- position ids are expanded per sample so the position embedding sees one row per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from attribcli.errors import AttribError
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int = 257
+    context_length: int = 256
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
+        self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        if cfg.n_embd % cfg.n_head:
+            raise ValueError("n_embd must be divisible by n_head")
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.context_length, cfg.n_embd)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2's scaled init of residual projections
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, T, vocab]`` for token ids ``[B, T]``."""
+        B, T = idx.shape
+        if T > self.cfg.context_length:
+            raise ValueError(f"sequence of {T} tokens exceeds context length {self.cfg.context_length}")
+        pos = torch.arange(T, device=idx.device).expand(B, T)
+        x = self.wte(idx) + self.wpe(pos)
+        for block in self.blocks:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def sequence_losses(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy per sequence over the positions where ``mask`` is true.
+
+    ``targets[b, t]`` is the token that should follow position t. Shape ``[B]``.
+    """
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    mask = mask.to(nll.dtype)
+    return (nll * mask).sum(1) / mask.sum(1).clamp_min(1)
+
+
+def save_weights(model: GPT, path: Path) -> None:
+    """Weights plus the shape they belong to, written atomically."""
+    from attribcli.files import atomic_torch_save
+
+    atomic_torch_save({"format": "attrib-gpt-v1", "config": asdict(model.cfg),
+                       "state_dict": model.state_dict()}, path)
+
+
+def load_base_weights(model: GPT, path: Path, *, config_file: str | None = None) -> None:
+    """Load base weights into ``model``, refusing a file made for another shape."""
+    field = "model.base_weights"
+    if not Path(path).is_file():
+        raise AttribError(f"file not found: {path}", file=config_file, field=field,
+                          fix="point it at a weights file made by 'attrib pretrain', or remove the key")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+        raise AttribError(f"cannot read weights {path}: {type(exc).__name__}", file=config_file,
+                          field=field, fix="re-create the file with 'attrib pretrain'") from None
+    if not isinstance(blob, dict) or blob.get("format") != "attrib-gpt-v1":
+        raise AttribError(f"{path} is not an attrib GPT weights file", file=config_file, field=field,
+                          fix="re-create the file with 'attrib pretrain'")
+    saved = GPTConfig(**blob["config"])
+    if saved != model.cfg:
+        diff = ", ".join(f"{k}={v} (config says {getattr(model.cfg, k)})"
+                         for k, v in asdict(saved).items() if getattr(model.cfg, k) != v)
+        raise AttribError(f"base weights were made for another model shape: {diff}",
+                          file=config_file, field="model", fix="set the model keys to the weights' shape")
+    model.load_state_dict(blob["state_dict"])

@@ -1,0 +1,79 @@
+"""Each per-layer rule against brute-force per-sample gradients (float64, 1e-6 relative)."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from attribcli.inrun.rules import RULES, rule_for
+
+
+def _brute(layer, make_out, a_x, a_y, loss_w_x, loss_w_y):
+    """Per-sample gradients of sum(out * w) for each row, by a loop; returns [N, M] dots and the b's."""
+    def grads(a, w):
+        gs, bs = [], []
+        for i in range(a.shape[0]):
+            out = make_out(layer, a[i:i + 1])
+            out.retain_grad()
+            (out * w[i:i + 1]).sum().backward()
+            gs.append(torch.cat([p.grad.flatten() for p in layer.parameters()]))
+            bs.append(out.grad[0])
+            layer.zero_grad()
+        return torch.stack(gs), torch.stack(bs)
+    gx, bx = grads(a_x, loss_w_x)
+    gy, by = grads(a_y, loss_w_y)
+    return gx @ gy.T, bx, by
+
+
+def _check(layer, make_out, a_x, a_y, d_out):
+    lead = 1 if a_x.dtype == torch.long else 0  # ids have no feature dim
+    wx = torch.randn(*a_x.shape[:a_x.dim() - 1 + lead], d_out, dtype=torch.float64)
+    wy = torch.randn(*a_y.shape[:a_y.dim() - 1 + lead], d_out, dtype=torch.float64)
+    N, M = a_x.shape[0], a_y.shape[0]
+    want, bx, by = _brute(layer, make_out, a_x, a_y, wx, wy)
+    got = rule_for(layer).pair_dots(layer, a_x, bx, a_y, by)
+    assert got.shape == (N, M)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_rule_matches_brute_force(bias):
+    layer = nn.Linear(5, 7, bias=bias).double()
+    _check(layer, lambda l, a: l(a), torch.randn(3, 4, 5, dtype=torch.float64),
+           torch.randn(2, 6, 5, dtype=torch.float64), 7)
+
+
+def test_linear_rule_with_extra_token_dims():
+    layer = nn.Linear(3, 4).double()
+    _check(layer, lambda l, a: l(a), torch.randn(2, 3, 2, 3, dtype=torch.float64),
+           torch.randn(3, 2, 2, 3, dtype=torch.float64), 4)
+
+
+def test_embedding_rule_matches_brute_force_with_repeated_ids():
+    layer = nn.Embedding(6, 4).double()
+    ids_x = torch.tensor([[1, 2, 2, 5], [0, 1, 3, 3], [5, 5, 5, 1]])
+    ids_y = torch.tensor([[2, 1, 4], [3, 3, 0]])
+    _check(layer, lambda l, a: l(a), ids_x, ids_y, 4)
+
+
+def test_embedding_rule_skips_padding_idx():
+    layer = nn.Embedding(6, 3, padding_idx=0).double()
+    ids_x = torch.tensor([[0, 2, 0], [1, 0, 4]])
+    ids_y = torch.tensor([[0, 0, 2], [4, 1, 0]])
+    _check(layer, lambda l, a: l(a), ids_x, ids_y, 3)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layernorm_rule_matches_brute_force(affine):
+    layer = nn.LayerNorm(5, elementwise_affine=affine).double()
+    if not affine:
+        assert not list(layer.parameters())
+        return
+    with torch.no_grad():
+        layer.weight.normal_()
+        layer.bias.normal_()
+    _check(layer, lambda l, a: l(a), torch.randn(3, 4, 5, dtype=torch.float64),
+           torch.randn(2, 3, 5, dtype=torch.float64), 5)
+
+
+def test_every_registered_rule_is_tested_here():
+    assert set(RULES) == {nn.Linear, nn.Embedding, nn.LayerNorm}
