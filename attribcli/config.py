@@ -1,0 +1,216 @@
+"""YAML config → typed, validated ``Config``. Every error names the file, the field and the fix.
+
+The schema is the dataclasses below: their fields are the only keys allowed (unknown keys get a
+did-you-mean), their defaults are the documented defaults, and ``check`` metadata holds the bounds.
+Relative paths resolve against the config file's folder, so a config can travel with its data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from attribcli.errors import AttribError
+
+
+def _positive(v):
+    return None if v > 0 else "must be greater than 0"
+
+
+def _non_negative(v):
+    return None if v >= 0 else "must be 0 or more"
+
+
+def _currency(v):
+    from attribcli.money import CURRENCY_EXPONENTS
+
+    return None if v.upper() in CURRENCY_EXPONENTS else f"unknown currency code '{v}'"
+
+
+def _f(default=dataclasses.MISSING, *, check=None, help=""):
+    kw = {"metadata": {"check": check, "help": help}}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), **kw)
+    return field(default=default, **kw)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: Literal["gpt"] = _f("gpt", help="built-in GPT (Hugging Face models come later)")
+    n_layer: int = _f(4, check=_positive)
+    n_head: int = _f(4, check=_positive)
+    n_embd: int = _f(128, check=_positive)
+    context_length: int = _f(256, check=_positive)
+    base_weights: Path | None = _f(None, help="weights made by 'attrib pretrain'; none = random init")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    corpus: Path = _f(help="JSONL or CSV, one document per line/row")
+    holders: Path = _f(help="CSV holder_id,name,contact[,...]")
+    generations: Path = _f(help="JSONL id, prompt, completion[, revenue]")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int | None = _f(1, check=_positive)
+    max_steps: int | None = _f(None, check=_positive)
+    batch_size: int = _f(16, check=_positive)
+    lr: float = _f(0.05, check=_positive)
+    schedule: Literal["constant", "linear", "cosine"] = _f("constant")
+    warmup_steps: int = _f(0, check=_non_negative)
+    optimizer: Literal["sgd"] = _f("sgd")
+    device: Literal["auto", "cpu", "cuda"] = _f("auto")
+    checkpoint_every: int = _f(25, check=_positive)
+    log_every: int = _f(10, check=_positive)
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    order: Literal[1] = _f(1, help="1 = first-order In-Run Data Shapley")
+
+
+@dataclass(frozen=True)
+class PayoutConfig:
+    currency: str = _f("USD", check=_currency)
+
+
+@dataclass(frozen=True)
+class Config:
+    run_dir: Path = _f()
+    data: DataConfig = _f()
+    seed: int = _f(0)
+    model: ModelConfig = _f(None)
+    training: TrainingConfig = _f(None)
+    attribution: AttributionConfig = _f(None)
+    payout: PayoutConfig = _f(None)
+    source: Path | None = field(default=None, compare=False, metadata={"internal": True})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config (absolute paths, defaults filled) as plain YAML-able data."""
+        def conv(v):
+            if dataclasses.is_dataclass(v):
+                return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)
+                        if not f.metadata.get("internal")}
+            return str(v) if isinstance(v, Path) else v
+        return conv(self)
+
+
+def load_config(path: str | Path, *, run_dir: str | Path | None = None) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise AttribError(f"config file not found: {path}", fix="pass the path of a YAML config, e.g. configs/sample.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise AttribError(f"malformed YAML at {where}: {problem}", file=str(path),
+                          fix="correct the YAML syntax there (indentation, quotes, colons)") from None
+    except UnicodeDecodeError:
+        raise AttribError("not UTF-8 text", file=str(path), fix="save the config as UTF-8") from None
+    if not isinstance(raw, dict):
+        raise AttribError("the config must be a YAML mapping of keys to values", file=str(path),
+                          fix="start from configs/sample.yaml")
+    if run_dir is not None:
+        raw = {**raw, "run_dir": str(Path(run_dir).resolve())}
+    cfg = _build(Config, raw, "", path)
+    return dataclasses.replace(cfg, source=path.resolve())
+
+
+def from_dict(raw: dict, *, base: Path) -> Config:
+    """Build a Config from already-parsed data (a run's resolved config), paths relative to ``base``."""
+    return _build(Config, raw, "", base / "config.yaml")
+
+
+def _build(cls, raw: Any, prefix: str, file: Path):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise AttribError(f"expected a mapping, got {type(raw).__name__}", file=str(file),
+                          field=prefix.rstrip(".") or None, fix="write it as 'key: value' lines")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            fix = f"did you mean '{prefix}{close[0]}'?" if close else \
+                f"remove it; allowed keys here: {', '.join(fields)}"
+            raise AttribError("unknown key", file=str(file), field=f"{prefix}{key}", fix=fix)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        dotted = f"{prefix}{name}"
+        if name in raw:
+            values[name] = _coerce(hints[name], raw[name], dotted, file)
+        elif dataclasses.is_dataclass(_strip_optional(hints[name])):
+            values[name] = _build(_strip_optional(hints[name]), {}, dotted + ".", file)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise AttribError("required key is missing", file=str(file), field=dotted,
+                              fix=f"add '{name}:' ({f.metadata.get('help') or 'see configs/sample.yaml'})")
+        check = f.metadata.get("check")
+        if check and values.get(name) is not None and name in values:
+            problem = check(values[name])
+            if problem:
+                raise AttribError(f"{problem} (got {values[name]!r})", file=str(file), field=dotted,
+                                  fix="see the comments in configs/sample.yaml")
+    return cls(**values)
+
+
+def _strip_optional(tp):
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _coerce(tp, value, dotted: str, file: Path):
+    optional = typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+    tp = _strip_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise AttribError("must not be empty", file=str(file), field=dotted, fix="give it a value or remove the key")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, dotted + ".", file)
+    if typing.get_origin(tp) is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise AttribError(f"invalid value {value!r}", file=str(file), field=dotted,
+                              fix=f"{hint}use one of: {', '.join(map(str, allowed))}")
+        return value
+    if tp is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise AttribError(f"expected a path, got {value!r}", file=str(file), field=dotted,
+                              fix="write a file path (relative paths start at the config's folder)")
+        p = Path(value).expanduser()
+        return (p if p.is_absolute() else file.parent / p).resolve()
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise AttribError(f"expected true or false, got {value!r}", file=str(file), field=dotted, fix="write true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AttribError(f"expected a whole number, got {value!r}", file=str(file), field=dotted,
+                              fix="write an integer without quotes")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise AttribError(f"expected a number, got {value!r}", file=str(file), field=dotted,
+                              fix="write a number without quotes, e.g. 0.05 or 5.0e-2")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise AttribError(f"expected text, got {value!r}", file=str(file), field=dotted, fix="write it as text")
+        return value
+    raise TypeError(f"unsupported config type {tp} for {dotted}")  # a schema bug, not a user error

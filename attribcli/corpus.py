@@ -1,0 +1,198 @@
+"""Training documents with their rights metadata, and the samples cut from them.
+
+A document is one JSONL line (or CSV row): id, text, holders with shares, licence, source, opt-out.
+A *sample* is what the model trains on and what values are kept for: a window of at most
+``context_length`` predicted tokens of one document. Opted-out documents yield no samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from attribcli.errors import AttribError
+from attribcli.files import sha256_bytes
+from attribcli.rights import Holder, canonical_license
+
+DOC_FIELDS = ("id", "text", "holders", "license", "source", "opt_out")
+REQUIRED = ("id", "text", "holders", "license")
+SHARE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    text: str
+    holders: tuple[tuple[str, float], ...]  # (holder_id, share); empty = unknown owner → escrow
+    license: str
+    source: str
+    opt_out: bool
+
+    @property
+    def text_sha256(self) -> str:
+        return sha256_bytes(self.text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Sample:
+    index: int
+    doc_id: str
+    chunk: int
+    tokens: tuple[int, ...]  # inputs + the token after the last input: len = predicted tokens + 1
+
+
+def load_corpus(path: Path, holders: dict[str, Holder]) -> list[Document]:
+    path = Path(path)
+    if not path.is_file():
+        raise AttribError(f"corpus file not found: {path}", field="data.corpus",
+                          fix="point data.corpus at a .jsonl or .csv file")
+    records = _read_csv(path) if path.suffix.lower() == ".csv" else _read_jsonl(path)
+    docs, seen = [], {}
+    for where, rec in records:
+        doc = _document(rec, where, holders)
+        if doc.id in seen:
+            raise AttribError(f"duplicate document id '{doc.id}' (first at {seen[doc.id]})", file=where,
+                              field="id", fix="give every document a unique id")
+        seen[doc.id] = where
+        docs.append(doc)
+    if not docs:
+        raise AttribError("the corpus has no documents", file=str(path), fix="add one document per line")
+    if all(d.opt_out for d in docs):
+        raise AttribError("every document is opted out: nothing to train on", file=str(path),
+                          field="opt_out", fix="include at least one document that may be used")
+    return docs
+
+
+def _read_jsonl(path: Path):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise AttribError("not UTF-8 text", file=str(path), fix="save the corpus as UTF-8") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AttribError(f"invalid JSON: {exc.msg} at column {exc.colno}", file=f"{path}:{n}",
+                              fix="write one JSON object per line") from None
+        if not isinstance(rec, dict):
+            raise AttribError("expected a JSON object", file=f"{path}:{n}", fix="write one {...} object per line")
+        yield f"{path}:{n}", rec
+
+
+def _read_csv(path: Path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise AttribError(f"cannot read CSV: {exc}", file=str(path), fix="save it as UTF-8 CSV") from None
+    for n, row in enumerate(rows, start=2):
+        if None in row:
+            raise AttribError("more cells than columns", file=f"{path}:{n}", fix="quote cells that contain commas")
+        rec = {k: v for k, v in row.items() if v is not None}
+        where = f"{path}:{n}"
+        if "holders" in rec:
+            rec["holders"] = _parse_holder_cell(rec["holders"], where)
+        if "opt_out" in rec:
+            rec["opt_out"] = _parse_bool_cell(rec["opt_out"], where)
+        yield where, rec
+
+
+def _parse_holder_cell(cell: str, where: str):
+    out = []
+    for part in filter(None, (p.strip() for p in cell.split(";"))):
+        hid, sep, share = part.rpartition(":")
+        try:
+            out.append({"id": hid.strip(), "share": float(share)})
+        except ValueError:
+            sep = ""
+        if not sep or not hid.strip():
+            raise AttribError(f"cannot read holder entry '{part}'", file=where, field="holders",
+                              fix="write holders as id:share;id:share, e.g. h1:0.5;h2:0.5")
+    return out
+
+
+def _parse_bool_cell(cell: str, where: str) -> bool:
+    v = cell.strip().lower()
+    if v in ("true", "1", "yes", "y"):
+        return True
+    if v in ("false", "0", "no", "n", ""):
+        return False
+    raise AttribError(f"cannot read '{cell}' as true/false", file=where, field="opt_out", fix="write true or false")
+
+
+def _document(rec: dict, where: str, holders: dict[str, Holder]) -> Document:
+    for key in rec:
+        if key not in DOC_FIELDS:
+            close = difflib.get_close_matches(key, DOC_FIELDS, n=1)
+            raise AttribError("unknown field", file=where, field=key,
+                              fix=f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(DOC_FIELDS)}")
+    for key in REQUIRED:
+        if key not in rec:
+            raise AttribError("required field is missing", file=where, field=key,
+                              fix=f"add \"{key}\" (fields: {', '.join(DOC_FIELDS)})")
+    doc_id, text = rec["id"], rec["text"]
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise AttribError(f"document id must be non-empty text (got {doc_id!r})", file=where, field="id",
+                          fix="give every document a unique text id")
+    if not isinstance(text, str) or not text:
+        raise AttribError("text must be non-empty", file=where, field="text", fix="remove the document or add its text")
+    opt_out = rec.get("opt_out", False)
+    if not isinstance(opt_out, bool):
+        raise AttribError(f"expected true or false (got {opt_out!r})", file=where, field="opt_out",
+                          fix="write true or false")
+    source = rec.get("source", "")
+    if not isinstance(source, str):
+        raise AttribError("source must be text (a URL or description)", file=where, field="source", fix="quote it")
+    return Document(doc_id, text, _holders(rec["holders"], where, holders),
+                    canonical_license(rec["license"], file=where), source, opt_out)
+
+
+def _holders(value, where: str, known: dict[str, Holder]) -> tuple[tuple[str, float], ...]:
+    fix = 'write "holders": [{"id": "h1", "share": 0.5}, ...] with shares summing to 1, or [] if unknown'
+    if not isinstance(value, list):
+        raise AttribError("holders must be a list", file=where, field="holders", fix=fix)
+    out: dict[str, float] = {}
+    for i, entry in enumerate(value):
+        f = f"holders[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"id", "share"}:
+            raise AttribError("each holder needs exactly 'id' and 'share'", file=where, field=f, fix=fix)
+        hid, share = entry["id"], entry["share"]
+        if hid not in known:
+            close = difflib.get_close_matches(str(hid), known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise AttribError(f"holder '{hid}' is not in the holders table", file=where, field=f + ".id",
+                              fix=f"{hint}add it to the holders CSV or correct the id")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) \
+                or share <= 0 or share > 1:
+            raise AttribError(f"share must be a number in (0, 1] (got {share!r})", file=where,
+                              field=f + ".share", fix=fix)
+        if hid in out:
+            raise AttribError(f"holder '{hid}' listed twice", file=where, field=f + ".id", fix="list each holder once")
+        out[hid] = float(share)
+    total = math.fsum(out.values())
+    if out and abs(total - 1.0) > SHARE_TOLERANCE:
+        raise AttribError(f"shares sum to {total:.12g}, not 1", file=where, field="holders",
+                          fix="make the shares of each document add up to exactly 1")
+    return tuple(sorted(out.items()))
+
+
+def make_samples(docs: list[Document], tokenizer, context_length: int) -> list[Sample]:
+    """Cut every trainable document into windows of at most ``context_length`` predicted tokens.
+
+    The stream is ``[BOS] + bytes``; window k predicts tokens ``k*C+1 .. (k+1)*C``, so every byte of a
+    document is predicted exactly once and no window crosses a document boundary (one owner per sample).
+    """
+    samples = []
+    for doc in docs:
+        if doc.opt_out:
+            continue
+        stream = [tokenizer.bos_id] + tokenizer.encode(doc.text)
+        for chunk, start in enumerate(range(0, len(stream) - 1, context_length)):
+            samples.append(Sample(len(samples), doc.id, chunk, tuple(stream[start:start + context_length + 1])))
+    return samples

@@ -1,0 +1,111 @@
+"""Who owns what: the holders table and licence identifiers.
+
+A holder is a payee. Licences are SPDX identifiers (checked against the bundled SPDX list),
+``LicenseRef-...`` for custom terms, or ``unknown``; simple SPDX expressions (``MIT OR Apache-2.0``)
+are accepted when every id in them is valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from attribcli.errors import AttribError
+
+ESCROW_ID = "ESCROW"  # the payout line for documents whose rights holder is unknown
+HOLDER_COLUMNS = ("holder_id", "name", "contact")
+_LICENSEREF = re.compile(r"^(DocumentRef-[A-Za-z0-9.\-]+:)?LicenseRef-[A-Za-z0-9.\-]+$")
+
+
+@dataclass(frozen=True)
+class Holder:
+    id: str
+    name: str
+    contact: str
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@lru_cache(maxsize=1)
+def spdx_ids() -> dict[str, str]:
+    """Lower-case id → canonical SPDX id, for every id in the bundled list (deprecated included)."""
+    text = resources.files("attribcli").joinpath("spdx_licenses.txt").read_text(encoding="utf-8")
+    ids = [ln.lstrip("!") for ln in text.splitlines() if ln and not ln.startswith("#")]
+    return {i.lower(): i for i in ids}
+
+
+def canonical_license(value, *, file: str, field: str = "license") -> str:
+    """Return the canonical spelling of a licence id or expression, or raise naming the fix."""
+    if not isinstance(value, str) or not value.strip():
+        raise AttribError(f"missing licence (got {value!r})", file=file, field=field,
+                          fix="give an SPDX id such as CC-BY-4.0, a LicenseRef-..., or 'unknown'")
+    value = value.strip()
+    if value.lower() == "unknown":
+        return "unknown"
+    parts = re.split(r"\s+(AND|OR|WITH)\s+", value.replace("(", " ").replace(")", " ").strip())
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:  # operator
+            out.append(part)
+            continue
+        part = part.strip().rstrip("+")
+        if _LICENSEREF.match(part):
+            out.append(part)
+        elif part.lower() in spdx_ids():
+            out.append(spdx_ids()[part.lower()])
+        elif i >= 2 and parts[i - 1] == "WITH":
+            out.append(part)  # licence exceptions are not in the licence list; accept as written
+        else:
+            close = difflib.get_close_matches(part.lower(), spdx_ids(), n=1, cutoff=0.75)
+            hint = f"did you mean '{spdx_ids()[close[0]]}'? " if close else ""
+            raise AttribError(f"'{part}' is not an SPDX licence id", file=file, field=field,
+                              fix=f"{hint}use an id from spdx.org/licenses, LicenseRef-<name>, or 'unknown'")
+    return " ".join(out) if len(out) > 1 else out[0]
+
+
+def load_holders(path: Path) -> dict[str, Holder]:
+    """Holders CSV: ``holder_id,name,contact`` plus any further columns, kept for the reports."""
+    path = Path(path)
+    if not path.is_file():
+        raise AttribError(f"holders file not found: {path}", field="data.holders",
+                          fix="point data.holders at a CSV with columns holder_id,name,contact")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise AttribError(f"cannot read CSV: {exc}", file=str(path), fix="save it as UTF-8 CSV") from None
+    if not rows:
+        raise AttribError("empty file", file=str(path), fix="add the header holder_id,name,contact and one row per holder")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in HOLDER_COLUMNS if c not in header]
+    if missing:
+        raise AttribError(f"missing column(s) {', '.join(missing)}", file=str(path), field="header",
+                          fix="the first line must name holder_id,name,contact (more columns are allowed)")
+    if len(set(header)) != len(header):
+        raise AttribError("duplicate column name", file=str(path), field="header", fix="give each column a distinct name")
+    holders: dict[str, Holder] = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise AttribError(f"{len(row)} cells, header has {len(header)}", file=f"{path}:{n}",
+                              fix="quote cells that contain commas")
+        rec = dict(zip(header, (c.strip() for c in row)))
+        hid = rec["holder_id"]
+        if not hid:
+            raise AttribError("empty holder_id", file=f"{path}:{n}", field="holder_id", fix="give every holder an id")
+        if hid == ESCROW_ID:
+            raise AttribError(f"'{ESCROW_ID}' is reserved for the escrow line", file=f"{path}:{n}",
+                              field="holder_id", fix="choose another id")
+        if hid in holders:
+            raise AttribError(f"duplicate holder_id '{hid}'", file=f"{path}:{n}", field="holder_id",
+                              fix="each holder appears once; merge the rows")
+        holders[hid] = Holder(hid, rec["name"], rec["contact"],
+                              {k: v for k, v in rec.items() if k not in HOLDER_COLUMNS})
+    if not holders:
+        raise AttribError("no holders", file=str(path), fix="add one row per rights holder")
+    return holders
