@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from attribcli.inrun.rules import RULES, rule_for
+from attribcli.inrun.rules import RULES, LinearRule, rule_for
 
 
 def _brute(layer, make_out, a_x, a_y, loss_w_x, loss_w_y):
@@ -24,28 +24,42 @@ def _brute(layer, make_out, a_x, a_y, loss_w_x, loss_w_y):
     return gx @ gy.T, bx, by
 
 
-def _check(layer, make_out, a_x, a_y, d_out):
+def _check(layer, make_out, a_x, a_y, d_out, rule=None):
     lead = 1 if a_x.dtype == torch.long else 0  # ids have no feature dim
     wx = torch.randn(*a_x.shape[:a_x.dim() - 1 + lead], d_out, dtype=torch.float64)
     wy = torch.randn(*a_y.shape[:a_y.dim() - 1 + lead], d_out, dtype=torch.float64)
     N, M = a_x.shape[0], a_y.shape[0]
     want, bx, by = _brute(layer, make_out, a_x, a_y, wx, wy)
-    got = rule_for(layer).pair_dots(layer, a_x, bx, a_y, by)
+    got = (rule or rule_for(layer)).pair_dots(layer, a_x, bx, a_y, by)
     assert got.shape == (N, M)
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.parametrize("route", ["ghost", "project", "auto"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_rule_matches_brute_force(bias):
+def test_linear_rule_matches_brute_force(bias, route):
     layer = nn.Linear(5, 7, bias=bias).double()
     _check(layer, lambda l, a: l(a), torch.randn(3, 4, 5, dtype=torch.float64),
-           torch.randn(2, 6, 5, dtype=torch.float64), 7)
+           torch.randn(2, 6, 5, dtype=torch.float64), 7, rule=LinearRule(route))
 
 
-def test_linear_rule_with_extra_token_dims():
+@pytest.mark.parametrize("route", ["ghost", "project"])
+def test_linear_rule_with_extra_token_dims(route):
     layer = nn.Linear(3, 4).double()
     _check(layer, lambda l, a: l(a), torch.randn(2, 3, 2, 3, dtype=torch.float64),
-           torch.randn(3, 2, 2, 3, dtype=torch.float64), 4)
+           torch.randn(3, 2, 2, 3, dtype=torch.float64), 4, rule=LinearRule(route))
+
+
+def test_linear_routes_agree_on_many_targets():
+    a_x, b_x = torch.randn(3, 5, 4, dtype=torch.float64), torch.randn(3, 5, 6, dtype=torch.float64)
+    a_y, b_y = torch.randn(7, 2, 4, dtype=torch.float64), torch.randn(7, 2, 6, dtype=torch.float64)
+    torch.testing.assert_close(LinearRule._project(a_x, b_x, a_y, b_y), LinearRule._ghost(a_x, b_x, a_y, b_y),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_route_choice_follows_cost():
+    assert LinearRule.choose(T=16, S=16, d_in=128, d_out=512) == "ghost"
+    assert LinearRule.choose(T=256, S=200, d_in=128, d_out=384) == "project"
 
 
 def test_embedding_rule_matches_brute_force_with_repeated_ids():

@@ -53,15 +53,44 @@ class LayerRule:
 
 @register(nn.Linear)
 class LinearRule(LayerRule):
-    """``s = a Wᵀ + c``. Per-sample ``∇W = bᵀ a`` (d_out×d_in) is never formed: its inner product is
-    ``<b_x b_yᵀ, a_x a_yᵀ>_F``, two token-by-token Gram matrices (cheaper while 2·T·S < d_in·d_out).
-    ``∇c = Σ_t b_t`` is d_out numbers per sample, so it is formed directly."""
+    """``s = a Wᵀ + c``; a sample's weight gradient is ``bᵀ a`` (d_out×d_in). Two exact routes, neither of
+    which forms a per-sample training gradient; each call takes the cheaper for its shapes:
+
+    - ``ghost``: ``<b_x b_yᵀ, a_x a_yᵀ>_F``, two token-by-token Gram matrices, ~T·S·(d_in+d_out) per pair;
+    - ``project``: form each *target's* gradient ``G_y = b_yᵀ a_y`` once (M of them), then
+      ``<∇W_x, G_y> = Σ_t b_x,tᵀ G_y a_x,t``, ~T·d_in·d_out per pair: cheaper for long sequences.
+
+    The bias gradient ``Σ_t b_t`` is d_out numbers per sample and is formed directly."""
+
+    def __init__(self, route: str = "auto"):
+        self.route = route
+
+    @staticmethod
+    def choose(T: int, S: int, d_in: int, d_out: int) -> str:
+        return "ghost" if T * S * (d_in + d_out) <= T * d_in * d_out else "project"
 
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
         a_x, b_x, a_y, b_y = _tokens(a_x, 1), _tokens(b_x, 1), _tokens(a_y, 1), _tokens(b_y, 1)
-        out = (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
+        route = self.route
+        if route == "auto":
+            route = self.choose(a_x.shape[1], a_y.shape[1], a_x.shape[2], b_x.shape[2])
+        out = self._ghost(a_x, b_x, a_y, b_y) if route == "ghost" else self._project(a_x, b_x, a_y, b_y)
         if module.bias is not None and module.bias.requires_grad:
             out = out + b_x.sum(1) @ b_y.sum(1).T
+        return out
+
+    @staticmethod
+    def _ghost(a_x, b_x, a_y, b_y):
+        return (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
+
+    @staticmethod
+    def _project(a_x, b_x, a_y, b_y):
+        N, T, d_in = a_x.shape
+        G = torch.einsum("mse,msd->med", b_y, a_y)  # one gradient per target: [M, d_out, d_in]
+        a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, -1)
+        out = a_x.new_empty(N, G.shape[0])
+        for j in range(G.shape[0]):  # one target at a time: an [N·T, d_out] intermediate, no more
+            out[:, j] = (a_flat @ G[j].T).mul_(b_flat).view(N, -1).sum(1)
         return out
 
 

@@ -1,0 +1,3 @@
+from attribcli.cli import main
+
+main()

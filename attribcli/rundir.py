@@ -1,0 +1,83 @@
+"""The run directory: the contract between ``attrib train`` and every later command.
+
+A run is built in ``<run_dir>.partial/`` and renamed to ``<run_dir>/`` when it is complete, so a
+directory under the final name is always a finished run; an interrupted one stays ``.partial`` and
+``attrib train --resume`` continues it. Layout (all written atomically, all hashed in the manifest):
+
+    config.yaml              resolved config: absolute paths, every default filled in
+    inputs/documents.jsonl   rights metadata of every document (no text: its SHA-256 instead)
+    inputs/holders.csv       copy of the holders table
+    inputs/generations.jsonl the generations valued
+    samples.csv              sample → document, chunk, predicted tokens, steps it was trained in
+    values.npy               float64 [samples × generations] first-order In-Run Data Shapley values
+    losses.csv               per generation: reference/base/final losses, value sum, efficiency gap
+    steps.csv                per step: epoch, learning rate, training loss
+    target_steps.csv         per step and generation: loss before the step, predicted reduction
+    model.pt                 fine-tuned weights
+    checkpoints/last.pt      latest checkpoint (resume)
+    manifest.json            SHA-256 of inputs and outputs, method, environment: written last
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from attribcli.errors import AttribError
+
+MANIFEST = "manifest.json"
+CHECKPOINT = "checkpoints/last.pt"
+
+
+def partial_dir(run_dir: Path) -> Path:
+    return run_dir.with_name(run_dir.name + ".partial")
+
+
+@dataclass
+class Run:
+    """A finished run, loaded for valuation and payouts."""
+
+    path: Path
+    manifest: dict
+    documents: pd.DataFrame
+    holders: pd.DataFrame
+    generations: pd.DataFrame
+    samples: pd.DataFrame
+    values: np.ndarray
+    losses: pd.DataFrame
+
+    @property
+    def manifest_sha256(self) -> str:
+        from attribcli.files import sha256_file
+
+        return sha256_file(self.path / MANIFEST)
+
+
+def open_run(path: str | Path) -> Run:
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        if partial_dir(path.resolve()).is_dir() or path.name.endswith(".partial"):
+            raise AttribError("the run is unfinished (training was interrupted)", file=str(path),
+                              fix="continue it with 'attrib train CONFIG --resume'")
+        raise AttribError(f"not a finished attrib run: no {MANIFEST}", file=str(path),
+                          fix="pass the run directory that 'attrib train' printed")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        documents = pd.read_json(path / "inputs/documents.jsonl", lines=True, dtype={"id": str})
+        holders = pd.read_csv(path / "inputs/holders.csv", dtype=str, keep_default_na=False)
+        generations = pd.read_json(path / "inputs/generations.jsonl", lines=True, dtype=False)
+        samples = pd.read_csv(path / "samples.csv", dtype={"doc_id": str})
+        values = np.load(path / "values.npy", allow_pickle=False)
+        losses = pd.read_csv(path / "losses.csv", dtype={"generation_id": str})
+    except (OSError, ValueError, KeyError) as exc:
+        raise AttribError(f"run files are missing or unreadable: {exc}", file=str(path),
+                          fix="run 'attrib verify' on it, or train it again") from None
+    if values.shape != (len(samples), len(generations)):
+        raise AttribError(f"values.npy has shape {values.shape}, expected "
+                          f"({len(samples)}, {len(generations)})", file=str(path / "values.npy"),
+                          fix="the run was altered: train it again")
+    return Run(path, manifest, documents, holders, generations, samples, values, losses)
