@@ -45,16 +45,21 @@ def main():
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Override run_dir from the config.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Delete an existing run (finished or interrupted) at run_dir first.")
 @_user_errors
-def train(config, run_dir, resume):
+def train(config, run_dir, resume, overwrite):
     """Fine-tune the model of CONFIG and value every training sample for every generation."""
     from attribcli.config import load_config
     from attribcli.train import train as run_training
 
+    from attribcli.errors import AttribError
+
+    if resume and overwrite:
+        raise AttribError("--resume and --overwrite contradict each other", field="--overwrite", fix="pass one of them")
     cfg = load_config(config, run_dir=run_dir)
-    out = run_training(cfg, resume=resume, log=stderr_log)
+    out = run_training(cfg, resume=resume, overwrite=overwrite, log=stderr_log)
     stderr_log(f"run written to {out}")
-    stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/payout.md")
+    stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/reports/payout.md")
 
 
 @main.command()
@@ -74,6 +79,81 @@ def pretrain(config, text, out, steps, batch_size, lr):
     cfg = load_config(config)
     loss = run_pretrain(cfg, text, out, steps=steps, batch_size=batch_size, lr=lr, log=stderr_log)
     stderr_log(f"base weights written to {out} (final training loss {loss:.4f} nats/byte)")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Write to stdout (no -o, or -o -) or atomically to a file, so a failed run leaves no partial report."""
+    if output is None or str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    from attribcli.files import atomic_write_text
+
+    atomic_write_text(output, text)
+    stderr_log(f"report written to {output}")
+
+
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default="csv", show_default=True)
+_OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                       help="File to write (atomically); '-' or omitted: stdout.")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--by", type=click.Choice(["sample", "holder", "generation", "license"]), default="holder", show_default=True)
+@_FORMAT
+@_OUTPUT
+@_user_errors
+def value(run_dir, by, fmt, output):
+    """Value tables of a run: per sample, holder, generation (with the efficiency check) or licence."""
+    from attribcli.report import ReportSpec, render
+    from attribcli.rundir import open_run
+
+    _emit(render(open_run(run_dir), ReportSpec(kind="value", format=fmt, by=by)), output)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--revenue", help="Total revenue for the period (decimal string), split evenly across generations.")
+@click.option("--revenue-from-generations", is_flag=True, help="Use each generation's own 'revenue' field.")
+@click.option("--currency", help="ISO 4217 code (default: payout.currency of the run's config).")
+@click.option("--detail", is_flag=True, help="CSV: one row per payee x generation instead of per payee.")
+@_FORMAT
+@_OUTPUT
+@_user_errors
+def payout(run_dir, revenue, revenue_from_generations, currency, detail, fmt, output):
+    """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
+    from attribcli.errors import AttribError
+    from attribcli.money import exponent
+    from attribcli.report import ReportSpec, render
+    from attribcli.rundir import open_run
+
+    if (revenue is None) == (not revenue_from_generations):
+        raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
+                          fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
+    run = open_run(run_dir)
+    if currency is None:
+        import yaml
+
+        currency = (yaml.safe_load((run.path / "config.yaml").read_text()) or {}).get("payout", {}).get("currency", "USD")
+    exponent(currency, field="--currency")
+    spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail)
+    _emit(render(run, spec), output)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("report", required=False, type=click.Path(path_type=Path))
+@_user_errors
+def verify(run_dir, report):
+    """Check a run's hashes and re-derive REPORT from it: exit 0 if intact, 1 with the first difference."""
+    from attribcli.verify import verify as run_verify
+
+    problems = run_verify(run_dir, report)
+    if problems:
+        for p in problems:
+            click.echo(f"FAILED: {p}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {run_dir} matches its manifest" + (f"; {report} re-derives exactly" if report else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -103,12 +105,23 @@ class Config:
         return conv(self)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-3`` as a number, as YAML 1.2 does (PyYAML's 1.1 rules need ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
 def load_config(path: str | Path, *, run_dir: str | Path | None = None) -> Config:
     path = Path(path)
     if not path.is_file():
         raise AttribError(f"config file not found: {path}", fix="pass the path of a YAML config, e.g. configs/sample.yaml")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
@@ -117,6 +130,9 @@ def load_config(path: str | Path, *, run_dir: str | Path | None = None) -> Confi
                           fix="correct the YAML syntax there (indentation, quotes, colons)") from None
     except UnicodeDecodeError:
         raise AttribError("not UTF-8 text", file=str(path), fix="save the config as UTF-8") from None
+    except (ValueError, RecursionError):  # PyYAML lets these through: a 4300+ digit number, deep nesting
+        raise AttribError("malformed YAML: a number is too long or the nesting too deep", file=str(path),
+                          fix="correct the YAML there; start from configs/sample.yaml") from None
     if not isinstance(raw, dict):
         raise AttribError("the config must be a YAML mapping of keys to values", file=str(path),
                           fix="start from configs/sample.yaml")
@@ -161,7 +177,18 @@ def _build(cls, raw: Any, prefix: str, file: Path):
             if problem:
                 raise AttribError(f"{problem} (got {values[name]!r})", file=str(file), field=dotted,
                                   fix="see the comments in configs/sample.yaml")
-    return cls(**values)
+    obj = cls(**values)
+    if cls is TrainingConfig and obj.epochs is None and obj.max_steps is None:
+        raise AttribError("epochs and max_steps are both empty: training would never stop", file=str(file),
+                          field=f"{prefix}epochs", fix="set training.epochs or training.max_steps")
+    return obj
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _strip_optional(tp):
@@ -183,8 +210,8 @@ def _coerce(tp, value, dotted: str, file: Path):
         return _build(tp, value, dotted + ".", file)
     if typing.get_origin(tp) is Literal:
         allowed = typing.get_args(tp)
-        if value not in allowed:
-            close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+        if not any(value == a and type(value) is type(a) for a in allowed):  # true/1.0 are not 1
+            close = difflib.get_close_matches(str(value).lower(), [str(a) for a in allowed], n=1)  # CUDA → cuda
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise AttribError(f"invalid value {value!r}", file=str(file), field=dotted,
                               fix=f"{hint}use one of: {', '.join(map(str, allowed))}")
@@ -205,8 +232,8 @@ def _coerce(tp, value, dotted: str, file: Path):
                               fix="write an integer without quotes")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise AttribError(f"expected a number, got {value!r}", file=str(file), field=dotted,
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            raise AttribError(f"expected a finite number, got {value!r}", file=str(file), field=dotted,
                               fix="write a number without quotes, e.g. 0.05 or 5.0e-2")
         return float(value)
     if tp is str:

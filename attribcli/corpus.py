@@ -80,6 +80,9 @@ def _read_jsonl(path: Path):
         except json.JSONDecodeError as exc:
             raise AttribError(f"invalid JSON: {exc.msg} at column {exc.colno}", file=f"{path}:{n}",
                               fix="write one JSON object per line") from None
+        except (ValueError, RecursionError):  # a 4300+ digit number, or nesting deeper than Python's stack
+            raise AttribError("invalid JSON: a number is too long or the nesting too deep", file=f"{path}:{n}",
+                              fix="write one flat JSON object per line") from None
         if not isinstance(rec, dict):
             raise AttribError("expected a JSON object", file=f"{path}:{n}", fix="write one {...} object per line")
         yield f"{path}:{n}", rec
@@ -88,13 +91,21 @@ def _read_jsonl(path: Path):
 def _read_csv(path: Path):
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows, names = list(reader), reader.fieldnames or []
     except (UnicodeDecodeError, csv.Error) as exc:
         raise AttribError(f"cannot read CSV: {exc}", file=str(path), fix="save it as UTF-8 CSV") from None
+    dup = [c for c in names if names.count(c) > 1]
+    if dup:  # DictReader would silently keep the last one
+        raise AttribError("duplicate column name", file=str(path), field=dup[0], fix="give each column a distinct name")
     for n, row in enumerate(rows, start=2):
         if None in row:
             raise AttribError("more cells than columns", file=f"{path}:{n}", fix="quote cells that contain commas")
-        rec = {k: v for k, v in row.items() if v is not None}
+        short = [k for k, v in row.items() if v is None]
+        if short:  # DictReader fills missing cells with None; do not default opt_out silently
+            raise AttribError("fewer cells than columns", file=f"{path}:{n}", field=short[0],
+                              fix="give every row one cell per column (an empty cell is fine)")
+        rec = dict(row)
         where = f"{path}:{n}"
         if "holders" in rec:
             rec["holders"] = _parse_holder_cell(rec["holders"], where)
@@ -130,7 +141,7 @@ def _document(rec: dict, where: str, holders: dict[str, Holder]) -> Document:
     for key in rec:
         if key not in DOC_FIELDS:
             close = difflib.get_close_matches(key, DOC_FIELDS, n=1)
-            raise AttribError("unknown field", file=where, field=key,
+            raise AttribError("unknown field", file=where, field=key or '""',
                               fix=f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(DOC_FIELDS)}")
     for key in REQUIRED:
         if key not in rec:
@@ -163,13 +174,12 @@ def _holders(value, where: str, known: dict[str, Holder]) -> tuple[tuple[str, fl
         if not isinstance(entry, dict) or set(entry) != {"id", "share"}:
             raise AttribError("each holder needs exactly 'id' and 'share'", file=where, field=f, fix=fix)
         hid, share = entry["id"], entry["share"]
-        if hid not in known:
+        if not isinstance(hid, str) or hid not in known:  # a list/dict id is unhashable
             close = difflib.get_close_matches(str(hid), known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise AttribError(f"holder '{hid}' is not in the holders table", file=where, field=f + ".id",
                               fix=f"{hint}add it to the holders CSV or correct the id")
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) \
-                or share <= 0 or share > 1:
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:  # NaN fails too
             raise AttribError(f"share must be a number in (0, 1] (got {share!r})", file=where,
                               field=f + ".share", fix=fix)
         if hid in out:

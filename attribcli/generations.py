@@ -48,6 +48,9 @@ def load_generations(path: Path, *, context_length: int, currency: str, tokenize
         except json.JSONDecodeError as exc:
             raise AttribError(f"invalid JSON: {exc.msg} at column {exc.colno}", file=where,
                               fix="write one JSON object per line") from None
+        except (ValueError, RecursionError):  # a 4300+ digit number, or nesting deeper than Python's stack
+            raise AttribError("invalid JSON: a number is too long or the nesting too deep", file=where,
+                              fix="write one flat JSON object per line") from None
         if not isinstance(rec, dict):
             raise AttribError("expected a JSON object", file=where, fix="write one {...} object per line")
         for key in rec:

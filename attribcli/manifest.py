@@ -25,12 +25,16 @@ METHOD_SGD_ORDER1 = {
 }
 
 
+REPORTS = "reports"  # reports written after training live here; verify re-derives them instead of hashing
+
+
 def output_hashes(run_path: Path) -> dict[str, str]:
-    """SHA-256 of every file in the run except the manifest itself, by POSIX relative path."""
+    """SHA-256 of every file the run wrote, except the manifest itself and ``reports/``."""
     out = {}
     for p in sorted(run_path.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".tmp"):
-            out[p.relative_to(run_path).as_posix()] = sha256_file(p)
+        rel = p.relative_to(run_path)
+        if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".tmp") and rel.parts[0] != REPORTS:
+            out[rel.as_posix()] = sha256_file(p)
     return out
 
 

@@ -48,7 +48,7 @@ def pretrain(config: Config, text_path: Path, out: Path, *, steps: int, batch_si
             l.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            loss = float(l)
+            loss = l.item()
             bar.update(step + 1, loss=loss, samples=batch_size)
     save_weights(model, out)
     return loss

@@ -46,25 +46,43 @@ def canonical_license(value, *, file: str, field: str = "license") -> str:
     value = value.strip()
     if value.lower() == "unknown":
         return "unknown"
-    parts = re.split(r"\s+(AND|OR|WITH)\s+", value.replace("(", " ").replace(")", " ").strip())
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2:  # operator
-            out.append(part)
+    tokens = re.findall(r"\(|\)|[^\s()]+", value)
+    out, depth, want_operand = [], 0, True  # operands and operators must alternate
+    for i, tok in enumerate(tokens):
+        if tok in ("(", ")", "AND", "OR", "WITH"):  # structure is kept as written: AND binds tighter than OR
+            if (tok == "(") != want_operand and tok != ")" or (tok == ")" and want_operand):
+                raise AttribError(f"malformed licence expression '{value}' at '{tok}'", file=file, field=field,
+                                  fix="write ids joined by AND / OR / WITH, e.g. 'MIT OR Apache-2.0'")
+            depth += {"(": 1, ")": -1}.get(tok, 0)
+            want_operand = tok in ("(", "AND", "OR", "WITH")
+            if depth < 0:
+                break
+            out.append(tok)
             continue
-        part = part.strip().rstrip("+")
+        if not want_operand:
+            raise AttribError(f"malformed licence expression '{value}': '{tok}' follows another id", file=file,
+                              field=field, fix="join ids with AND / OR / WITH, e.g. 'MIT OR Apache-2.0'")
+        want_operand = False
+        plus = "+" if tok.endswith("+") and tok.lower() not in spdx_ids() else ""  # "or later": keep it
+        part = tok[:-1] if plus else tok
         if _LICENSEREF.match(part):
-            out.append(part)
+            out.append(part + plus)
         elif part.lower() in spdx_ids():
-            out.append(spdx_ids()[part.lower()])
-        elif i >= 2 and parts[i - 1] == "WITH":
+            out.append(spdx_ids()[part.lower()] + plus)
+        elif i >= 1 and tokens[i - 1] == "WITH":
             out.append(part)  # licence exceptions are not in the licence list; accept as written
         else:
             close = difflib.get_close_matches(part.lower(), spdx_ids(), n=1, cutoff=0.75)
             hint = f"did you mean '{spdx_ids()[close[0]]}'? " if close else ""
             raise AttribError(f"'{part}' is not an SPDX licence id", file=file, field=field,
                               fix=f"{hint}use an id from spdx.org/licenses, LicenseRef-<name>, or 'unknown'")
-    return " ".join(out) if len(out) > 1 else out[0]
+    if want_operand and depth >= 0:
+        raise AttribError(f"malformed licence expression '{value}': it ends with an operator", file=file,
+                          field=field, fix="write ids joined by AND / OR / WITH, e.g. 'MIT OR Apache-2.0'")
+    if depth != 0:
+        raise AttribError(f"unbalanced parentheses in '{value}'", file=file, field=field,
+                          fix="close every '(' with ')'")
+    return " ".join(out).replace("( ", "(").replace(" )", ")")
 
 
 def load_holders(path: Path) -> dict[str, Holder]:
@@ -93,7 +111,9 @@ def load_holders(path: Path) -> dict[str, Holder]:
             continue
         if len(row) != len(header):
             raise AttribError(f"{len(row)} cells, header has {len(header)}", file=f"{path}:{n}",
-                              fix="quote cells that contain commas")
+                              field=header[len(row)] if len(row) < len(header) else None,  # the first missing one
+                              fix="quote cells that contain commas" if len(row) > len(header)
+                              else "give every row one cell per column (empty is fine) and close every quote")
         rec = dict(zip(header, (c.strip() for c in row)))
         hid = rec["holder_id"]
         if not hid:

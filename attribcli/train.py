@@ -127,10 +127,15 @@ def target_losses(model: GPT, batch) -> np.ndarray:
     return sequence_losses(model(x), y, m).double().cpu().numpy()
 
 
-def train(config: Config, *, resume: bool = False, log=print) -> Path:
+def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=print) -> Path:
     """Run (or resume) training with in-run valuation; returns the finished run directory."""
     prep = prepare(config)  # raises AttribError before anything is written
     final, part = config.run_dir, partial_dir(config.run_dir)
+    if overwrite:
+        for old in (final, part):
+            if old.exists():
+                log(f"removing {old} (--overwrite)")
+                shutil.rmtree(old)
     if final.exists():
         if resume and (final / "manifest.json").is_file():
             log(f"run already complete: {final}")
@@ -234,11 +239,11 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
             optimizer.step()
             values[idx] += lr * dots
             seen[idx] += 1
-            step_rows.append((step + 1, epoch + 1, lr, float(train_loss)))
+            step_rows.append((step + 1, epoch + 1, lr, train_loss.item()))
             pred = lr * dots.sum(0)
             vl = v_losses.detach().double().cpu().numpy()
             target_rows.extend((step + 1, j, float(vl[j]), float(pred[j])) for j in range(M))
-            bar.update(step + 1, loss=float(train_loss), samples=len(idx))
+            bar.update(step + 1, loss=train_loss.item(), samples=len(idx))
             if (step + 1) % t.checkpoint_every == 0 and step + 1 < total:
                 _save_checkpoint(part, prep, model, optimizer, step + 1, values, seen, step_rows,
                                  target_rows, loss_base)

@@ -1,0 +1,298 @@
+"""Report writers: CSV for machines, Markdown for people, JSON for programs.
+
+Every report is a pure function of (run, spec): no clock, no environment. That is what lets
+``attrib verify`` re-derive a report from its run and compare it byte for byte. Each format carries
+its spec (JSON: ``parameters``; Markdown: a closing HTML comment; CSV: parameter columns), so the
+report itself says how to re-derive it.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from dataclasses import asdict, dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+import pandas as pd
+
+from attribcli import value as V
+from attribcli.money import format_amount
+from attribcli.payout import Payout, compute_payout, payee_kind
+from attribcli.rights import ESCROW_ID
+from attribcli.rundir import Run
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MD_MARK = "<!-- attrib-report: "
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    kind: str                      # "value" | "payout"
+    format: str                    # "csv" | "md" | "json"
+    by: str = "holder"             # value reports: sample | holder | generation | license
+    revenue: str | None = None     # payout: total to split evenly across generations (None: per generation)
+    currency: str = "USD"
+    detail: bool = False           # payout CSV: one row per payee × generation
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
+                and not (k in ("revenue", "currency", "detail") and self.kind == "value")}
+
+
+def render(run: Run, spec: ReportSpec) -> str:
+    if spec.kind == "value":
+        table = value_table(run, spec.by)
+        return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](run, spec, table)
+    payout = compute_payout(run, revenue=spec.revenue, currency=spec.currency)
+    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, payout)
+
+
+# ----------------------------------------------------------------------------------------------- cells
+
+def safe_cell(text) -> str:
+    """Neutralize spreadsheet formula injection in user-supplied text (OWASP: prefix with ')."""
+    s = "" if text is None else str(text)
+    return "'" + s if s.startswith(FORMULA_START) else s
+
+
+def num(x: float) -> str:
+    """Full-precision, round-trippable, locale-free number text (the same on every run)."""
+    x = float(x)
+    return "0" if x == 0 else repr(x)
+
+
+def short(x: float) -> str:
+    return f"{float(x):.4g}"
+
+
+def md_text(text) -> str:
+    """Markdown table cell: escape HTML and pipes, keep it on one line."""
+    s = html.escape(str(text), quote=False).replace("|", "\\|")
+    return " ".join(s.split())
+
+
+def _csv_text(header: list[str], rows: list[list]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _md_table(header: list[str], rows: list[list], align: str | None = None) -> list[str]:
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join((align or "-" * len(header))[i] == "r" and "---:" or "---" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def _mark(spec: ReportSpec, run: Run) -> str:
+    return MD_MARK + json.dumps({"parameters": spec.to_dict(), "run_manifest_sha256": run.manifest_sha256},
+                                sort_keys=True) + " -->"
+
+
+def _holder_info(run: Run) -> dict[str, dict[str, str]]:
+    return {str(r["holder_id"]): dict(r) for r in run.holders.to_dict("records")}
+
+
+def _extra_columns(run: Run) -> list[str]:
+    return [c for c in run.holders.columns if c not in ("holder_id", "name", "contact")]
+
+
+# ----------------------------------------------------------------------------------------------- value
+
+def value_table(run: Run, by: str) -> pd.DataFrame:
+    gens = V.generation_ids(run)
+    if by == "sample":
+        t = pd.DataFrame(run.values, columns=gens)
+        owner = V.holder_of_documents(run)
+        lic = dict(zip(run.documents["id"].astype(str), run.documents["license"]))
+        t.insert(0, "sample", run.samples["sample"].values)
+        t.insert(1, "doc_id", run.samples["doc_id"].astype(str).values)
+        t.insert(2, "chunk", run.samples["chunk"].values)
+        t.insert(3, "holders", [owner[d] for d in t["doc_id"]])
+        t.insert(4, "license", [lic[d] for d in t["doc_id"]])
+        t.insert(5, "total", t[gens].sum(axis=1))
+        return t
+    if by == "holder":
+        t = V.holder_values(run)
+        info = _holder_info(run)
+        t.insert(0, "total", t[gens].sum(axis=1))
+        t.insert(0, "name", [info.get(p, {}).get("name", "unknown holder (escrow)") for p in t.index])
+        t.index.name = "holder_id"
+        return t.reset_index()
+    if by == "license":
+        t = V.license_values(run)
+        counts = run.documents[~run.documents["opt_out"].astype(bool)].groupby("license").size()
+        t.insert(0, "total", t[gens].sum(axis=1))
+        t.insert(0, "documents", counts.reindex(t.index).fillna(0).astype(int).values)
+        return t.reset_index()
+    if by == "generation":
+        t = V.efficiency(run)
+        hv = V.holder_values(run)
+        t["top_payee"] = [str(hv[g].idxmax()) for g in t["generation_id"]]
+        return t
+    raise ValueError(by)
+
+
+def _value_csv(run, spec, table):
+    header = list(table.columns) + ["run_manifest_sha256"]
+    rows = [[num(v) if isinstance(v, float) else safe_cell(v) for v in r] + [run.manifest_sha256]
+            for r in table.itertuples(index=False)]
+    return _csv_text(header, rows)
+
+
+def _value_json(run, spec, table):
+    records = [{k: (float(v) if isinstance(v, float) else v.item() if hasattr(v, "item") else v)
+                for k, v in r.items()} for r in table.to_dict("records")]
+    return json.dumps({"attrib_report": "value", "parameters": spec.to_dict(),
+                       "run": {"path_name": run.path.name, "manifest_sha256": run.manifest_sha256},
+                       "unit": "nats of completion log-likelihood (first-order predicted loss reduction)",
+                       "rows": records}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _value_md(run, spec, table):
+    lines = [f"# Values by {spec.by}: run `{md_text(run.path.name)}`", "",
+             "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss).", ""]
+    cols = list(table.columns)
+    lines += _md_table([md_text(c) for c in cols],
+                       [[short(v) if isinstance(v, float) else md_text(v) for v in r] for r in table.itertuples(index=False)])
+    if spec.by == "generation":
+        lines += ["", "Efficiency: Σ values vs the realised loss reduction; `relative_gap` = gap / |realised|."]
+    lines += ["", f"Run manifest SHA-256: `{run.manifest_sha256}`", "", _mark(spec, run), ""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------- payout
+
+def _payee_rows(run: Run, payout: Payout):
+    info = _holder_info(run)
+    extras = _extra_columns(run)
+    for p in payout.payees():
+        h = info.get(p, {})
+        name = h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no positive value"}.get(payee_kind(p), p)
+        yield p, name, h.get("contact", ""), [h.get(c, "") for c in extras]
+
+
+def _share(amount: int, total: int) -> str:
+    if not total:
+        return "0.0000"
+    with localcontext() as ctx:  # exact ratio of integers, rounded half-even at 4 decimals
+        ctx.prec = 50
+        return str((Decimal(amount * 100) / Decimal(total)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+def _payout_csv(run, spec, payout: Payout):
+    cur = payout.currency
+    extras = _extra_columns(run)
+    tail = ["currency", "revenue_mode", "revenue_total", "run_manifest_sha256"]
+    tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), run.manifest_sha256]
+    if spec.detail:
+        header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
+                  "amount_minor", "share_of_generation_pct"] + tail
+        rows = []
+        for p, name, contact, ex in _payee_rows(run, payout):
+            for g in payout.generations:
+                a = g.amounts.get(p, 0)
+                rows.append([safe_cell(p), payee_kind(p), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
+                             safe_cell(g.generation_id), num(g.values.get(p, 0.0)), format_amount(a, cur), a,
+                             _share(a, g.revenue)] + tail_vals)
+    else:
+        header = ["payee_id", "kind", "name", "contact", *extras, "value", "positive_value", "amount",
+                  "amount_minor", "share_of_revenue_pct", "generations_paid"] + tail
+        rows = []
+        for p, name, contact, ex in _payee_rows(run, payout):
+            pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
+            a = payout.total(p)
+            rows.append([safe_cell(p), payee_kind(p), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
+                         num(payout.value(p)), num(pos), format_amount(a, cur), a, _share(a, payout.revenue),
+                         sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0)] + tail_vals)
+    return _csv_text(header, rows)
+
+
+def _payout_json(run, spec, payout: Payout):
+    cur = payout.currency
+    payees = [{"payee_id": p, "kind": payee_kind(p), "name": name, "contact": contact,
+               **dict(zip(_extra_columns(run), ex)), "value": payout.value(p),
+               "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p)}
+              for p, name, contact, ex in _payee_rows(run, payout)]
+    gens = [{"generation_id": g.generation_id, "revenue": format_amount(g.revenue, cur), "revenue_minor": g.revenue,
+             "lines": [{"payee_id": p, "value": g.values.get(p, 0.0), "amount": format_amount(a, cur), "amount_minor": a}
+                       for p, a in g.amounts.items() if a or g.values.get(p, 0.0)]}
+            for g in payout.generations]
+    doc = {"attrib_report": "payout", "parameters": spec.to_dict(),
+           "run": {"path_name": run.path.name, "manifest_sha256": run.manifest_sha256},
+           "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
+           "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
+           "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
+           "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
+           "method": run.manifest.get("method", {})}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _payout_md(run, spec, payout: Payout):
+    cur, total = payout.currency, payout.revenue
+    f = lambda a: format_amount(a, cur)  # noqa: E731
+    info = _holder_info(run)
+    name_of = {p: n for p, n, _, _ in _payee_rows(run, payout)}
+    paid = [p for p in payout.payees() if payout.total(p) > 0]
+    escrow_amt = payout.total(ESCROW_ID)
+    mode = ("each generation's own revenue" if payout.mode == "generations"
+            else f"a total of {f(total)} {cur} split evenly across generations")
+    lines = [f"# Payout statement: run `{md_text(run.path.name)}`", "",
+             "## Summary", "",
+             f"- Revenue: **{f(total)} {cur}** ({mode}), over {len(payout.generations)} generations",
+             f"- Paid to {sum(1 for p in paid if payee_kind(p) == 'holder')} rights holders; "
+             f"escrow (unknown holders): {f(escrow_amt)} {cur}",
+             f"- Lines sum exactly to the revenue: {f(sum(payout.total(p) for p in payout.payees()))} {cur}",
+             f"- Run manifest SHA-256: `{run.manifest_sha256}`", "",
+             "## Per holder", ""]
+    rows = []
+    for p in sorted(payout.payees(), key=lambda p: (-payout.total(p), p)):
+        rows.append([md_text(p), md_text(name_of[p]), short(payout.value(p)), f(payout.total(p)),
+                     _share(payout.total(p), total) + " %"])
+    lines += _md_table(["Holder", "Name", "Value (nats)", f"Amount ({cur})", "Share"], rows, "--rrr")
+    neg = [(g.generation_id, p, v) for g in payout.generations for p, v in g.values.items() if v < 0]
+    if neg:
+        lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "
+                  "(their data raised the generation's loss); they are shown in the value tables."]
+    lines += ["", "## Generations", ""]
+    for g in payout.generations:
+        lines += [f"### {md_text(g.generation_id)}: {f(g.revenue)} {cur}", ""]
+        top = sorted((p for p in g.amounts if g.amounts[p] > 0), key=lambda p: (-g.amounts[p], p))[:3]
+        lines += _md_table(["Top holders", "Value (nats)", f"Amount ({cur})"],
+                           [[md_text(f"{p} ({name_of.get(p, p)})"), short(g.values.get(p, 0.0)), f(g.amounts[p])] for p in top],
+                           "-rr")
+        owner = V.holder_of_documents(run)
+        docs = V.top_documents(run, g.generation_id)
+        lines += ["", "Top documents: " + ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs), ""]
+    lic = V.license_values(run)
+    lic_tot = lic.sum(axis=1)
+    counts = run.documents[~run.documents["opt_out"].astype(bool)].groupby("license").size()
+    lines += ["## License mix", ""]
+    lines += _md_table(["License", "Documents", "Value (nats)"],
+                       [[md_text(l), int(counts.get(l, 0)), short(v)] for l, v in lic_tot.items()], "-rr")
+    excl = V.excluded_documents(run)
+    lines += ["", "## Exclusions", "",
+              f"{len(excl)} opted-out documents were not trained on and earn nothing"
+              + (": " + ", ".join(f"`{md_text(i)}`" for i in excl["id"]) if len(excl) else ".")]
+    esc = V.escrow_documents(run)
+    lines += ["", "## Escrow", "",
+              f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "
+              "is held in escrow until claimed" + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
+    if any(payee_kind(p) == "unallocated" for p in payout.payees()):
+        lines += ["", f"UNALLOCATED: {f(payout.total('UNALLOCATED'))} {cur} of generations where no data had positive value."]
+    eff = V.efficiency(run)
+    lines += ["", "## Method", "",
+              f"{run.manifest.get('method', {}).get('name', '')}: {md_text(run.manifest.get('method', {}).get('formula', ''))}.",
+              "Holder value = Σ share × document value; revenue per generation is split in proportion to positive "
+              "holder value, in integer minor units, by largest remainder (ties by holder id).", "",
+              "Efficiency check (Σ values vs realised loss reduction, nats):", ""]
+    lines += _md_table(["Generation", "Realised", "Σ values", "Relative gap"],
+                       [[md_text(r.generation_id), short(r.realised_reduction), short(r.value_sum), short(r.relative_gap)]
+                        for r in eff.itertuples(index=False)], "-rrr")
+    lines += ["", f"Verify: `attrib verify {md_text(run.path.name)} REPORT` re-derives this statement from the run.", "",
+              _mark(spec, run), ""]
+    return "\n".join(lines)

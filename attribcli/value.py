@@ -1,0 +1,100 @@
+"""From sample values to values per document, holder, licence and generation.
+
+Holder value = Σ over documents of share × document value, and document value = Σ of its samples'
+values. Because owner values are plain sums of sample values, splitting an owner into several ids
+cannot raise the owner's total. Documents with no known holder accrue to the escrow line.
+Values are in nats: the first-order predicted reduction of the generation's completion loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from attribcli.rights import ESCROW_ID
+from attribcli.rundir import Run
+
+
+def generation_ids(run: Run) -> list[str]:
+    return [str(g) for g in run.generations["id"]]
+
+
+def document_values(run: Run) -> pd.DataFrame:
+    """``[documents × generations]`` value of every trained document (opted-out ones excluded)."""
+    gens = generation_ids(run)
+    per_sample = pd.DataFrame(run.values, columns=gens)
+    per_sample["doc_id"] = run.samples["doc_id"].astype(str).values
+    docs = per_sample.groupby("doc_id", sort=False).sum()
+    order = [d for d in run.documents["id"].astype(str) if d in docs.index]
+    return docs.loc[order]
+
+
+def ownership(run: Run) -> pd.DataFrame:
+    """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners."""
+    rows = []
+    for doc in run.documents.itertuples(index=False):
+        if doc.opt_out:
+            continue
+        holders = list(doc.holders) or [{"id": ESCROW_ID, "share": 1.0}]
+        rows.extend((str(doc.id), h["id"], float(h["share"])) for h in holders)
+    return pd.DataFrame(rows, columns=["doc_id", "payee_id", "share"])
+
+
+def payee_order(run: Run) -> list[str]:
+    return [str(h) for h in run.holders["holder_id"]] + [ESCROW_ID]
+
+
+def holder_values(run: Run) -> pd.DataFrame:
+    """``[payees × generations]``: every holder in table order, then the escrow line."""
+    docs = document_values(run)
+    own = ownership(run)
+    weighted = docs.loc[own["doc_id"]].to_numpy() * own["share"].to_numpy()[:, None]
+    table = pd.DataFrame(weighted, columns=docs.columns)
+    table["payee_id"] = own["payee_id"].values
+    table = table.groupby("payee_id", sort=False).sum()
+    return table.reindex(payee_order(run), fill_value=0.0)
+
+
+def license_values(run: Run) -> pd.DataFrame:
+    docs = document_values(run)
+    lic = run.documents.set_index(run.documents["id"].astype(str))["license"]
+    table = docs.copy()
+    table["license"] = lic.loc[docs.index].values
+    return table.groupby("license", sort=True).sum()
+
+
+def efficiency(run: Run) -> pd.DataFrame:
+    """Per generation: Σ values vs the realised loss reduction over the run, and the gap."""
+    cols = ["generation_id", "loss_reference", "loss_base", "loss_final", "realised_reduction",
+            "value_sum", "efficiency_gap", "relative_gap"]
+    return run.losses[cols].copy()
+
+
+def excluded_documents(run: Run) -> pd.DataFrame:
+    return run.documents[run.documents["opt_out"].astype(bool)][["id", "holders", "license", "source"]]
+
+
+def escrow_documents(run: Run) -> pd.DataFrame:
+    d = run.documents
+    mask = (~d["opt_out"].astype(bool)) & d["holders"].map(len).eq(0)
+    return d[mask][["id", "license", "source"]]
+
+
+def holder_of_documents(run: Run) -> dict[str, str]:
+    """doc id → 'h01' or 'h01 0.5 + h04 0.5' or ESCROW, for the reports."""
+    out = {}
+    for doc in run.documents.itertuples(index=False):
+        hs = list(doc.holders)
+        out[str(doc.id)] = (ESCROW_ID if not hs else hs[0]["id"] if len(hs) == 1
+                            else " + ".join(f"{h['id']} {h['share']:g}" for h in hs))
+    return out
+
+
+def top_documents(run: Run, gen: str, k: int = 3) -> list[tuple[str, float]]:
+    col = document_values(run)[gen]
+    top = col.sort_values(ascending=False, kind="mergesort").head(k)
+    return [(str(i), float(v)) for i, v in top.items()]
+
+
+def as_array(df: pd.DataFrame) -> np.ndarray:
+    return df.to_numpy(dtype=np.float64)

@@ -1,0 +1,82 @@
+"""``attrib verify``: prove a run and a report were not altered, by re-deriving them.
+
+1. Every file hash in the run's manifest is recomputed (outputs and the original inputs).
+2. A report is parsed for the spec it carries, rendered again from the run, and compared byte for
+   byte; the first differing line is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from attribcli.errors import AttribError
+from attribcli.manifest import check_manifest
+from attribcli.report import MD_MARK, ReportSpec, render
+from attribcli.rundir import open_run
+
+_CSV_BY = {"sample": "sample", "holder_id": "holder", "license": "license", "generation_id": "generation"}
+
+
+def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
+    """(the spec a report was made with, the run manifest hash it names)."""
+    bad = AttribError("not an attrib report (no parameters found)", file=where,
+                      fix="pass a report written by 'attrib value' or 'attrib payout'")
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            doc = json.loads(text)
+            params = {**doc["parameters"], "kind": doc["attrib_report"], "format": "json"}
+            return ReportSpec(**params), doc["run"]["manifest_sha256"]
+        except (ValueError, KeyError, TypeError):
+            raise bad from None
+    for line in reversed(text.splitlines()):
+        if line.startswith(MD_MARK) and line.endswith(" -->"):
+            try:
+                doc = json.loads(line[len(MD_MARK):-4])
+                return ReportSpec(**{**doc["parameters"], "format": "md"}), doc["run_manifest_sha256"]
+            except (ValueError, KeyError, TypeError):
+                raise bad from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2 or "run_manifest_sha256" not in rows[0]:
+        raise bad
+    first = dict(zip(rows[0], rows[1]))
+    if "revenue_mode" in rows[0]:
+        spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
+                          revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None)
+    elif rows[0][0] in _CSV_BY:
+        spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])
+    else:
+        raise bad
+    return spec, first["run_manifest_sha256"]
+
+
+def first_difference(expected: str, actual: str) -> str:
+    exp, act = expected.splitlines(), actual.splitlines()
+    for i, (e, a) in enumerate(zip(exp, act), start=1):
+        if e != a:
+            return f"line {i}: report has {a[:120]!r}, the run gives {e[:120]!r}"
+    if len(exp) != len(act):
+        return f"report has {len(act)} lines, the run gives {len(exp)}"
+    return "line endings or trailing whitespace differ"
+
+
+def verify(run_dir: Path, report: Path | None = None) -> list[str]:
+    """Every problem found, in order; an empty list means the run (and report) are intact."""
+    run_dir = Path(run_dir)
+    run = open_run(run_dir)
+    problems = check_manifest(run_dir)
+    if report is not None:
+        report = Path(report)
+        if not report.is_file():
+            raise AttribError(f"report not found: {report}", field="REPORT", fix="pass the report file to check")
+        text = report.read_text(encoding="utf-8")
+        spec, claimed = read_spec(text, str(report))
+        if claimed != run.manifest_sha256:
+            problems.append(f"{report}: made from another run (manifest {claimed[:12]}…, this run {run.manifest_sha256[:12]}…)")
+        expected = render(run, spec)
+        if expected != text:
+            problems.append(f"{report}: differs from the report re-derived from the run: {first_difference(expected, text)}")
+    return problems

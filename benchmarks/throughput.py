@@ -1,0 +1,101 @@
+"""Tracked training vs plain training: throughput and peak memory, as ratios measured in one run.
+
+    python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--device cpu|cuda]
+
+Both modes run the same model, data and steps. "plain" is forward + backward + SGD step on the
+training batch; "tracked" adds the targets' forward, their share of the one backward pass and the
+ghost dot-products. Peak memory: on CUDA, torch's peak allocation; on CPU, each mode runs in its own
+child process and reports its peak resident set (so the figure includes the Python/torch baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def measure(config: str, steps: int, mode: str, device: str) -> dict:
+    from attribcli.config import load_config
+    from attribcli.inrun.tracker import GhostTracker
+    from attribcli.model.gpt import sequence_losses
+    from attribcli.train import pad_batch, prepare, target_batch
+
+    cfg = load_config(config)
+    prep = prepare(cfg)
+    dev = torch.device(device)
+    model = prep.model.to(dev)
+    B = cfg.training.batch_size
+    batches = [pad_batch([(list(prep.samples[(s * B + i) % len(prep.samples)].tokens), 1) for i in range(B)], dev)
+               for s in range(steps + 1)]
+    targets = target_batch(prep.generations, dev)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.training.lr)
+    tracker = GhostTracker(model) if mode == "tracked" else None
+
+    def step(b):
+        opt.zero_grad(set_to_none=True)
+        if tracker is None:
+            sequence_losses(model(b[0]), b[1], b[2]).mean().backward()
+        else:
+            with tracker.capture("train"):
+                loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
+            with tracker.capture("target"):
+                v = sequence_losses(model(targets[0]), targets[1], targets[2])
+            (loss + v.sum()).backward()
+            tracker.dots()
+            tracker.clear()
+        opt.step()
+
+    step(batches[0])  # warm-up
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for b in batches[1:]:
+        step(b)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    secs = time.perf_counter() - t0
+    peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return {"mode": mode, "steps": steps, "seconds": secs, "samples_per_s": steps * B / secs,
+            "peak_bytes": peak, "tokens_per_sample": int(batches[1][0].shape[1]),
+            "generations": len(prep.generations), "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--child", choices=["plain", "tracked"], help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(measure(a.config, a.steps, a.child, a.device)))
+        return
+    res = {}
+    for mode in ("plain", "tracked"):
+        out = subprocess.run([sys.executable, __file__, "--config", a.config, "--steps", str(a.steps),
+                              "--device", a.device, "--child", mode], capture_output=True, text=True, check=True)
+        res[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    p, t = res["plain"], res["tracked"]
+    print(f"device {a.device} ({torch.get_num_threads()} threads), {p['steps']} steps, batch of "
+          f"{p['tokens_per_sample']}-token samples, {p['generations']} generations")
+    print(f"{'mode':8s} {'samples/s':>10s} {'peak MiB':>9s}")
+    for r in (p, t):
+        print(f"{r['mode']:8s} {r['samples_per_s']:10.2f} {r['peak_bytes'] / 2**20:9.1f}")
+    print(f"throughput ratio tracked/plain: {t['samples_per_s'] / p['samples_per_s']:.3f}")
+    print(f"peak memory ratio tracked/plain: {t['peak_bytes'] / p['peak_bytes']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Small real runs for the tests: the sample data, a tiny model, a few steps."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+
+def write_config(folder: Path, *, data: Path = SAMPLE, **overrides) -> Path:
+    """A config in ``folder`` training a 1-layer GPT for 4 steps on ``data`` (the sample by default)."""
+    cfg = {
+        "run_dir": "run",
+        "seed": 7,
+        "model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "context_length": 256},
+        "data": {"corpus": str(data / "corpus.jsonl"), "holders": str(data / "holders.csv"),
+                 "generations": str(data / "generations.jsonl")},
+        "training": {"max_steps": 4, "batch_size": 8, "lr": 0.05, "checkpoint_every": 2},
+    }
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        if name:
+            cfg.setdefault(section, {})[name] = value
+        else:
+            cfg[section] = value
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def copy_sample(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "holders.csv", "generations.jsonl"):
+        shutil.copy(SAMPLE / name, folder / name)
+    return folder

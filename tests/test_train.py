@@ -1,0 +1,116 @@
+"""attrib train on real (small) runs: determinism, kill + resume, NaN, efficiency, run directory."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from attribcli.cli import main
+from attribcli.rundir import CHECKPOINT, open_run
+from attribcli.train import KILL_ENV
+from tests.runs import ROOT, write_config
+
+
+def _train(cfg, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "attribcli", "train", str(cfg), *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def test_same_config_and_seed_give_identical_values(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        cfg = write_config(tmp_path / name)
+        r = _train(cfg)
+        assert r.returncode == 0, r.stderr
+        runs.append(tmp_path / name / "run")
+    for f in ("values.npy", "losses.csv", "samples.csv", "steps.csv", "target_steps.csv", "model.pt"):
+        assert (runs[0] / f).read_bytes() == (runs[1] / f).read_bytes(), f
+
+
+def test_killed_and_resumed_run_gives_identical_values(tmp_path):
+    whole = write_config(tmp_path / "whole", training__max_steps=7)
+    assert _train(whole).returncode == 0
+    cfg = write_config(tmp_path / "killed", training__max_steps=7)
+    r = _train(cfg, env={KILL_ENV: "5"})  # dies after step 5; last checkpoint is step 4
+    assert r.returncode == 137
+    partial = tmp_path / "killed" / "run.partial"
+    assert (partial / CHECKPOINT).is_file() and not (tmp_path / "killed" / "run").exists()
+    again = _train(cfg)  # without --resume: refuses to clobber the interrupted run
+    assert again.returncode == 2 and "--resume" in again.stderr
+    r = _train(cfg, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "resuming" in r.stderr and "from step 4" in r.stderr
+    for f in ("values.npy", "losses.csv", "samples.csv", "steps.csv", "target_steps.csv", "model.pt"):
+        assert (tmp_path / "whole/run" / f).read_bytes() == (tmp_path / "killed/run" / f).read_bytes(), f
+    assert not partial.exists()
+
+
+def test_nan_loss_is_a_one_line_error_and_leaves_nothing(tmp_path):
+    cfg = write_config(tmp_path, training__lr=1.0e6)
+    r = _train(cfg)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) >= 1 and lines[-1].startswith("error: ") and "training.lr" in lines[-1]
+    assert str(cfg) in lines[-1]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_existing_run_dir_is_not_overwritten(tmp_path):
+    cfg = write_config(tmp_path, training__max_steps=1)
+    assert _train(cfg).returncode == 0
+    before = (tmp_path / "run/values.npy").read_bytes()
+    r = _train(cfg)
+    assert r.returncode == 2 and "already exists" in r.stderr
+    assert (tmp_path / "run/values.npy").read_bytes() == before
+    assert _train(cfg, "--resume").returncode == 0  # complete run: nothing to do
+
+
+def test_bad_input_leaves_no_run_directory(tmp_path):
+    bad = tmp_path / "data"
+    bad.mkdir()
+    (bad / "corpus.jsonl").write_text('{"id": "d1", "text": "x", "holders": [], "license": "NOPE-1.0"}\n')
+    (bad / "holders.csv").write_text("holder_id,name,contact\nh1,A,a@example.org\n")
+    (bad / "generations.jsonl").write_text('{"id": "g", "prompt": "", "completion": "x"}\n')
+    cfg = write_config(tmp_path, data=bad)
+    r = CliRunner().invoke(main, ["train", str(cfg)])
+    assert r.exit_code == 2
+    assert "NOPE-1.0" in r.output and "license" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not any(p.name.startswith("run") for p in tmp_path.iterdir())
+
+
+def test_run_directory_contract(tmp_path):
+    cfg = write_config(tmp_path)
+    assert _train(cfg).returncode == 0
+    run = open_run(tmp_path / "run")
+    assert run.values.shape == (len(run.samples), 8)
+    assert run.values.dtype == np.float64
+    # opted-out documents are listed but never trained on
+    opted = set(run.documents[run.documents["opt_out"]]["id"])
+    assert opted and not opted & set(run.samples["doc_id"])
+    assert run.samples["steps_trained"].sum() == 4 * 8
+    # every output file is hashed in the manifest; the checkpoint is gone once complete
+    assert "values.npy" in run.manifest["outputs"] and "inputs/documents.jsonl" in run.manifest["outputs"]
+    assert not (tmp_path / "run" / CHECKPOINT).exists()
+    assert set(run.manifest["inputs"]) == {"config", "corpus", "holders", "generations"}
+    steps = pd.read_csv(tmp_path / "run/steps.csv")
+    assert list(steps["step"]) == [1, 2, 3, 4]
+
+
+def test_efficiency_values_sum_to_realised_loss_reduction(tmp_path):
+    """Small learning rate on the shipped base model: Σ values ≈ realised loss reduction per generation."""
+    base = ROOT / "sample_data/base_model.pt"
+    if not base.is_file():
+        pytest.skip("base model not built")
+    cfg = write_config(tmp_path, model={"n_layer": 4, "n_head": 4, "n_embd": 128, "context_length": 256,
+                                        "base_weights": str(base)},
+                       training__lr=0.01, training__max_steps=6, training__batch_size=16)
+    assert _train(cfg).returncode == 0
+    losses = open_run(tmp_path / "run").losses
+    assert (losses["realised_reduction"] > 0).all()
+    gap = losses["relative_gap"].abs().max()
+    print(f"max |relative efficiency gap| over {len(losses)} generations: {gap:.4f}")
+    assert gap < 0.05
