@@ -108,7 +108,11 @@ def value(run_dir, by, fmt, output):
     from attribcli.report import ReportSpec, render
     from attribcli.rundir import open_run
 
-    _emit(render(open_run(run_dir), ReportSpec(kind="value", format=fmt, by=by)), output)
+    run = open_run(run_dir)
+    _emit(render(run, ReportSpec(kind="value", format=fmt, by=by)), output)
+    gap = run.losses["relative_gap"].abs().max()
+    stderr_log(f"efficiency check: sum of values vs realised loss reduction, max |relative gap| {gap:.2%} "
+               f"over {len(run.losses)} generations (details: --by generation)")
 
 
 @main.command()

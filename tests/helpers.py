@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from attribcli.errors import AttribError
 from attribcli.model.gpt import sequence_losses
 
 
@@ -38,3 +39,13 @@ def brute_dots(model, train, target, *, mean_over_train=True) -> torch.Tensor:
     gy = [flat_grad(model, sequence_losses(model(vx[j:j + 1]), vy[j:j + 1], vm[j:j + 1]).sum())
           for j in range(vx.shape[0])]
     return torch.stack(gx) @ torch.stack(gy).T
+
+
+def one_line(exc: AttribError, *needles: str) -> str:
+    """Assert the project's error contract: one line, exit code 2, naming each of ``needles``."""
+    msg = str(exc)
+    assert "\n" not in msg and "\r" not in msg, msg
+    assert msg == exc.line() and exc.exit_code == 2
+    for n in needles:
+        assert n in msg, f"{n!r} not in {msg!r}"
+    return msg

@@ -11,6 +11,7 @@ import pytest
 
 from attribcli.corpus import Document, load_corpus, make_samples
 from attribcli.errors import AttribError
+from tests.helpers import one_line
 from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.rights import Holder, load_holders
 
@@ -37,15 +38,6 @@ def csv_file(tmp_path: Path, text: str, name: str = "corpus.csv") -> Path:
     p = tmp_path / name
     p.write_text(text, encoding="utf-8", newline="")
     return p
-
-
-def one_line(exc: AttribError, *needles: str) -> str:
-    msg = str(exc)
-    assert "\n" not in msg and "\r" not in msg, msg
-    assert msg == exc.line() and exc.exit_code == 2
-    for n in needles:
-        assert n in msg, f"{n!r} not in {msg!r}"
-    return msg
 
 
 def bad(path: Path, *needles: str, holders=HOLDERS) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from attribcli.errors import AttribError
+from tests.helpers import one_line
 from attribcli.generations import Generation, load_generations
 from attribcli.model.tokenizer import ByteTokenizer
 
@@ -30,15 +31,6 @@ def write(tmp_path: Path, *records, name: str = "generations.jsonl") -> Path:
 
 def load(path: Path, *, context_length: int = 256, currency: str = "USD"):
     return load_generations(path, context_length=context_length, currency=currency, tokenizer=TOK)
-
-
-def one_line(exc: AttribError, *needles: str) -> str:
-    msg = str(exc)
-    assert "\n" not in msg and "\r" not in msg, msg
-    assert msg == exc.line() and exc.exit_code == 2
-    for n in needles:
-        assert n in msg, f"{n!r} not in {msg!r}"
-    return msg
 
 
 def bad(path: Path, *needles: str, **kw) -> str:

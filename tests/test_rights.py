@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from attribcli.errors import AttribError
+from tests.helpers import one_line
 from attribcli.rights import ESCROW_ID, Holder, canonical_license, load_holders, spdx_ids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,15 +18,6 @@ def write(tmp_path: Path, text: str, name: str = "holders.csv") -> Path:
     p = tmp_path / name
     p.write_text(text, encoding="utf-8", newline="")
     return p
-
-
-def one_line(exc: AttribError, *needles: str) -> str:
-    msg = str(exc)
-    assert "\n" not in msg and "\r" not in msg, msg
-    assert msg == exc.line() and exc.exit_code == 2
-    for n in needles:
-        assert n in msg, f"{n!r} not in {msg!r}"
-    return msg
 
 
 def bad_holders(path: Path, *needles: str) -> str:
