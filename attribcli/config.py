@@ -65,7 +65,7 @@ class TrainingConfig:
     epochs: int | None = _f(1, check=_positive)
     max_steps: int | None = _f(None, check=_positive)
     batch_size: int = _f(16, check=_positive)
-    lr: float = _f(0.05, check=_positive)
+    lr: float = _f(0.005, check=_positive)
     schedule: Literal["constant", "linear", "cosine"] = _f("constant")
     warmup_steps: int = _f(0, check=_non_negative)
     optimizer: Literal["sgd"] = _f("sgd")

@@ -43,12 +43,12 @@ def pretrain(config: Config, text_path: Path, out: Path, *, steps: int, batch_si
             starts = rng.integers(0, len(data) - C - 1, size=batch_size)
             chunk = torch.from_numpy(np.stack([data[s:s + C + 1] for s in starts]))
             x, y = chunk[:, :-1], chunk[:, 1:]
-            l = sequence_losses(model(x), y, torch.ones_like(y, dtype=torch.bool)).mean()
+            batch_loss = sequence_losses(model(x), y, torch.ones_like(y, dtype=torch.bool)).mean()
             opt.zero_grad(set_to_none=True)
-            l.backward()
+            batch_loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            loss = l.item()
+            loss = batch_loss.item()
             bar.update(step + 1, loss=loss, samples=batch_size)
     save_weights(model, out)
     return loss

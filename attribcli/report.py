@@ -235,7 +235,6 @@ def _payout_json(run, spec, payout: Payout):
 def _payout_md(run, spec, payout: Payout):
     cur, total = payout.currency, payout.revenue
     f = lambda a: format_amount(a, cur)  # noqa: E731
-    info = _holder_info(run)
     name_of = {p: n for p, n, _, _ in _payee_rows(run, payout)}
     paid = [p for p in payout.payees() if payout.total(p) > 0]
     escrow_amt = payout.total(ESCROW_ID)
@@ -273,7 +272,7 @@ def _payout_md(run, spec, payout: Payout):
     counts = run.documents[~run.documents["opt_out"].astype(bool)].groupby("license").size()
     lines += ["## License mix", ""]
     lines += _md_table(["License", "Documents", "Value (nats)"],
-                       [[md_text(l), int(counts.get(l, 0)), short(v)] for l, v in lic_tot.items()], "-rr")
+                       [[md_text(lic_id), int(counts.get(lic_id, 0)), short(v)] for lic_id, v in lic_tot.items()], "-rr")
     excl = V.excluded_documents(run)
     lines += ["", "## Exclusions", "",
               f"{len(excl)} opted-out documents were not trained on and earn nothing"

@@ -45,24 +45,24 @@ def _csv(text):
 def test_payout_lines_sum_exactly_and_are_never_negative(run_dir):
     r = _invoke("payout", run_dir, "--revenue", "1000.01", "--format", "csv")
     assert r.exit_code == 0, r.output
-    rows = _csv(r.output)
+    rows = _csv(r.stdout)
     assert sum(int(x["amount_minor"]) for x in rows) == 100001
     assert all(int(x["amount_minor"]) >= 0 for x in rows)
     assert rows[-1]["payee_id"] == ESCROW_ID  # stable order: holders table order, escrow last
     assert [x["payee_id"] for x in rows[:-1]] == [f"h{i:02d}" for i in range(1, 13)]
-    detail = _csv(_invoke("payout", run_dir, "--revenue-from-generations", "--detail").output)
-    gens = [json.loads(l) for l in open(run_dir / "inputs/generations.jsonl")]
+    detail = _csv(_invoke("payout", run_dir, "--revenue-from-generations", "--detail").stdout)
+    gens = [json.loads(line) for line in open(run_dir / "inputs/generations.jsonl")]
     for g in gens:
         lines = [int(x["amount_minor"]) for x in detail if x["generation_id"] == g["id"]]
         assert sum(lines) == round(float(g["revenue"]) * 100)
 
 
 def test_negative_values_earn_nothing_and_are_shown(run_dir):
-    doc = json.loads(_invoke("payout", run_dir, "--revenue", "100", "--format", "json").output)
-    negatives = [(g["generation_id"], l) for g in doc["generations"] for l in g["lines"] if l["value"] < 0]
+    doc = json.loads(_invoke("payout", run_dir, "--revenue", "100", "--format", "json").stdout)
+    negatives = [(g["generation_id"], ln) for g in doc["generations"] for ln in g["lines"] if ln["value"] < 0]
     for _, line in negatives:
         assert line["amount_minor"] == 0
-    values = json.loads(_invoke("value", run_dir, "--by", "holder", "--format", "json").output)["rows"]
+    values = json.loads(_invoke("value", run_dir, "--by", "holder", "--format", "json").stdout)["rows"]
     assert len(values) == 13  # 12 holders + escrow, shown whatever their value
 
 
@@ -71,7 +71,7 @@ def test_payout_is_reproducible_and_verifiable_in_every_format(run_dir, tmp_path
         out = tmp_path / f"payout.{fmt}"
         assert _invoke("payout", run_dir, "--revenue", "250.00", "--format", fmt, "-o", out).exit_code == 0
         again = _invoke("payout", run_dir, "--revenue", "250.00", "--format", fmt)
-        assert again.output == out.read_text()
+        assert again.stdout == out.read_text()
         r = _invoke("verify", run_dir, out)
         assert r.exit_code == 0, r.output
     for by in ("sample", "holder", "generation", "license"):
@@ -83,13 +83,14 @@ def test_payout_is_reproducible_and_verifiable_in_every_format(run_dir, tmp_path
 def test_verify_detects_an_edited_report(run_dir, tmp_path):
     out = tmp_path / "p.csv"
     _invoke("payout", run_dir, "--revenue-from-generations", "-o", out)
-    text = out.read_text().splitlines()
-    text[1] = text[1].replace(",holder,", ",holder,", 1)
-    row = text[2].split(",")
-    text[2] = text[2].replace(row[-6], str(int(row[-6]) + 1), 1) if row[-6].isdigit() else text[2] + "x"
-    out.write_text("\n".join(text) + "\n")
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    col = rows[0].index("amount_minor")
+    rows[2][col] = str(int(rows[2][col]) + 1)  # one cent more to the second payee
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    out.write_text(buf.getvalue())
     r = _invoke("verify", run_dir, out)
-    assert r.exit_code == 1 and "line 3" in r.output
+    assert r.exit_code == 1 and "line 3" in r.output and "FAILED" in r.output
 
 
 def test_verify_detects_a_tampered_run(run_dir, tmp_path):
@@ -104,7 +105,7 @@ def test_verify_detects_a_tampered_run(run_dir, tmp_path):
 
 
 def test_csv_cells_are_neutralized_against_formula_injection(run_dir):
-    rows = _csv(_invoke("payout", run_dir, "--revenue", "10").output)
+    rows = _csv(_invoke("payout", run_dir, "--revenue", "10").stdout)
     by_id = {r["payee_id"]: r for r in rows}
     assert by_id["h01"]["name"].startswith("'=") and by_id["h01"]["contact"] == "'@evil.example"
     assert by_id["h02"]["contact"] == "'+44 1234" and by_id["h03"]["name"] == "'-2+3"
@@ -114,19 +115,19 @@ def test_csv_cells_are_neutralized_against_formula_injection(run_dir):
 
 
 def test_markdown_escapes_pipes_and_html(run_dir):
-    md = _invoke("payout", run_dir, "--revenue", "10", "--format", "md").output
+    md = _invoke("payout", run_dir, "--revenue", "10", "--format", "md").stdout
     assert "Pipe \\| &lt;b&gt;Bold&lt;/b&gt; &amp; Co" in md
     assert "<b>" not in md
 
 
 def test_value_tables_sum_consistently(run_dir):
-    holder = _csv(_invoke("value", run_dir, "--by", "holder").output)
-    sample = _csv(_invoke("value", run_dir, "--by", "sample").output)
-    lic = _csv(_invoke("value", run_dir, "--by", "license").output)
+    holder = _csv(_invoke("value", run_dir, "--by", "holder").stdout)
+    sample = _csv(_invoke("value", run_dir, "--by", "sample").stdout)
+    lic = _csv(_invoke("value", run_dir, "--by", "license").stdout)
     total = sum(float(r["total"]) for r in sample)
     assert sum(float(r["total"]) for r in holder) == pytest.approx(total, rel=1e-12)
     assert sum(float(r["total"]) for r in lic) == pytest.approx(total, rel=1e-12)
-    gens = _csv(_invoke("value", run_dir, "--by", "generation").output)
+    gens = _csv(_invoke("value", run_dir, "--by", "generation").stdout)
     assert len(gens) == 8 and {"realised_reduction", "value_sum", "relative_gap"} <= set(gens[0])
 
 

@@ -39,14 +39,14 @@ def _check(layer, make_out, a_x, a_y, d_out, rule=None):
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_rule_matches_brute_force(bias, route):
     layer = nn.Linear(5, 7, bias=bias).double()
-    _check(layer, lambda l, a: l(a), torch.randn(3, 4, 5, dtype=torch.float64),
+    _check(layer, lambda layer, a: layer(a), torch.randn(3, 4, 5, dtype=torch.float64),
            torch.randn(2, 6, 5, dtype=torch.float64), 7, rule=LinearRule(route))
 
 
 @pytest.mark.parametrize("route", ["ghost", "project"])
 def test_linear_rule_with_extra_token_dims(route):
     layer = nn.Linear(3, 4).double()
-    _check(layer, lambda l, a: l(a), torch.randn(2, 3, 2, 3, dtype=torch.float64),
+    _check(layer, lambda layer, a: layer(a), torch.randn(2, 3, 2, 3, dtype=torch.float64),
            torch.randn(3, 2, 2, 3, dtype=torch.float64), 4, rule=LinearRule(route))
 
 
@@ -66,14 +66,14 @@ def test_embedding_rule_matches_brute_force_with_repeated_ids():
     layer = nn.Embedding(6, 4).double()
     ids_x = torch.tensor([[1, 2, 2, 5], [0, 1, 3, 3], [5, 5, 5, 1]])
     ids_y = torch.tensor([[2, 1, 4], [3, 3, 0]])
-    _check(layer, lambda l, a: l(a), ids_x, ids_y, 4)
+    _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 4)
 
 
 def test_embedding_rule_skips_padding_idx():
     layer = nn.Embedding(6, 3, padding_idx=0).double()
     ids_x = torch.tensor([[0, 2, 0], [1, 0, 4]])
     ids_y = torch.tensor([[0, 0, 2], [4, 1, 0]])
-    _check(layer, lambda l, a: l(a), ids_x, ids_y, 3)
+    _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 3)
 
 
 @pytest.mark.parametrize("affine", [True, False])
@@ -85,7 +85,7 @@ def test_layernorm_rule_matches_brute_force(affine):
     with torch.no_grad():
         layer.weight.normal_()
         layer.bias.normal_()
-    _check(layer, lambda l, a: l(a), torch.randn(3, 4, 5, dtype=torch.float64),
+    _check(layer, lambda layer, a: layer(a), torch.randn(3, 4, 5, dtype=torch.float64),
            torch.randn(2, 3, 5, dtype=torch.float64), 5)
 
 
