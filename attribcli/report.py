@@ -258,14 +258,14 @@ def _payout_md(run, spec, payout: Payout):
         lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "
                   "(their data raised the generation's loss); they are shown in the value tables."]
     lines += ["", "## Generations", ""]
+    owner, doc_values = V.holder_of_documents(run), V.document_values(run)
     for g in payout.generations:
         lines += [f"### {md_text(g.generation_id)}: {f(g.revenue)} {cur}", ""]
         top = sorted((p for p in g.amounts if g.amounts[p] > 0), key=lambda p: (-g.amounts[p], p))[:3]
         lines += _md_table(["Top holders", "Value (nats)", f"Amount ({cur})"],
                            [[md_text(f"{p} ({name_of.get(p, p)})"), short(g.values.get(p, 0.0)), f(g.amounts[p])] for p in top],
                            "-rr")
-        owner = V.holder_of_documents(run)
-        docs = V.top_documents(run, g.generation_id)
+        docs = V.top_documents(doc_values, g.generation_id)
         lines += ["", "Top documents: " + ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs), ""]
     lic = V.license_values(run)
     lic_tot = lic.sum(axis=1)

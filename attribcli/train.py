@@ -8,6 +8,7 @@ the weights, optimizer state and every value accumulated so far, ends with the s
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -204,9 +205,10 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
     seen = np.zeros(n, dtype=np.int64)
     step_rows: list[tuple] = []
     target_rows: list[tuple] = []
-    loss_base = target_losses(model, targets)
     start = 0
-    if state is not None:
+    if state is None:
+        loss_base = target_losses(model, targets)
+    else:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         values, seen = state["values"].numpy().copy(), state["seen"].numpy().copy()
@@ -250,7 +252,6 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
     _finish(part, prep, model, total, values, seen, step_rows, target_rows, loss_base, targets)
-    (part / CHECKPOINT).unlink(missing_ok=True)  # the run is complete; weights live in model.pt
 
 
 def _save_checkpoint(part, prep, model, optimizer, step, values, seen, step_rows, target_rows, loss_base):
@@ -285,8 +286,6 @@ def _finish(part, prep, model, total, values, seen, step_rows, target_rows, loss
                             "tokens": [len(s.tokens) - 1 for s in prep.samples], "steps_trained": seen})
     atomic_write_text(part / "losses.csv", _csv(losses))
     atomic_write_text(part / "samples.csv", _csv(samples))
-    import io
-
     buf = io.BytesIO()
     np.save(buf, values, allow_pickle=False)
     atomic_write_bytes(part / "values.npy", buf.getvalue())
@@ -295,7 +294,7 @@ def _finish(part, prep, model, total, values, seen, step_rows, target_rows, loss
     tr["generation"] = [gens[j].id for j in tr["generation"]]
     atomic_write_text(part / "target_steps.csv", _csv(tr))
     save_weights(model.cpu(), part / "model.pt")
-    (part / CHECKPOINT).unlink(missing_ok=True)
+    (part / CHECKPOINT).unlink(missing_ok=True)  # complete: weights live in model.pt, not hashed twice
     ok = realised != 0
     summary = {
         "seed": prep.config.seed, "steps": total, "samples": len(prep.samples), "generations": len(gens),

@@ -90,8 +90,9 @@ def holder_of_documents(run: Run) -> dict[str, str]:
     return out
 
 
-def top_documents(run: Run, gen: str, k: int = 3) -> list[tuple[str, float]]:
-    col = document_values(run)[gen]
+def top_documents(docs: pd.DataFrame, gen: str, k: int = 3) -> list[tuple[str, float]]:
+    """The k documents of ``document_values(run)`` with the highest value for ``gen``."""
+    col = docs[gen]
     top = col.sort_values(ascending=False, kind="mergesort").head(k)
     return [(str(i), float(v)) for i, v in top.items()]
 

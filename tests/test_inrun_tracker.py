@@ -20,7 +20,8 @@ def _data(gen):
     return train, target
 
 
-def _tracked_step(model, tracker, train, target):
+def _capture(model, tracker, train, target):
+    """Both forwards under capture, then the one backward pass."""
     x, y, m = train
     vx, vy, vm = target
     with tracker.capture("train"):
@@ -28,6 +29,10 @@ def _tracked_step(model, tracker, train, target):
     with tracker.capture("target"):
         target_losses = sequence_losses(model(vx), vy, vm)
     (train_loss + target_losses.sum()).backward()
+
+
+def _tracked_step(model, tracker, train, target):
+    _capture(model, tracker, train, target)
     dots = tracker.dots()
     tracker.clear()
     return dots
@@ -55,13 +60,7 @@ def test_per_layer_type_sums_to_brute_force_per_parameter_group():
     model = GPT(CFG).double()
     train, target = _data(gen)
     tracker = GhostTracker(model)
-    x, y, m = train
-    vx, vy, vm = target
-    with tracker.capture("train"):
-        tl = sequence_losses(model(x), y, m).mean()
-    with tracker.capture("target"):
-        vl = sequence_losses(model(vx), vy, vm)
-    (tl + vl.sum()).backward()
+    _capture(model, tracker, train, target)
     for kind in (nn.Linear, nn.Embedding, nn.LayerNorm):
         got = sum(tracker.layer_dots(n, mod) for n, mod in tracker.layers if isinstance(mod, kind))
         names = [n for n, mod in tracker.layers if isinstance(mod, kind)]
