@@ -150,3 +150,10 @@ def test_bad_payout_arguments_exit_2_with_one_line(run_dir, tmp_path, args, fiel
 def test_not_a_run_is_a_one_line_error(tmp_path):
     r = _invoke("payout", tmp_path, "--revenue", "1")
     assert r.exit_code == 2 and "manifest.json" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_dash_output_means_stdout_and_composes_in_pipelines(run_dir, tmp_path):
+    dash = _invoke("payout", run_dir, "--revenue", "12.34", "-o", "-")
+    plain = _invoke("payout", run_dir, "--revenue", "12.34")
+    assert dash.exit_code == 0 and dash.stdout == plain.stdout and dash.stdout.startswith("payee_id,")
+    assert not (tmp_path / "-").exists()
