@@ -35,7 +35,7 @@ def _check(layer, make_out, a_x, a_y, d_out, rule=None):
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-12)
 
 
-@pytest.mark.parametrize("route", ["ghost", "project", "auto"])
+@pytest.mark.parametrize("route", ["ghost", "project", "materialize", "auto"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_rule_matches_brute_force(bias, route):
     layer = nn.Linear(5, 7, bias=bias).double()
@@ -43,7 +43,7 @@ def test_linear_rule_matches_brute_force(bias, route):
            torch.randn(2, 6, 5, dtype=torch.float64), 7, rule=LinearRule(route))
 
 
-@pytest.mark.parametrize("route", ["ghost", "project"])
+@pytest.mark.parametrize("route", ["ghost", "project", "materialize"])
 def test_linear_rule_with_extra_token_dims(route):
     layer = nn.Linear(3, 4).double()
     _check(layer, lambda layer, a: layer(a), torch.randn(2, 3, 2, 3, dtype=torch.float64),
@@ -51,15 +51,54 @@ def test_linear_rule_with_extra_token_dims(route):
 
 
 def test_linear_routes_agree_on_many_targets():
+    layer = nn.Linear(4, 6).double()
     a_x, b_x = torch.randn(3, 5, 4, dtype=torch.float64), torch.randn(3, 5, 6, dtype=torch.float64)
     a_y, b_y = torch.randn(7, 2, 4, dtype=torch.float64), torch.randn(7, 2, 6, dtype=torch.float64)
-    torch.testing.assert_close(LinearRule._project(a_x, b_x, a_y, b_y), LinearRule._ghost(a_x, b_x, a_y, b_y),
-                               rtol=1e-10, atol=1e-12)
+    got = {r: LinearRule(r).pair_dots(layer, a_x, b_x, a_y, b_y) for r in ("ghost", "project", "materialize")}
+    torch.testing.assert_close(got["project"], got["ghost"], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got["materialize"], got["ghost"], rtol=1e-10, atol=1e-12)
 
 
 def test_route_choice_follows_cost():
-    assert LinearRule.choose(T=16, S=16, d_in=128, d_out=512) == "ghost"
-    assert LinearRule.choose(T=256, S=200, d_in=128, d_out=384) == "project"
+    assert LinearRule.choose(N=16, T=16, M=8, S=16, d_in=768, d_out=3072) == "ghost"  # short sequences, wide layer
+    assert LinearRule.choose(N=16, T=256, M=8, S=200, d_in=128, d_out=384) == "materialize"
+    assert LinearRule.choose(N=64, T=1024, M=8, S=1000, d_in=4096, d_out=4096) == "ghost"  # too big to form
+    assert LinearRule.choose(N=16, T=4096, M=2, S=4096, d_in=4096, d_out=4096) == "project"  # S > d_in·d_out/(d_in+d_out)
+
+
+def _directions_check(layer, a_x, a_y, d_out):
+    """direction_dots(target_grads) equals pair_dots, and direction_dots with a random direction equals
+    the brute-force per-sample gradient dotted with it."""
+    rule = rule_for(layer)
+    wx = torch.randn(*a_x.shape[:2], d_out, dtype=torch.float64)
+    wy = torch.randn(*a_y.shape[:2], d_out, dtype=torch.float64)
+    _, bx, by = _brute(layer, lambda m, a: m(a), a_x, a_y, wx, wy)
+    G = rule.target_grads(layer, a_y, by)
+    torch.testing.assert_close(rule.direction_dots(layer, a_x, bx, G), rule.pair_dots(layer, a_x, bx, a_y, by),
+                               rtol=1e-9, atol=1e-12)
+    names = [n for n, _ in layer.named_parameters()]
+    assert sorted(G) == sorted(names) and all(G[n].shape == (a_y.shape[0], *dict(layer.named_parameters())[n].shape)
+                                             for n in names)
+    D = {n: torch.randn_like(g) for n, g in G.items()}
+    gx = []
+    for i in range(a_x.shape[0]):
+        layer.zero_grad()
+        (layer(a_x[i:i + 1]) * wx[i:i + 1]).sum().backward()
+        gx.append(torch.cat([p.grad.flatten() for _, p in layer.named_parameters()]))
+    flatD = torch.cat([D[n].flatten(1) for n in names], dim=1)
+    torch.testing.assert_close(rule.direction_dots(layer, a_x, bx, D), torch.stack(gx) @ flatD.T, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Linear(5, 7).double(), lambda: nn.LayerNorm(5).double()])
+def test_target_grads_and_direction_dots(make):
+    layer = make()
+    _directions_check(layer, torch.randn(3, 4, 5, dtype=torch.float64), torch.randn(2, 6, 5, dtype=torch.float64),
+                      7 if isinstance(layer, nn.Linear) else 5)
+
+
+def test_embedding_target_grads_and_direction_dots():
+    layer = nn.Embedding(6, 4, padding_idx=0).double()
+    _directions_check(layer, torch.tensor([[1, 2, 2, 0], [5, 1, 3, 3]]), torch.tensor([[2, 0, 4], [3, 3, 1]]), 4)
 
 
 def test_embedding_rule_matches_brute_force_with_repeated_ids():

@@ -1,9 +1,15 @@
-"""Per-layer rules: inner products of per-sample gradients without materializing them.
+"""Per-layer rules: inner products of per-sample gradients without forming them for every sample.
 
 Each rule sees, for one layer, the layer input ``a`` and the gradient of the loss with respect to the
 layer output ``b``, captured for two sets of sequences: X (training samples, ``N`` of them) and
-Y (target generations, ``M``). It returns the ``[N, M]`` matrix ``<grad_params l_x, grad_params l_y>``
-summed over the layer's parameters. One rule per layer type, registered in ``RULES``.
+Y (target generations, ``M``). Three operations, one registered rule per layer type:
+
+- ``pair_dots(module, a_x, b_x, a_y, b_y) -> [N, M]``: ``<∇θ l_x, ∇θ l_y>`` summed over the layer's
+  parameters θ (the first-order SGD value);
+- ``target_grads(module, a_y, b_y) -> {param: [M, *shape]}``: one gradient per *target* (M of them,
+  never one per training sample), for directions that are not plain gradients (Adam's
+  preconditioned direction, Hessian-vector products);
+- ``direction_dots(module, a_x, b_x, D) -> [N, M]``: ``<∇θ l_x, D_y>`` for any per-target direction D.
 
 Shapes: ``a`` is ``[N, T, ...]`` and ``b`` is ``[N, T, d_out]``; X and Y may have different lengths
 (T vs S). Padded positions must carry ``b = 0`` (they do when the loss masks them out).
@@ -15,6 +21,7 @@ import torch
 import torch.nn as nn
 
 RULES: dict[type[nn.Module], "LayerRule"] = {}
+MATERIALIZE_MAX_ELEMENTS = 1 << 27  # per-sample gradients of one layer above this: never materialized
 
 
 def register(*module_types: type[nn.Module]):
@@ -32,6 +39,10 @@ def rule_for(module: nn.Module) -> "LayerRule | None":
     return None
 
 
+def trainable(module: nn.Module) -> dict[str, nn.Parameter]:
+    return {n: p for n, p in module.named_parameters(recurse=False) if p.requires_grad}
+
+
 def _tokens(t: torch.Tensor, last: int) -> torch.Tensor:
     """Flatten every dim between the batch dim and the last ``last`` dims into one token dim."""
     return t.reshape(t.shape[0], -1, *t.shape[t.dim() - last:]) if last else t.reshape(t.shape[0], -1)
@@ -45,52 +56,98 @@ def _gram_pair(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 class LayerRule:
-    """Interface: ``pair_dots(module, a_x, b_x, a_y, b_y) -> [N, M]``."""
+    """Interface; ``pair_dots`` defaults to dotting with the materialized target gradients."""
 
-    def pair_dots(self, module, a_x, b_x, a_y, b_y) -> torch.Tensor:  # pragma: no cover
+    def pair_dots(self, module, a_x, b_x, a_y, b_y) -> torch.Tensor:
+        return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y))
+
+    def target_grads(self, module, a_y, b_y) -> dict[str, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
+
+    def direction_dots(self, module, a_x, b_x, D: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def route(self, module, a_x, a_y) -> str:
+        return "exact"
 
 
 @register(nn.Linear)
 class LinearRule(LayerRule):
-    """``s = a Wᵀ + c``; a sample's weight gradient is ``bᵀ a`` (d_out×d_in). Two exact routes, neither of
-    which forms a per-sample training gradient; each call takes the cheaper for its shapes:
+    """``s = a Wᵀ + c``; a sample's weight gradient is ``bᵀ a`` (d_out×d_in). Three exact routes; each call
+    takes the cheapest for its shapes (N samples of T tokens, M targets of S tokens):
 
-    - ``ghost``: ``<b_x b_yᵀ, a_x a_yᵀ>_F``, two token-by-token Gram matrices, ~T·S·(d_in+d_out) per pair;
-    - ``project``: form each *target's* gradient ``G_y = b_yᵀ a_y`` once (M of them), then
-      ``<∇W_x, G_y> = Σ_t b_x,tᵀ G_y a_x,t``, ~T·d_in·d_out per pair: cheaper for long sequences.
+    - ``ghost``: ``<b_x b_yᵀ, a_x a_yᵀ>_F``, two token Gram matrices: N·M·T·S·(d_in+d_out);
+    - ``materialize``: form the N per-sample gradients (N·T·d_in·d_out) and the M target gradients, then one
+      [N, M] product (N·M·d_in·d_out): cheapest for long sequences; memory N·d_in·d_out;
+    - ``project``: form only the M target gradients ``G_y`` and project each sample on them,
+      ``Σ_t b_x,tᵀ G_y a_x,t`` (N·M·T·d_in·d_out): the fallback when materializing would not fit.
 
     The bias gradient ``Σ_t b_t`` is d_out numbers per sample and is formed directly."""
 
     def __init__(self, route: str = "auto"):
-        self.route = route
+        self.forced = route
 
     @staticmethod
-    def choose(T: int, S: int, d_in: int, d_out: int) -> str:
-        return "ghost" if T * S * (d_in + d_out) <= T * d_in * d_out else "project"
+    def choose(N: int, T: int, M: int, S: int, d_in: int, d_out: int) -> str:
+        ghost = N * M * T * S * (d_in + d_out)
+        materialize = N * T * d_in * d_out + M * S * d_in * d_out + N * M * d_in * d_out
+        if N * d_in * d_out > MATERIALIZE_MAX_ELEMENTS:
+            return "ghost" if ghost <= N * M * T * d_in * d_out else "project"
+        return "ghost" if ghost < materialize else "materialize"
+
+    @staticmethod
+    def _weight(module) -> tuple[torch.Tensor, bool]:
+        """(the [d_out, d_in] weight view, whether the module stores it transposed)."""
+        return module.weight, False
+
+    def route(self, module, a_x, a_y) -> str:
+        if self.forced != "auto":
+            return self.forced
+        a_x, a_y = _tokens(a_x, 1), _tokens(a_y, 1)
+        d_out, d_in = self._weight(module)[0].shape if not self._weight(module)[1] else self._weight(module)[0].T.shape
+        return self.choose(a_x.shape[0], a_x.shape[1], a_y.shape[0], a_y.shape[1], d_in, d_out)
 
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
+        route = self.route(module, a_x, a_y)
+        if route != "ghost":
+            return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y), route=route)
         a_x, b_x, a_y, b_y = _tokens(a_x, 1), _tokens(b_x, 1), _tokens(a_y, 1), _tokens(b_y, 1)
-        route = self.route
-        if route == "auto":
-            route = self.choose(a_x.shape[1], a_y.shape[1], a_x.shape[2], b_x.shape[2])
-        out = self._ghost(a_x, b_x, a_y, b_y) if route == "ghost" else self._project(a_x, b_x, a_y, b_y)
-        if module.bias is not None and module.bias.requires_grad:
+        out = (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
+        if self._has_bias(module):
             out = out + b_x.sum(1) @ b_y.sum(1).T
         return out
 
     @staticmethod
-    def _ghost(a_x, b_x, a_y, b_y):
-        return (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
+    def _has_bias(module) -> bool:
+        return module.bias is not None and module.bias.requires_grad
 
-    @staticmethod
-    def _project(a_x, b_x, a_y, b_y):
+    def target_grads(self, module, a_y, b_y):
+        a_y, b_y = _tokens(a_y, 1), _tokens(b_y, 1)
+        G = {}
+        if module.weight.requires_grad:
+            g = torch.einsum("mse,msd->med", b_y, a_y)  # [M, d_out, d_in]
+            G["weight"] = g.transpose(1, 2) if self._weight(module)[1] else g
+        if self._has_bias(module):
+            G["bias"] = b_y.sum(1)
+        return G
+
+    def direction_dots(self, module, a_x, b_x, D, route: str | None = None):
+        a_x, b_x = _tokens(a_x, 1), _tokens(b_x, 1)
         N, T, d_in = a_x.shape
-        G = torch.einsum("mse,msd->med", b_y, a_y)  # one gradient per target: [M, d_out, d_in]
-        a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, -1)
-        out = a_x.new_empty(N, G.shape[0])
-        for j in range(G.shape[0]):  # one target at a time: an [N·T, d_out] intermediate, no more
-            out[:, j] = (a_flat @ G[j].T).mul_(b_flat).view(N, -1).sum(1)
+        out = None
+        if "weight" in D:
+            W = D["weight"].transpose(1, 2) if self._weight(module)[1] else D["weight"]  # [M, d_out, d_in]
+            M, d_out = W.shape[0], W.shape[1]
+            route = route or ("project" if N * d_in * d_out > MATERIALIZE_MAX_ELEMENTS else "materialize")
+            if route == "materialize":
+                per_sample = torch.einsum("nte,ntd->ned", b_x, a_x).reshape(N, -1)
+                out = per_sample @ W.reshape(M, -1).T
+            else:  # project: one target at a time keeps the intermediate at [N·T, d_out]
+                a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, d_out)
+                out = torch.stack([((a_flat @ W[j].T) * b_flat).view(N, -1).sum(1) for j in range(M)], dim=1)
+        if "bias" in D:
+            bias = b_x.sum(1) @ D["bias"].T
+            out = bias if out is None else out + bias
         return out
 
 
@@ -100,6 +157,9 @@ class EmbeddingRule(LayerRule):
     gradients meet only where they use the same id: ``Σ_{t,s} [id_t = id_s] <b_t, b_s>``. Rows at
     ``padding_idx`` get no gradient and are left out."""
 
+    def route(self, module, a_x, a_y) -> str:
+        return "ghost"
+
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
         ids_x, ids_y = _tokens(a_x, 0), _tokens(a_y, 0)
         b_x, b_y = _tokens(b_x, 1), _tokens(b_y, 1)
@@ -107,6 +167,22 @@ class EmbeddingRule(LayerRule):
         if module.padding_idx is not None:
             same &= (ids_x != module.padding_idx)[:, None, :, None]
         return (_gram_pair(b_x, b_y) * same).sum((2, 3))
+
+    def target_grads(self, module, a_y, b_y):
+        ids, b = _tokens(a_y, 0), _tokens(b_y, 1)
+        M, S, d = b.shape
+        if module.padding_idx is not None:
+            b = b * (ids != module.padding_idx)[..., None]
+        rows = (ids + module.num_embeddings * torch.arange(M, device=ids.device)[:, None]).reshape(-1)
+        g = b.new_zeros(M * module.num_embeddings, d).index_add(0, rows, b.reshape(-1, d))
+        return {"weight": g.view(M, module.num_embeddings, d)}
+
+    def direction_dots(self, module, a_x, b_x, D):
+        ids, b = _tokens(a_x, 0), _tokens(b_x, 1)
+        if module.padding_idx is not None:
+            b = b * (ids != module.padding_idx)[..., None]
+        rows = D["weight"][:, ids]  # [M, N, T, d]: each target direction's rows at the sample's ids
+        return torch.einsum("ntd,mntd->nm", b, rows)
 
 
 @register(nn.LayerNorm)
@@ -116,17 +192,25 @@ class LayerNormRule(LayerRule):
 
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
         gx, gy = self._per_sample(module, a_x, b_x), self._per_sample(module, a_y, b_y)
-        return gx @ gy.T
+        return sum(gx[k].flatten(1) @ gy[k].flatten(1).T for k in gx)
+
+    def target_grads(self, module, a_y, b_y):
+        return self._per_sample(module, a_y, b_y)
+
+    def direction_dots(self, module, a_x, b_x, D):
+        gx = self._per_sample(module, a_x, b_x)
+        return sum(gx[k].flatten(1) @ D[k].flatten(1).T for k in gx)
 
     @staticmethod
-    def _per_sample(module, a, b):
+    def _per_sample(module, a, b) -> dict[str, torch.Tensor]:
         dims = tuple(range(a.dim() - len(module.normalized_shape), a.dim()))
-        parts = []
+        shape = (a.shape[0], -1, *module.normalized_shape)
+        out = {}
         if module.weight is not None and module.weight.requires_grad:
             mean = a.mean(dims, keepdim=True)
             var = a.var(dims, unbiased=False, keepdim=True)
             xhat = (a - mean) * torch.rsqrt(var + module.eps)
-            parts.append((b * xhat).reshape(a.shape[0], -1, *module.normalized_shape).sum(1).flatten(1))
+            out["weight"] = (b * xhat).reshape(shape).sum(1)
         if module.bias is not None and module.bias.requires_grad:
-            parts.append(b.reshape(a.shape[0], -1, *module.normalized_shape).sum(1).flatten(1))
-        return torch.cat(parts, dim=1)
+            out["bias"] = b.reshape(shape).sum(1)
+        return out

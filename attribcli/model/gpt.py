@@ -5,7 +5,8 @@ Deliberate choices, all in service of exact per-sample attribution:
   the in-run tracker has exact per-sample rules for;
 - no dropout (values must be reproducible and the gradient the tracker sees is the one applied);
 - the LM head is not tied to the token embedding (a tied weight mixes two layer types' gradients);
-- position ids are expanded per sample so the position embedding sees one row per sample.
+- position ids are expanded per sample so the position embedding sees one row per sample;
+- attention is written out with plain ops, which have forward-mode and second derivatives.
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+        # Attention spelled out rather than F.scaled_dot_product_attention: the fused CPU kernel has no
+        # second derivative, and second-order valuation differentiates through the backward pass.
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.shape[-1]))
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        return self.proj((att @ v).transpose(1, 2).reshape(B, T, C))
 
 
 class MLP(nn.Module):
