@@ -68,7 +68,13 @@ class TrainingConfig:
     lr: float = _f(0.005, check=_positive)
     schedule: Literal["constant", "linear", "cosine"] = _f("constant")
     warmup_steps: int = _f(0, check=_non_negative)
-    optimizer: Literal["sgd"] = _f("sgd")
+    optimizer: Literal["sgd", "adamw"] = _f("sgd")
+    momentum: float = _f(0.0, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)", help="sgd only")
+    weight_decay: float = _f(0.0, check=lambda v: None if v >= 0 else "must be 0 or more")
+    beta1: float = _f(0.9, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)", help="adamw only")
+    beta2: float = _f(0.999, check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)", help="adamw only")
+    eps: float = _f(1e-8, check=_positive, help="adamw only")
+    micro_batch_size: int | None = _f(None, check=_positive, help="gradient accumulation: samples per forward")
     device: Literal["auto", "cpu", "cuda"] = _f("auto")
     checkpoint_every: int = _f(25, check=_positive)
     log_every: int = _f(10, check=_positive)
@@ -76,7 +82,8 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class AttributionConfig:
-    order: Literal[1] = _f(1, help="1 = first-order In-Run Data Shapley")
+    order: Literal[1, 2] = _f(1, help="1 = first order; 2 adds the gradient-Hessian-gradient term")
+    target_chunk: int | None = _f(None, check=_positive, help="generations per backward pass (memory)")
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,9 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is TrainingConfig and obj.epochs is None and obj.max_steps is None:
         raise AttribError("epochs and max_steps are both empty: training would never stop", file=str(file),
                           field=f"{prefix}epochs", fix="set training.epochs or training.max_steps")
+    if cls is TrainingConfig and obj.optimizer == "adamw" and obj.momentum:
+        raise AttribError("momentum is an sgd setting; AdamW's momentum is beta1", file=str(file),
+                          field=f"{prefix}momentum", fix="remove momentum, or set beta1")
     return obj
 
 

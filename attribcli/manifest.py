@@ -14,15 +14,20 @@ import torch
 from attribcli import __version__
 from attribcli.files import atomic_write_text, sha256_file
 
-METHOD_SGD_ORDER1 = {
-    "name": "In-Run Data Shapley, first order (Wang et al., 2024)",
-    "optimizer_rule": "sgd",
-    "formula": "phi[z, v] = sum over steps t with z in batch B_t of  lr_t * <grad l(w_t, z) / |B_t|, grad l(w_t, v)>",
-    "approximates": "the Shapley value of z in each step's game U_t(S) = l(w_t, v) - l(w_t - lr_t * sum_{z in S} "
-                    "grad l(z) / |B_t|, v), to first order in lr_t; exact for plain SGD (no momentum, no weight decay)",
-    "per_sample_gradients": "never materialized: ghost dot-products per layer from captured inputs and output gradients",
-    "target_loss": "mean next-token cross-entropy (nats) over the completion tokens, given the prompt",
-}
+def method_description(rule, order: int) -> dict:
+    """What the values are and what they approximate, for the manifest and the reports."""
+    return {
+        "name": f"In-Run Data Shapley, {'second' if order == 2 else 'first'} order (Wang et al., 2024)",
+        "order": order,
+        "optimizer_rule": rule.name,
+        "formula": rule.formula + ("; plus phi2[z, v] = -<u_z, H_v (carry + 1/2 sum_z' u_z')> (Hessian of the "
+                                   "generation's loss, one forward-over-reverse pass per step)" if order == 2 else ""),
+        "approximates": rule.approximates + ("; second order: the Shapley value of the step's utility to second order "
+                                             "in the update" if order == 2 else "; to first order in the update"),
+        "per_sample_gradients": "never materialized for the targets' sake: ghost dot-products or per-layer "
+                                "materialization, whichever is cheaper, from captured inputs and output gradients",
+        "target_loss": "mean next-token cross-entropy (nats) over the completion tokens, given the prompt",
+    }
 
 
 REPORTS = "reports"  # reports written after training live here; verify re-derives them instead of hashing
@@ -38,13 +43,14 @@ def output_hashes(run_path: Path) -> dict[str, str]:
     return out
 
 
-def write_manifest(run_path: Path, *, inputs: dict[str, Path], input_hashes: dict[str, str], summary: dict) -> dict:
+def write_manifest(run_path: Path, *, inputs: dict[str, Path], input_hashes: dict[str, str], summary: dict,
+                   method: dict) -> dict:
     manifest = {
         "format": "attrib-run-v1",
         "attrib_version": __version__,
         "inputs": {name: {"path": str(path), "sha256": input_hashes[name]} for name, path in inputs.items()},
         "outputs": output_hashes(run_path),
-        "method": METHOD_SGD_ORDER1,
+        "method": method,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "platform": platform.platform()},
         **summary,

@@ -26,8 +26,10 @@ from attribcli.corpus import Document, Sample, load_corpus, make_samples
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_file
 from attribcli.generations import Generation, load_generations
+from attribcli.inrun.optim import attach_names, update_rule
+from attribcli.inrun.step import NonFiniteLoss, tracked_step
 from attribcli.inrun.tracker import GhostTracker
-from attribcli.manifest import write_manifest
+from attribcli.manifest import method_description, write_manifest
 from attribcli.model.gpt import GPT, GPTConfig, load_base_weights, save_weights, sequence_losses
 from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.progress import Progress
@@ -192,105 +194,138 @@ def _load_checkpoint(part: Path, prep: Prepared) -> dict:
     return state
 
 
+@dataclass
+class Tally:
+    """Everything accumulated so far: what a checkpoint saves and the final files are made of."""
+
+    first: np.ndarray                 # [samples, generations]
+    second: np.ndarray                # [samples, generations]; zeros unless order 2
+    seen: np.ndarray                  # [samples] steps each sample was trained in
+    carry: np.ndarray                 # [generations] first-order reduction from the optimizer's carry
+    loss_base: np.ndarray             # [generations]
+    step_rows: list[tuple]
+    target_rows: list[tuple]
+
+    @classmethod
+    def empty(cls, n: int, M: int, loss_base: np.ndarray) -> "Tally":
+        return cls(np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [])
+
+    def to_state(self) -> dict:
+        return {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Tally":
+        return cls(**{k: (v.numpy().copy() if isinstance(v, torch.Tensor) else list(v)) for k, v in state.items()})
+
+
 def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
     cfg, model, dev = prep.config, prep.model, prep.device
-    t = cfg.training
+    t, att = cfg.training, cfg.attribution
     n, M = len(prep.samples), len(prep.generations)
     per_epoch = math.ceil(n / t.batch_size)
     total = t.max_steps if t.max_steps else t.epochs * per_epoch
-    optimizer = torch.optim.SGD(model.parameters(), lr=t.lr)
+    rule = update_rule(t)
+    optimizer = rule.make(model.parameters(), t)
+    attach_names(optimizer, model)
     tracker = GhostTracker(model)
     targets = target_batch(prep.generations, dev)
-    values = np.zeros((n, M), dtype=np.float64)
-    seen = np.zeros(n, dtype=np.int64)
-    step_rows: list[tuple] = []
-    target_rows: list[tuple] = []
     start = 0
     if state is None:
-        loss_base = target_losses(model, targets)
+        tally = Tally.empty(n, M, target_losses(model, targets))
     else:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        values, seen = state["values"].numpy().copy(), state["seen"].numpy().copy()
-        step_rows, target_rows = list(state["step_rows"]), list(state["target_rows"])
-        loss_base, start = state["loss_base"].numpy().copy(), state["step"]
+        tally, start = Tally.from_state(state["tally"]), state["step"]
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
     log(f"training {n} samples from {sum(not d.opt_out for d in prep.documents)} documents, "
-        f"{M} generations, {total} steps on {dev.type}")
+        f"{M} generations, {total} steps on {dev.type}; optimizer {rule.name}, order {att.order}")
+    micro = t.micro_batch_size or t.batch_size
     with Progress(total, start=start, log=log, every=t.log_every) as bar:
         for step in range(start, total):
             epoch, pos = divmod(step, per_epoch)
             idx = epoch_order(cfg.seed, epoch, n)[pos * t.batch_size:(pos + 1) * t.batch_size]
-            batch = pad_batch([(list(prep.samples[i].tokens), 1) for i in idx], dev)
             lr = lr_at(step, total, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            with tracker.capture("train"):
-                train_loss = sequence_losses(model(batch[0]), batch[1], batch[2]).mean()
-            with tracker.capture("target"):
-                v_losses = sequence_losses(model(targets[0]), targets[1], targets[2])
-            if not (torch.isfinite(train_loss) and torch.isfinite(v_losses).all()):
-                raise AttribError(f"the loss became {train_loss.item()} at step {step + 1}",
-                                  file=str(cfg.source), field="training.lr",
-                                  fix=f"lower training.lr (now {t.lr}) or add warmup_steps")
-            (train_loss + v_losses.sum()).backward()
-            dots = tracker.dots().cpu().numpy()
-            tracker.clear()
-            optimizer.step()
-            values[idx] += lr * dots
-            seen[idx] += 1
-            step_rows.append((step + 1, epoch + 1, lr, train_loss.item()))
-            pred = lr * dots.sum(0)
-            vl = v_losses.detach().double().cpu().numpy()
-            target_rows.extend((step + 1, j, float(vl[j]), float(pred[j])) for j in range(M))
-            bar.update(step + 1, loss=train_loss.item(), samples=len(idx))
+            micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in idx[k:k + micro]], dev)
+                             for k in range(0, len(idx), micro)]
+            try:
+                r = tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
+                                 target_chunk=att.target_chunk, want_routes=step == start)
+            except NonFiniteLoss as exc:
+                raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
+                                  field="training.lr", fix=f"lower training.lr (now {t.lr}) or add warmup_steps") from None
+            if r.routes:
+                _log_routes(r.routes, log)
+            tally.first[idx] += r.first
+            if r.second is not None:
+                tally.second[idx] += r.second
+            tally.seen[idx] += 1
+            tally.carry += r.carry
+            tally.step_rows.append((step + 1, epoch + 1, lr, r.train_loss))
+            second = r.second.sum(0) if r.second is not None else np.zeros(M)
+            first = r.first.sum(0)
+            tally.target_rows.extend((step + 1, j, float(r.target_losses[j]), float(first[j]), float(second[j]),
+                                      float(r.carry[j])) for j in range(M))
+            bar.update(step + 1, loss=r.train_loss, samples=len(idx))
             if (step + 1) % t.checkpoint_every == 0 and step + 1 < total:
-                _save_checkpoint(part, prep, model, optimizer, step + 1, values, seen, step_rows,
-                                 target_rows, loss_base)
+                atomic_torch_save({"step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                   "tally": tally.to_state(), "input_hashes": prep.input_hashes}, part / CHECKPOINT)
             if kill_after and step + 1 == kill_after:
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
-    _finish(part, prep, model, total, values, seen, step_rows, target_rows, loss_base, targets)
+    _finish(part, prep, model, total, tally, targets, rule)
 
 
-def _save_checkpoint(part, prep, model, optimizer, step, values, seen, step_rows, target_rows, loss_base):
-    atomic_torch_save({"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                       "values": torch.from_numpy(values), "seen": torch.from_numpy(seen),
-                       "step_rows": step_rows, "target_rows": target_rows,
-                       "loss_base": torch.from_numpy(loss_base), "input_hashes": prep.input_hashes},
-                      part / CHECKPOINT)
+def _log_routes(routes: dict[str, str], log) -> None:
+    by_route: dict[str, list[str]] = {}
+    for layer, route in routes.items():
+        by_route.setdefault(route, []).append(layer)
+    log("per-layer routes: " + "; ".join(f"{r} ({len(ls)}): {', '.join(ls)}" for r, ls in sorted(by_route.items())))
 
 
 def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n")
 
 
-def _finish(part, prep, model, total, values, seen, step_rows, target_rows, loss_base, targets) -> None:
+def _npy(path: Path, array: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     gens = prep.generations
+    order = prep.config.attribution.order
     loss_final = target_losses(model, targets)
     loss_no_prompt = target_losses(model, target_batch(gens, prep.device, with_prompt=False))
+    values = tally.first + tally.second
     value_sum = values.sum(0)
-    realised = loss_base - loss_final
+    realised = tally.loss_base - loss_final
+    explained = value_sum + tally.carry
     losses = pd.DataFrame({
         "generation_id": [g.id for g in gens],
         "completion_tokens": [len(ByteTokenizer().encode(g.completion)) for g in gens],
         "loss_reference": math.log(ByteTokenizer.vocab_size),
-        "loss_base": loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
-        "value_sum": value_sum, "realised_reduction": realised,
-        "efficiency_gap": value_sum - realised,
-        "relative_gap": (value_sum - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
+        "loss_base": tally.loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
+        "value_sum": value_sum, "value_sum_order1": tally.first.sum(0), "value_sum_order2": tally.second.sum(0),
+        "carry_sum": tally.carry, "realised_reduction": realised,
+        "efficiency_gap": explained - realised,
+        "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
     })
     samples = pd.DataFrame({"sample": [s.index for s in prep.samples], "doc_id": [s.doc_id for s in prep.samples],
                             "chunk": [s.chunk for s in prep.samples],
-                            "tokens": [len(s.tokens) - 1 for s in prep.samples], "steps_trained": seen})
+                            "tokens": [len(s.tokens) - 1 for s in prep.samples], "steps_trained": tally.seen})
     atomic_write_text(part / "losses.csv", _csv(losses))
     atomic_write_text(part / "samples.csv", _csv(samples))
-    buf = io.BytesIO()
-    np.save(buf, values, allow_pickle=False)
-    atomic_write_bytes(part / "values.npy", buf.getvalue())
-    atomic_write_text(part / "steps.csv", _csv(pd.DataFrame(step_rows, columns=["step", "epoch", "lr", "train_loss"])))
-    tr = pd.DataFrame(target_rows, columns=["step", "generation", "loss_before", "predicted_reduction"])
+    _npy(part / "values.npy", values)
+    if order == 2:
+        _npy(part / "values_order1.npy", tally.first)
+        _npy(part / "values_order2.npy", tally.second)
+    atomic_write_text(part / "steps.csv", _csv(pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr", "train_loss"])))
+    tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
+                                                  "predicted_order2", "carry"])
+    tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
     tr["generation"] = [gens[j].id for j in tr["generation"]]
     atomic_write_text(part / "target_steps.csv", _csv(tr))
     save_weights(model.cpu(), part / "model.pt")
@@ -301,7 +336,9 @@ def _finish(part, prep, model, total, values, seen, step_rows, target_rows, loss
         "device": prep.device.type,
         "efficiency": {
             "max_abs_relative_gap": float(np.nanmax(np.abs(losses["relative_gap"]))) if ok.any() else None,
-            "total_value": float(value_sum.sum()), "total_realised_reduction": float(realised.sum()),
+            "total_value": float(value_sum.sum()), "total_carry": float(tally.carry.sum()),
+            "total_realised_reduction": float(realised.sum()),
         },
     }
-    write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary)
+    write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
+                   method=method_description(rule, order))

@@ -62,7 +62,7 @@ def test_per_layer_type_sums_to_brute_force_per_parameter_group():
     tracker = GhostTracker(model)
     _capture(model, tracker, train, target)
     for kind in (nn.Linear, nn.Embedding, nn.LayerNorm):
-        got = sum(tracker.layer_dots(n, mod) for n, mod in tracker.layers if isinstance(mod, kind))
+        got = sum(tracker.layer_dots(n) for n, mod in tracker.layers if isinstance(mod, kind))
         names = [n for n, mod in tracker.layers if isinstance(mod, kind)]
         keep = {id(p) for n, mod in tracker.layers if n in names for p in mod.parameters(recurse=False)}
         frozen = [p for p in model.parameters() if id(p) not in keep]
@@ -105,3 +105,25 @@ def test_tied_weights_are_refused():
     model[1].weight = model[0].weight
     with pytest.raises(UnsupportedModel, match="tied"):
         GhostTracker(model)
+
+
+def test_micro_batches_are_rows_not_sums():
+    """Gradient accumulation: two capture("train") blocks give the rows of both micro-batches, each
+    exactly as if the whole batch had been one (the loss is scaled by the full batch size)."""
+    gen = torch.Generator().manual_seed(4)
+    model = GPT(CFG).double()
+    train, target = _data(gen)
+    want = brute_dots(model, train, target)
+    x, y, m = train
+    vx, vy, vm = target
+    tracker = GhostTracker(model)
+    with tracker.capture("target"):
+        vl = sequence_losses(model(vx), vy, vm)
+    vl.sum().backward()
+    for part in (slice(0, 3), slice(3, 4)):
+        with tracker.capture("train"):
+            loss = sequence_losses(model(x[part]), y[part], m[part]).sum() / x.shape[0]
+        loss.backward()
+    torch.testing.assert_close(tracker.dots(), want, rtol=1e-6, atol=1e-12)
+    D = tracker.target_grads()
+    torch.testing.assert_close(tracker.direction_dots(D), want, rtol=1e-6, atol=1e-12)

@@ -25,15 +25,20 @@ import textwrap
 import torch
 import torch.nn as nn
 
-from attribcli.inrun.rules import RULES, LayerRule, LinearRule, _gram_pair, _tokens, register
+from attribcli.inrun.rules import RULES, LayerRule, LinearRule, _tokens, register
 
 
 class Conv1DRule(LinearRule):
     """GPT-2's ``Conv1D``: ``y = x W + c`` with ``W`` stored ``[d_in, d_out]``, i.e. a Linear whose weight
     is transposed. A sample's gradient is ``aᵀ b``, the transpose of the Linear one ``bᵀ a``, and a
     transpose changes no Frobenius inner product: ``<A_xᵀ, A_yᵀ> = <A_x, A_y>``. So LinearRule's math
-    (both routes, and the bias term ``Σ_t b_t``) applies unchanged: it reads only ``a``, ``b`` and
-    whether the layer has a trainable bias, never the weight's layout."""
+    (every route, and the bias term ``Σ_t b_t``) applies unchanged; the only difference is the layout
+    of the weight, which ``_weight`` reports so that the route costs read the right ``d_in``/``d_out``
+    and target gradients / directions come in the parameter's own ``[d_in, d_out]`` shape."""
+
+    @staticmethod
+    def _weight(module) -> tuple[torch.Tensor, bool]:
+        return module.weight, True
 
 
 class RMSNormRule(LayerRule):
@@ -54,10 +59,19 @@ class RMSNormRule(LayerRule):
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
         if not module.weight.requires_grad:
             return a_x.new_zeros(a_x.shape[0], a_y.shape[0])
-        gx, gy = self._per_sample(module, a_x, b_x), self._per_sample(module, a_y, b_y)
-        return gx @ gy.T
+        return self._per_sample(module, a_x, b_x) @ self._per_sample(module, a_y, b_y).T
+
+    def target_grads(self, module, a_y, b_y):
+        return {"weight": self._per_sample(module, a_y, b_y)} if module.weight.requires_grad else {}
+
+    def direction_dots(self, module, a_x, b_x, D):
+        if "weight" not in D:
+            return None  # as LinearRule: no direction for this layer, no contribution
+        g = self._per_sample(module, a_x, b_x)
+        return g @ D["weight"].to(g.dtype).T
 
     def _per_sample(self, module, a, b):
+        """``[n, d]``: ``Σ_t b_t ⊙ x̂_t`` per sample (also on dual tensors: tangents flow through)."""
         x = a.to(torch.float32)
         xhat = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + module.variance_epsilon)
         if self.cast_before_scale:

@@ -15,6 +15,10 @@ batch: the training forward is then byte-for-byte the one plain training would r
 gradient is the training gradient alone (no subtraction, no padding to a common length), and the one
 backward pass still yields every layer's ``a`` and ``b`` for both sets. Each target is kept as its own
 row to the end, so several targets never mix (no cross terms between generations).
+
+Each ``capture("train")`` block is one micro-batch: with gradient accumulation, every micro-batch's
+samples become further rows of the result (they are different samples), while a layer called several
+times inside one forward contributes the sum over its calls (one sample's gradient is that sum).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import torch.nn as nn
 from torch.func import functional_call
 
 from attribcli.inrun.rules import rule_for
+
+Captures = dict[str, list[dict]]  # layer name → one slot {"a", "b"} per call of the layer
 
 
 class UnsupportedModel(ValueError):
@@ -50,28 +56,41 @@ class GhostTracker:
                     raise UnsupportedModel(f"parameter shared by '{owners[id(p)]}' and '{name}' (tied weights)")
                 owners[id(p)] = name
             self.layers.append((name, module))
+        self._modules = dict(self.layers)
+        self._names = {id(m): n for n, m in self.layers}
         self._phase: str | None = None
-        self._store: dict[str, dict[str, list]] = {}
+        self._train: list[Captures] = []   # one entry per micro-batch
+        self._target: Captures = {}
         self._dual: list = []
         self._handles = [m.register_forward_hook(self._forward_hook) for _, m in self.layers]
-        self._names = {id(m): n for n, m in self.layers}
 
     def close(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles = []
 
+    def param_names(self) -> dict[tuple[str, str], str]:
+        """(layer, parameter attribute) → the parameter's name in ``model.named_parameters()``."""
+        return {(layer, attr): f"{layer}.{attr}" if layer else attr
+                for layer, module in self.layers for attr, p in module.named_parameters(recurse=False)
+                if p.requires_grad}
+
     @contextmanager
     def capture(self, phase: str):
         """Record ``a`` and ``b`` of every tracked layer for the forward run inside this block.
 
-        ``phase="target"`` also freezes the parameters, so the targets' graph reaches no parameter."""
-        if phase not in ("train", "target", "dual"):
+        ``"train"``: one micro-batch of training samples. ``"target"``: the generations; parameters are
+        frozen inside, so the targets' graph reaches no parameter and leaves ``.grad`` alone."""
+        if phase not in ("train", "target"):
             raise ValueError(phase)
-        self._phase = phase
+        if phase == "train":
+            self._train.append({})
+        else:
+            self._target = {}
         params = [p for p in self.model.parameters() if p.requires_grad] if phase == "target" else []
         for p in params:
             p.requires_grad_(False)
+        self._phase = phase
         try:
             yield
         finally:
@@ -82,16 +101,17 @@ class GhostTracker:
     def _forward_hook(self, module, inputs, output):
         if self._phase is None:
             return None
-        phase, name = self._phase, self._names[id(module)]
+        name = self._names[id(module)]
         if not output.requires_grad and output.grad_fn is None:
             # First layer of a frozen target pass (an embedding of integer ids): make its output a
             # leaf that asks for a gradient, so b flows back to it and to every layer after it.
             output = output.requires_grad_(True)
-        if phase == "dual":  # forward-over-reverse pass: keep the dual tensors, b comes from autograd.grad
+        if self._phase == "dual":  # forward-over-reverse pass: keep the dual tensors as they are
             self._dual.append((name, inputs[0], output))
             return output
         slot = {"a": inputs[0].detach(), "b": None}
-        self._store.setdefault(name, {"train": [], "target": []})[phase].append(slot)
+        store = self._train[-1] if self._phase == "train" else self._target
+        store.setdefault(name, []).append(slot)
 
         def keep_grad(grad, slot=slot):
             slot["b"] = grad.detach()
@@ -99,63 +119,49 @@ class GhostTracker:
         output.register_hook(keep_grad)
         return output
 
-    def dots(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """``[N, M]`` inner products of per-sample training gradients with per-target gradients."""
-        total = None
-        for name, module in self.layers:
-            total = _add(total, self.layer_dots(name, module))
-        if total is None:
-            raise RuntimeError("nothing captured: run both capture phases and backward first")
-        return total.to(dtype)
+    # -- first order: per-sample gradient · per-target gradient ------------------------------------
 
-    def layer_dots(self, name: str, module: nn.Module) -> torch.Tensor | None:
-        store = self._store.get(name)
-        if not store or not store["train"] or not store["target"]:
-            return None
-        rule = rule_for(module)
-        out = None
-        for x in store["train"]:          # a layer called several times: per-sample grad is the sum
-            for y in store["target"]:     # over calls, so the inner product is the sum over pairs
-                if x["b"] is None or y["b"] is None:
-                    raise RuntimeError(f"no gradient reached layer '{name}': call backward() first")
-                out = _add(out, rule.pair_dots(module, x["a"], x["b"], y["a"], y["b"]))
-        return out
+    def dots(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``[N, M]`` inner products of per-sample training gradients with per-target gradients
+        (N = samples of every micro-batch captured since the last ``clear``, in order)."""
+        return self._per_micro_batch(lambda name, module, x: _sum(
+            rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"])
+            for y in self._target.get(name, []) if _has_grad(name, x, y)), dtype)
+
+    def layer_dots(self, name: str) -> torch.Tensor | None:
+        """One layer's contribution to ``dots()`` (for tests and diagnostics)."""
+        module = self._modules[name]
+        parts = [_sum(rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"])
+                      for x in mb.get(name, []) for y in self._target.get(name, [])) for mb in self._train]
+        parts = [p for p in parts if p is not None]
+        return torch.cat(parts) if parts else None
 
     def routes(self) -> dict[str, str]:
-        """How each layer's dot products were computed in the last step (for the run log)."""
+        """How each layer's dot products are computed for the current shapes (for the run log)."""
         out = {}
         for name, module in self.layers:
-            store = self._store.get(name)
-            if store and store["train"] and store["target"]:
-                out[name] = rule_for(module).route(module, store["train"][0]["a"], store["target"][0]["a"])
+            xs, ys = (self._train[0].get(name) if self._train else None), self._target.get(name)
+            if xs and ys:
+                out[name] = rule_for(module).route(module, xs[0]["a"], ys[0]["a"])
         return out
 
     # -- directions: per-target vectors that are not plain gradients (optimizer rules, second order) --
 
     def target_grads(self) -> dict[str, dict[str, torch.Tensor]]:
         """``{layer: {param: [M, *shape]}}``: each target's gradient (M of them, none per sample)."""
-        out = {}
+        out: dict[str, dict[str, torch.Tensor]] = {}
         for name, module in self.layers:
-            rule = rule_for(module)
-            for y in self._store.get(name, {}).get("target", []):
-                g = rule.target_grads(module, y["a"], y["b"])
-                out[name] = g if name not in out else {k: out[name][k] + g[k] for k in g}
+            for y in self._target.get(name, []):
+                out[name] = _merge(out.get(name), rule_for(module).target_grads(module, y["a"], y["b"]))
         return out
 
     def direction_dots(self, D: dict[str, dict[str, torch.Tensor]], dtype=torch.float64) -> torch.Tensor:
         """``[N, M]``: each training sample's gradient dotted with each target's direction ``D``."""
-        total = None
-        for name, module in self.layers:
-            if name not in D:
-                continue
-            rule = rule_for(module)
-            for x in self._store.get(name, {}).get("train", []):
-                total = _add(total, rule.direction_dots(module, x["a"], x["b"], D[name]))
-        if total is None:
-            raise RuntimeError("nothing captured for direction_dots")
-        return total.to(dtype)
+        return self._per_micro_batch(lambda name, module, x: rule_for(module).direction_dots(
+            module, x["a"], x["b"], D[name]) if name in D else None, dtype)
 
-    def hessian_directions(self, target_losses_fn, inputs, tangent: dict[str, torch.Tensor]):
+    def hessian_directions(self, target_losses_fn, inputs, tangent: dict[str, torch.Tensor],
+                           at: dict[str, torch.Tensor] | None = None):
         """``{layer: {param: [M, *shape]}}`` = ``H_v · d`` for every target v, with ``d`` = ``tangent``
         (parameter name → tensor), in ONE forward-over-reverse pass over the targets.
 
@@ -163,39 +169,77 @@ class GhostTracker:
         layer output run on them, so each captured ``a`` and ``b`` carries its directional derivative
         ``(ȧ, ḃ)``. A layer's target gradient is a function of ``(a, b)`` (the rule's ``target_grads``);
         evaluated on the dual ``(a, b)`` its tangent is its derivative along d: the layer block of
-        ``H_v d``. Targets stay separate rows throughout: no cross terms."""
-        params = dict(self.model.named_parameters())
+        ``H_v d``. Targets stay separate rows throughout: no cross terms.
+
+        ``target_losses_fn(forward, *inputs)`` must return the ``[M]`` target losses, calling
+        ``forward(x)`` for the logits. ``at``: parameter values to expand around (default: current)."""
+        params = {n: p.detach() for n, p in self.model.named_parameters()} | (at or {})
         self._dual = []
+        result: dict[str, dict[str, torch.Tensor]] = {}
         with fwAD.dual_level():
-            duals = {n: fwAD.make_dual(p.detach(), tangent[n].to(p.dtype)) if n in tangent else p.detach()
-                     for n, p in params.items()}
+            duals = {n: fwAD.make_dual(p, tangent[n].to(p.dtype)) if n in tangent else p for n, p in params.items()}
             self._phase = "dual"
             try:
                 losses = target_losses_fn(lambda x: functional_call(self.model, duals, (x,)), *inputs)
             finally:
                 self._phase = None
-            outs = [o for _, _, o in self._dual]
-            grads = torch.autograd.grad(losses.sum(), outs, allow_unused=True)
-            result: dict[str, dict[str, torch.Tensor]] = {}
-            modules = dict(self.layers)
+            grads = torch.autograd.grad(losses.sum(), [o for _, _, o in self._dual], allow_unused=True)
             for (name, a, _), b in zip(self._dual, grads):
                 if b is None:
                     continue
-                module = modules[name]
+                module = self._modules[name]
                 with torch.no_grad():  # forward-mode tangents still flow; no reverse graph is needed
                     g = rule_for(module).target_grads(module, a, b)  # detach() would drop the tangents
-                h = {k: _tangent(v) for k, v in g.items()}
-                result[name] = h if name not in result else {k: result[name][k] + h[k] for k in h}
+                result[name] = _merge(result.get(name), {k: _tangent(v) for k, v in g.items()})
         self._dual = []
         return result
 
     def clear(self) -> None:
-        self._store = {}
+        self._train, self._target = [], {}
+
+    def _per_micro_batch(self, layer_fn, dtype) -> torch.Tensor:
+        rows = []
+        for mb in self._train:
+            total = None
+            for name, module in self.layers:
+                for x in mb.get(name, []):
+                    total = _add(total, layer_fn(name, module, x))
+            if total is not None:
+                rows.append(total)
+        if not rows:
+            raise RuntimeError("nothing captured: run both capture phases and backward first")
+        return torch.cat(rows).to(dtype)
+
+
+def loss_jvp(model: nn.Module, target_losses_fn, inputs, tangent: dict[str, torch.Tensor],
+             at: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``[M]`` directional derivatives of the target losses at ``at`` along ``tangent`` (forward mode only)."""
+    with fwAD.dual_level(), torch.no_grad():
+        duals = {n: fwAD.make_dual(at[n], tangent[n].to(at[n].dtype)) if n in tangent else at[n] for n in at}
+        losses = target_losses_fn(lambda x: functional_call(model, duals, (x,)), *inputs)
+        return _tangent(losses)
+
+
+def _has_grad(name, x, y) -> bool:
+    if x["b"] is None or y["b"] is None:
+        raise RuntimeError(f"no gradient reached layer '{name}': call backward() first")
+    return True
 
 
 def _tangent(t: torch.Tensor) -> torch.Tensor:
     primal, tangent = fwAD.unpack_dual(t)
     return torch.zeros_like(primal) if tangent is None else tangent.clone()
+
+
+def _merge(a: dict | None, b: dict) -> dict:
+    return b if a is None else {k: a[k] + b[k] for k in b}
+
+
+def _sum(xs):
+    total = None
+    for x in xs:
+        total = _add(total, x)
+    return total
 
 
 def _add(total, x):

@@ -1,0 +1,80 @@
+"""Optimizer rules: which part of a step's update belongs to which training sample.
+
+The update a step applies is ``Δw = Σ_z u_z + c``: each sample of the batch owns a share ``u_z``, a
+linear function of its gradient, ``u_z = K ⊙ ∇(l_z / B)``, and the rest ``c`` (the *carry*: momentum
+from earlier batches, weight decay) belongs to no sample of this batch. A rule gives ``K`` for the
+current step, computed from the optimizer state *before* the step so it can be applied to each
+target while the target's captures exist.
+
+- SGD (momentum μ, weight decay λ, as torch.optim.SGD): ``K = η``; the carry is ``η(μ·buf + λw)``.
+  With μ = λ = 0 there is no carry and first-order values are the exact first-order Shapley values of
+  each step's loss reduction (Wang et al., 2024).
+- AdamW (torch.optim.AdamW): the current gradient enters ``m_t`` with weight ``1 − β1`` and the step
+  divides by ``√v̂_t + ε``, so ``K = η (1 − β1) / (1 − β1^t) / (√(v_t / (1 − β2^t)) + ε)``, with ``v_t``
+  including this step's squared batch gradient. Linearized rule: it holds the preconditioner fixed
+  for the step (per-sample changes of ``v_t`` are second order in the batch); the carry is the
+  momentum of earlier batches plus the decoupled decay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from attribcli.config import TrainingConfig
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    name: str
+    formula: str
+    approximates: str
+    has_carry: bool
+
+    def make(self, params, t: TrainingConfig) -> torch.optim.Optimizer:
+        if self.name == "adamw":
+            return torch.optim.AdamW(params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
+                                     weight_decay=t.weight_decay)
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+
+    def scale(self, optimizer: torch.optim.Optimizer) -> dict[str, float | torch.Tensor]:
+        """``K`` per parameter name for the step about to be taken (gradients must be in ``.grad``)."""
+        out: dict[str, float | torch.Tensor] = {}
+        names = optimizer.param_names
+        for group in optimizer.param_groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if self.name == "sgd":
+                    out[names[p]] = lr
+                    continue
+                b1, b2 = group["betas"]
+                state = optimizer.state.get(p, {})
+                step = float(state["step"]) + 1 if "step" in state else 1.0
+                v_prev = state.get("exp_avg_sq", torch.zeros_like(p))
+                v = v_prev * b2 + (1 - b2) * p.grad * p.grad
+                denom = (v.sqrt() / (1 - b2 ** step) ** 0.5).add_(group["eps"])
+                out[names[p]] = (lr * (1 - b1) / (1 - b1 ** step)) / denom
+        return out
+
+
+def update_rule(t: TrainingConfig) -> UpdateRule:
+    if t.optimizer == "adamw":
+        return UpdateRule(
+            "adamw", "phi[z, v] += <K_t ⊙ grad(l_z / B), grad l_v>, K_t = lr (1-b1)/(1-b1^t) / (sqrt(v_hat_t) + eps)",
+            "the sample's share of this step's AdamW update with the step's preconditioner held fixed "
+            "(linearized Adam); momentum carried from earlier batches and weight decay are reported as carry",
+            has_carry=True)
+    plain = t.momentum == 0 and t.weight_decay == 0
+    return UpdateRule(
+        "sgd", "phi[z, v] += lr_t * <grad(l_z / B), grad l_v>",
+        "exact first-order Shapley value of each step's loss reduction" if plain else
+        "the sample's share (lr * its gradient) of this step's SGD update; momentum from earlier batches "
+        "and weight decay are reported as carry",
+        has_carry=not plain)
+
+
+def attach_names(optimizer: torch.optim.Optimizer, model: torch.nn.Module) -> None:
+    optimizer.param_names = {p: n for n, p in model.named_parameters()}

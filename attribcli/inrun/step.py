@@ -1,0 +1,110 @@
+"""One optimizer step with in-run valuation: forward, backward, per-sample values, the step itself.
+
+First order: ``phi1[z, v] = <u_z, ∇l_v(w_t)>`` with ``u_z = K ⊙ ∇(l_z / B)`` the sample's share of the
+update (see optim.py). Second order adds ``phi2[z, v] = -<u_z, H_v (c + ½ Σ_z' u_z')>``: expanding the
+step's utility ``l_v(w) - l_v(w - c - Σ_S u)`` to second order, each sample keeps its own quadratic term,
+pairwise terms are split equally, and its interaction with the carry ``c`` (which is present in every
+coalition) is its own. ``H_v (c + ½ Σ u)`` is one forward-over-reverse pass over the targets per step,
+shared by every sample. The carry's own first-order effect ``<c, ∇l_v>`` is reported per generation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from attribcli.inrun.optim import UpdateRule
+from attribcli.inrun.tracker import GhostTracker, loss_jvp
+from attribcli.model.gpt import sequence_losses
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, next-token targets, loss mask
+
+
+class NonFiniteLoss(ArithmeticError):
+    pass
+
+
+@dataclass
+class StepResult:
+    train_loss: float
+    target_losses: np.ndarray   # [M] before the step
+    first: np.ndarray           # [N, M]
+    second: np.ndarray | None   # [N, M] when order 2
+    carry: np.ndarray           # [M] first-order reduction due to the carry (0 without one)
+    routes: dict[str, str] | None = None
+
+
+def target_losses(forward, x, y, m) -> torch.Tensor:
+    return sequence_losses(forward(x), y, m)
+
+
+def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_batches: list[Batch],
+                 targets: Batch, *, order: int = 1, target_chunk: int | None = None,
+                 want_routes: bool = False) -> StepResult:
+    n = sum(b[0].shape[0] for b in micro_batches)
+    M = targets[0].shape[0]
+    chunks = [slice(i, i + target_chunk) for i in range(0, M, target_chunk)] if target_chunk else [slice(0, M)]
+    combined = len(micro_batches) == 1 and len(chunks) == 1  # the one-backward-pass path
+    optimizer.zero_grad(set_to_none=True)
+    train_loss, pending = 0.0, None
+    for x, y, m in micro_batches:
+        with tracker.capture("train"):
+            per_sample = sequence_losses(model(x), y, m)
+            loss = per_sample.mean() if len(micro_batches) == 1 else per_sample.sum() / n
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(loss.item())
+        train_loss += loss.item()
+        if combined:
+            pending = loss
+        else:
+            loss.backward()
+    names = tracker.param_names()
+    first, v_losses, K = np.zeros((n, M)), np.zeros(M), None
+    for sl in chunks:
+        with tracker.capture("target"):
+            vl = target_losses(model, *(t[sl] for t in targets))
+        if not torch.isfinite(vl).all():
+            raise NonFiniteLoss(vl.sum().item())
+        (vl.sum() + pending if pending is not None else vl.sum()).backward()
+        pending = None
+        K = K if K is not None else rule.scale(optimizer)
+        scalar = _scalar(K)
+        raw = tracker.dots() * scalar if scalar is not None else \
+            tracker.direction_dots(_scaled(tracker.target_grads(), K, names))
+        first[:, sl] = raw.cpu().numpy()
+        routes = tracker.routes() if want_routes and sl.start == 0 else None
+        v_losses[sl] = vl.detach().double().cpu().numpy()
+    params = dict(model.named_parameters())
+    summed = {nm: _apply(K[nm], p.grad) for nm, p in params.items() if p.grad is not None}
+    before = {nm: p.detach().clone() for nm, p in params.items()} if rule.has_carry or order == 2 else None
+    optimizer.step()
+    carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
+        if rule.has_carry else {}
+    carry, second = np.zeros(M), None
+    if carry_vec:
+        for sl in chunks:
+            carry[sl] = loss_jvp(model, target_losses, tuple(t[sl] for t in targets), carry_vec, before).double().cpu().numpy()
+    if order == 2:
+        direction = {nm: carry_vec.get(nm, 0) + 0.5 * summed[nm] for nm in summed}
+        second = np.zeros((n, M))
+        for sl in chunks:
+            h = tracker.hessian_directions(target_losses, tuple(t[sl] for t in targets), direction, at=before)
+            second[:, sl] = -tracker.direction_dots(_scaled(h, K, names)).cpu().numpy()
+    tracker.clear()
+    return StepResult(train_loss, v_losses, first, second, carry, routes)
+
+
+def _scalar(K: dict) -> float | None:
+    vals = set(v for v in K.values() if not isinstance(v, torch.Tensor))
+    return vals.pop() if len(vals) == 1 and all(not isinstance(v, torch.Tensor) for v in K.values()) else None
+
+
+def _apply(k, g):
+    return k * g
+
+
+def _scaled(D: dict, K: dict, names: dict) -> dict:
+    """Each target's direction mapped through the optimizer's per-parameter scale K (broadcast over M)."""
+    return {layer: {attr: _apply(K[names[(layer, attr)]], t) for attr, t in per.items()} for layer, per in D.items()}
