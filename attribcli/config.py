@@ -45,7 +45,8 @@ def _f(default=dataclasses.MISSING, *, check=None, help=""):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: Literal["gpt"] = _f("gpt", help="built-in GPT (Hugging Face models come later)")
+    kind: Literal["gpt", "hf"] = _f("gpt", help="gpt: the built-in GPT; hf: a local Hugging Face causal LM (model.path)")
+    path: Path | None = _f(None, help="hf: a local directory with config.json, weights and tokenizer")
     n_layer: int = _f(4, check=_positive)
     n_head: int = _f(4, check=_positive)
     n_embd: int = _f(128, check=_positive)
@@ -76,6 +77,7 @@ class TrainingConfig:
     eps: float = _f(1e-8, check=_positive, help="adamw only")
     micro_batch_size: int | None = _f(None, check=_positive, help="gradient accumulation: samples per forward")
     device: Literal["auto", "cpu", "cuda"] = _f("auto")
+    precision: Literal["fp32", "bf16"] = _f("fp32", help="bf16: autocast forward passes on CUDA")
     checkpoint_every: int = _f(25, check=_positive)
     log_every: int = _f(10, check=_positive)
 
@@ -188,6 +190,12 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is TrainingConfig and obj.epochs is None and obj.max_steps is None:
         raise AttribError("epochs and max_steps are both empty: training would never stop", file=str(file),
                           field=f"{prefix}epochs", fix="set training.epochs or training.max_steps")
+    if cls is ModelConfig and obj.kind == "hf" and obj.path is None:
+        raise AttribError("model.kind is 'hf' but model.path is missing", file=str(file), field=f"{prefix}path",
+                          fix="set model.path to a local Hugging Face model directory")
+    if cls is ModelConfig and obj.kind == "hf" and obj.base_weights is not None:
+        raise AttribError("base_weights is for the built-in GPT; an hf model's weights are in model.path",
+                          file=str(file), field=f"{prefix}base_weights", fix="remove base_weights")
     if cls is TrainingConfig and obj.optimizer == "adamw" and obj.momentum:
         raise AttribError("momentum is an sgd setting; AdamW's momentum is beta1", file=str(file),
                           field=f"{prefix}momentum", fix="remove momentum, or set beta1")

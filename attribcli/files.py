@@ -54,3 +54,16 @@ def sha256_file(path: Path) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_dir(path: Path) -> str:
+    """One hash for a directory: SHA-256 over each file's relative path and content hash, sorted."""
+    h = hashlib.sha256()
+    for p in sorted(Path(path).rglob("*")):
+        if p.is_file():
+            h.update(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
+
+def sha256_path(path: Path) -> str:
+    return sha256_dir(path) if Path(path).is_dir() else sha256_file(path)

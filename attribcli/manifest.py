@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from attribcli import __version__
-from attribcli.files import atomic_write_text, sha256_file
+from attribcli.files import atomic_write_text, sha256_file, sha256_path
 
 def method_description(rule, order: int) -> dict:
     """What the values are and what they approximate, for the manifest and the reports."""
@@ -74,8 +74,8 @@ def check_manifest(run_path: Path) -> list[str]:
         problems.append(f"{rel}: not in the manifest (added after training)")
     for name, rec in sorted(manifest.get("inputs", {}).items()):
         p = Path(rec["path"])
-        if not p.is_file():
+        if not p.exists():
             problems.append(f"input {name} ({p}): not found")
-        elif sha256_file(p) != rec["sha256"]:
+        elif sha256_path(p) != rec["sha256"]:
             problems.append(f"input {name} ({p}): changed since training")
     return problems

@@ -24,7 +24,7 @@ import yaml
 from attribcli.config import Config
 from attribcli.corpus import Document, Sample, load_corpus, make_samples
 from attribcli.errors import AttribError
-from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_file
+from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_path
 from attribcli.generations import Generation, load_generations
 from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.inrun.step import NonFiniteLoss, tracked_step
@@ -44,6 +44,7 @@ class Prepared:
     """Validated inputs, ready to train: nothing on disk has been touched yet."""
 
     config: Config
+    tokenizer: object               # ByteTokenizer or HFTokenizer: encode, decode, bos_id, vocab_size
     documents: list[Document]
     samples: list[Sample]
     generations: list[Generation]
@@ -54,26 +55,32 @@ class Prepared:
 
 
 def prepare(config: Config) -> Prepared:
-    tok = ByteTokenizer()
-    d = config.data
+    d, mc = config.data, config.model
+    inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders, "generations": d.generations}
+    if mc.kind == "hf":
+        from attribcli.model.hf import load_hf
+
+        model, tok = load_hf(mc.path, config_file=str(config.source))
+        context = min(mc.context_length, model.context_length)
+        inputs["model"] = mc.path
+    else:
+        if mc.n_embd % mc.n_head:
+            raise AttribError(f"n_embd ({mc.n_embd}) is not divisible by n_head ({mc.n_head})",
+                              file=str(config.source), field="model.n_head", fix="pick n_head dividing n_embd")
+        tok, context = ByteTokenizer(), mc.context_length
+        torch.manual_seed(config.seed)
+        model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
+        if mc.base_weights is not None:
+            load_base_weights(model, mc.base_weights, config_file=str(config.source))
+            inputs["base_weights"] = mc.base_weights
     holders = load_holders(d.holders)
     documents = load_corpus(d.corpus, holders)
-    generations = load_generations(d.generations, context_length=config.model.context_length,
-                                   currency=config.payout.currency, tokenizer=tok)
-    samples = make_samples(documents, tok, config.model.context_length)
-    mc = config.model
-    if mc.n_embd % mc.n_head:
-        raise AttribError(f"n_embd ({mc.n_embd}) is not divisible by n_head ({mc.n_head})",
-                          file=str(config.source), field="model.n_head", fix="pick n_head dividing n_embd")
-    torch.manual_seed(config.seed)
-    model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
-    inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders, "generations": d.generations}
-    if mc.base_weights is not None:
-        load_base_weights(model, mc.base_weights, config_file=str(config.source))
-        inputs["base_weights"] = mc.base_weights
+    generations = load_generations(d.generations, context_length=context, currency=config.payout.currency,
+                                   tokenizer=tok)
+    samples = make_samples(documents, tok, context)
     device = resolve_device(config)
-    return Prepared(config, documents, samples, generations, model.to(device), device,
-                    inputs, {k: sha256_file(p) for k, p in inputs.items()})
+    return Prepared(config, tok, documents, samples, generations, model.to(device), device,
+                    inputs, {k: sha256_path(p) for k, p in inputs.items()})
 
 
 def resolve_device(config: Config) -> torch.device:
@@ -118,8 +125,8 @@ def pad_batch(seqs: list[tuple[list[int], int]], device) -> tuple[torch.Tensor, 
     return x.to(device), y.to(device), m.to(device)
 
 
-def target_batch(generations: list[Generation], device, *, with_prompt: bool = True):
-    tok = ByteTokenizer()
+def target_batch(generations: list[Generation], device, *, with_prompt: bool = True, tok=None):
+    tok = tok or ByteTokenizer()
     return pad_batch([g.tokens(tok, with_prompt=with_prompt) for g in generations], device)
 
 
@@ -228,7 +235,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
     optimizer = rule.make(model.parameters(), t)
     attach_names(optimizer, model)
     tracker = GhostTracker(model)
-    targets = target_batch(prep.generations, dev)
+    targets = target_batch(prep.generations, dev, tok=prep.tokenizer)
     start = 0
     if state is None:
         tally = Tally.empty(n, M, target_losses(model, targets))
@@ -298,15 +305,15 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     gens = prep.generations
     order = prep.config.attribution.order
     loss_final = target_losses(model, targets)
-    loss_no_prompt = target_losses(model, target_batch(gens, prep.device, with_prompt=False))
+    loss_no_prompt = target_losses(model, target_batch(gens, prep.device, with_prompt=False, tok=prep.tokenizer))
     values = tally.first + tally.second
     value_sum = values.sum(0)
     realised = tally.loss_base - loss_final
     explained = value_sum + tally.carry
     losses = pd.DataFrame({
         "generation_id": [g.id for g in gens],
-        "completion_tokens": [len(ByteTokenizer().encode(g.completion)) for g in gens],
-        "loss_reference": math.log(ByteTokenizer.vocab_size),
+        "completion_tokens": [len(prep.tokenizer.encode(g.completion)) for g in gens],
+        "loss_reference": math.log(prep.tokenizer.vocab_size),
         "loss_base": tally.loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
         "value_sum": value_sum, "value_sum_order1": tally.first.sum(0), "value_sum_order2": tally.second.sum(0),
         "carry_sum": tally.carry, "realised_reduction": realised,
@@ -328,7 +335,10 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
     tr["generation"] = [gens[j].id for j in tr["generation"]]
     atomic_write_text(part / "target_steps.csv", _csv(tr))
-    save_weights(model.cpu(), part / "model.pt")
+    if isinstance(model, GPT):
+        save_weights(model.cpu(), part / "model.pt")
+    else:
+        atomic_torch_save({"format": "attrib-hf-state-v1", "state_dict": model.cpu().state_dict()}, part / "model.pt")
     (part / CHECKPOINT).unlink(missing_ok=True)  # complete: weights live in model.pt, not hashed twice
     ok = realised != 0
     summary = {

@@ -1,11 +1,13 @@
 """Tracked training vs plain training: throughput and peak memory, as ratios measured in one run.
 
-    python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--device cpu|cuda]
+    python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--order 1 2]
+                                    [--optimizer sgd|adamw] [--device cpu|cuda]
 
-Both modes run the same model, data and steps. "plain" is forward + backward + SGD step on the
-training batch; "tracked" adds the targets' forward, their share of the one backward pass and the
-ghost dot-products. Peak memory: on CUDA, torch's peak allocation; on CPU, each mode runs in its own
-child process and reports its peak resident set (so the figure includes the Python/torch baseline).
+Every mode runs the same model, data and steps. "plain" is forward + backward + optimizer step on the
+training batch; "order N" is attrib's tracked step (attribcli.inrun.step.tracked_step): the targets'
+forward, their share of the one backward pass, the per-layer dot products, and for order 2 the
+forward-over-reverse pass. Peak memory: on CUDA, torch's peak allocation; on CPU, each mode runs in its
+own child process and reports its peak resident set (so the figure includes the Python/torch baseline).
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def measure(config: str, steps: int, mode: str, device: str) -> dict:
+def measure(config: str, steps: int, mode: str, device: str, optimizer: str) -> dict:
+    import dataclasses
+
     from attribcli.config import load_config
+    from attribcli.inrun.optim import attach_names, update_rule
+    from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
     from attribcli.train import pad_batch, prepare, target_batch
 
     cfg = load_config(config)
+    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, optimizer=optimizer))
     prep = prepare(cfg)
     dev = torch.device(device)
     model = prep.model.to(dev)
@@ -38,22 +45,19 @@ def measure(config: str, steps: int, mode: str, device: str) -> dict:
     batches = [pad_batch([(list(prep.samples[(s * B + i) % len(prep.samples)].tokens), 1) for i in range(B)], dev)
                for s in range(steps + 1)]
     targets = target_batch(prep.generations, dev)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.training.lr)
-    tracker = GhostTracker(model) if mode == "tracked" else None
+    rule = update_rule(cfg.training)
+    opt = rule.make(model.parameters(), cfg.training)
+    attach_names(opt, model)
+    tracker = GhostTracker(model) if mode != "plain" else None
+    order = int(mode[-1]) if mode != "plain" else 0
 
     def step(b):
-        opt.zero_grad(set_to_none=True)
         if tracker is None:
+            opt.zero_grad(set_to_none=True)
             sequence_losses(model(b[0]), b[1], b[2]).mean().backward()
+            opt.step()
         else:
-            with tracker.capture("train"):
-                loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
-            with tracker.capture("target"):
-                v = sequence_losses(model(targets[0]), targets[1], targets[2])
-            (loss + v.sum()).backward()
-            tracker.dots()
-            tracker.clear()
-        opt.step()
+            tracked_step(model, tracker, opt, rule, [b], targets, order=order)
 
     step(batches[0])  # warm-up
     if dev.type == "cuda":
@@ -77,24 +81,26 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--child", choices=["plain", "tracked"], help=argparse.SUPPRESS)
+    ap.add_argument("--order", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(measure(a.config, a.steps, a.child, a.device)))
+        print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer)))
         return
     res = {}
-    for mode in ("plain", "tracked"):
+    for mode in ["plain"] + [f"order {o}" for o in a.order]:
         out = subprocess.run([sys.executable, __file__, "--config", a.config, "--steps", str(a.steps),
-                              "--device", a.device, "--child", mode], capture_output=True, text=True, check=True)
+                              "--device", a.device, "--optimizer", a.optimizer, "--child", mode],
+                             capture_output=True, text=True, check=True)
         res[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    p, t = res["plain"], res["tracked"]
-    print(f"device {a.device} ({torch.get_num_threads()} threads), {p['steps']} steps, batch of "
-          f"{p['tokens_per_sample']}-token samples, {p['generations']} generations")
-    print(f"{'mode':8s} {'samples/s':>10s} {'peak MiB':>9s}")
-    for r in (p, t):
-        print(f"{r['mode']:8s} {r['samples_per_s']:10.2f} {r['peak_bytes'] / 2**20:9.1f}")
-    print(f"throughput ratio tracked/plain: {t['samples_per_s'] / p['samples_per_s']:.3f}")
-    print(f"peak memory ratio tracked/plain: {t['peak_bytes'] / p['peak_bytes']:.3f}")
+    p = res["plain"]
+    print(f"device {a.device} ({torch.get_num_threads()} threads), optimizer {a.optimizer}, {p['steps']} steps, "
+          f"batch of {p['tokens_per_sample']}-token samples, {p['generations']} generations")
+    print(f"{'mode':8s} {'samples/s':>10s} {'peak MiB':>9s} {'throughput/plain':>17s} {'memory/plain':>13s}")
+    for mode, r in res.items():
+        print(f"{mode:8s} {r['samples_per_s']:10.2f} {r['peak_bytes'] / 2**20:9.1f} "
+              f"{r['samples_per_s'] / p['samples_per_s']:17.3f} {r['peak_bytes'] / p['peak_bytes']:13.3f}")
 
 
 if __name__ == "__main__":

@@ -48,15 +48,20 @@ def _brute_first(model, opt, t, rule, train, target):
     w0 = torch.cat([p.detach().flatten() for p in ref.parameters()])
     ref_opt.step()
     update = w0 - torch.cat([p.detach().flatten() for p in ref.parameters()])
-    if rule.name == "adamw":
+    if rule.name == "adamw":  # K from the state torch itself wrote in the real step, and torch's step checked
         group = ref_opt.param_groups[0]
         b1, b2 = group["betas"]
         parts = []
-        for p in ref.parameters():
+        for p_before, p in zip(model.parameters(), ref.parameters()):
             st = ref_opt.state[p]
             step = float(st["step"])
             denom = st["exp_avg_sq"].sqrt() / (1 - b2 ** step) ** 0.5 + group["eps"]
-            parts.append((group["lr"] * (1 - b1) / (1 - b1 ** step) / denom).flatten())
+            k = group["lr"] * (1 - b1) / (1 - b1 ** step) / denom
+            m_prev = opt.state[p_before]["exp_avg"] if p_before in opt.state else torch.zeros_like(p)
+            carry = group["lr"] * b1 * m_prev / (1 - b1 ** step) / denom + group["lr"] * group["weight_decay"] * p_before
+            torch.testing.assert_close(p_before.detach() - p.detach(), (k * p.grad + carry).detach(), rtol=1e-9,
+                                       atol=1e-14)  # the update is the batch's share plus the carry
+            parts.append(k.flatten())
         K = torch.cat(parts)
     else:
         K = torch.full_like(w0, ref_opt.param_groups[0]["lr"])

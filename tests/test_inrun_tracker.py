@@ -100,8 +100,36 @@ def test_unsupported_layer_is_refused():
         GhostTracker(model)
 
 
-def test_tied_weights_are_refused():
-    model = nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 5, bias=False))
+class _TiedLM(nn.Module):
+    """Embedding → LayerNorm → output head sharing the embedding matrix (GPT-2's tying)."""
+
+    def __init__(self, V=7, d=5):
+        super().__init__()
+        self.wte = nn.Embedding(V, d)
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, V, bias=False)
+        self.head.weight = self.wte.weight
+
+    def forward(self, idx):
+        return self.head(self.ln(self.wte(idx)))
+
+
+def test_tied_embedding_and_head_equal_brute_force():
+    gen = torch.Generator().manual_seed(6)
+    model = _TiedLM().double()
+    train = batch([torch.randint(0, 7, (n,), generator=gen).tolist() for n in (5, 6, 4)])
+    target = batch([torch.randint(0, 7, (n,), generator=gen).tolist() for n in (6, 5)], loss_from=[2, 1])
+    want = brute_dots(model, train, target)
+    tracker = GhostTracker(model)
+    assert tracker.ties == [("wte", "head", "linear")]
+    assert tracker.param_names()[("head", "weight")] == tracker.param_names()[("wte", "weight")] == "wte.weight"
+    _capture(model, tracker, train, target)
+    torch.testing.assert_close(tracker.dots(), want, rtol=1e-6, atol=1e-12)
+    torch.testing.assert_close(tracker.direction_dots(tracker.target_grads()), want, rtol=1e-6, atol=1e-12)
+
+
+def test_other_shared_weights_are_refused():
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False))
     model[1].weight = model[0].weight
     with pytest.raises(UnsupportedModel, match="tied"):
         GhostTracker(model)

@@ -136,3 +136,25 @@ def test_per_step_predictions_track_realised_loss_changes_at_the_sample_lr(tmp_p
     corr = np.corrcoef(real, pred)[0, 1]
     print(f"per-step Pearson(predicted, realised) over {len(real)} step x generation pairs: {corr:.4f}")
     assert corr > 0.8  # measured 0.88 (benchmarks/RESULTS.md); a wrong sign, scale or target mix-up gives ~0
+
+
+def test_second_order_shrinks_the_efficiency_gap_at_a_moderate_lr(tmp_path):
+    base = ROOT / "sample_data/base_model.pt"
+    if not base.is_file():
+        pytest.skip("base model not built")
+    cfg = write_config(tmp_path, model={"n_layer": 4, "n_head": 4, "n_embd": 128, "context_length": 256,
+                                        "base_weights": str(base)},
+                       attribution={"order": 2}, training__lr=0.01, training__max_steps=8, training__batch_size=16)
+    r = _train(cfg)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "run"
+    losses = open_run(run).losses
+    gap1 = (losses["value_sum_order1"] - losses["realised_reduction"]).abs()
+    gap2 = (losses["value_sum"] - losses["realised_reduction"]).abs()
+    rel1 = (gap1 / losses["realised_reduction"].abs()).mean()
+    rel2 = (gap2 / losses["realised_reduction"].abs()).mean()
+    print(f"mean relative efficiency gap over {len(losses)} generations: order 1 {rel1:.4f}, order 2 {rel2:.4f}")
+    assert gap2.sum() < 0.5 * gap1.sum()
+    assert (run / "values_order1.npy").is_file() and (run / "values_order2.npy").is_file()
+    v, v1, v2 = (np.load(run / f) for f in ("values.npy", "values_order1.npy", "values_order2.npy"))
+    np.testing.assert_array_equal(v, v1 + v2)

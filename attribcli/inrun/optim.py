@@ -11,9 +11,10 @@ target while the target's captures exist.
   each step's loss reduction (Wang et al., 2024).
 - AdamW (torch.optim.AdamW): the current gradient enters ``m_t`` with weight ``1 − β1`` and the step
   divides by ``√v̂_t + ε``, so ``K = η (1 − β1) / (1 − β1^t) / (√(v_t / (1 − β2^t)) + ε)``, with ``v_t``
-  including this step's squared batch gradient. Linearized rule: it holds the preconditioner fixed
-  for the step (per-sample changes of ``v_t`` are second order in the batch); the carry is the
-  momentum of earlier batches plus the decoupled decay.
+  including this step's squared batch gradient: the step's preconditioner held fixed (linearized Adam).
+  benchmarks/adam_fidelity.py measures it against leave-one-out steps, next to the exact derivative of
+  the update in g (which also moves v̂) and the naive SGD proxy: the fixed preconditioner predicted best.
+  The carry is the momentum of earlier batches plus the decoupled decay.
 """
 
 from __future__ import annotations
@@ -50,14 +51,15 @@ class UpdateRule:
                 if self.name == "sgd":
                     out[names[p]] = lr
                     continue
-                b1, b2 = group["betas"]
-                state = optimizer.state.get(p, {})
-                step = float(state["step"]) + 1 if "step" in state else 1.0
-                v_prev = state.get("exp_avg_sq", torch.zeros_like(p))
-                v = v_prev * b2 + (1 - b2) * p.grad * p.grad
-                denom = (v.sqrt() / (1 - b2 ** step) ** 0.5).add_(group["eps"])
-                out[names[p]] = (lr * (1 - b1) / (1 - b1 ** step)) / denom
+                out[names[p]] = adamw_scale(p.grad, optimizer.state.get(p, {}), lr, *group["betas"], group["eps"])
         return out
+
+
+def adamw_scale(g: torch.Tensor, state: dict, lr: float, b1: float, b2: float, eps: float) -> torch.Tensor:
+    """Weight of the current batch gradient in the AdamW step about to be taken from ``state``."""
+    step = float(state["step"]) + 1 if "step" in state else 1.0
+    v = state.get("exp_avg_sq", torch.zeros_like(g)) * b2 + (1 - b2) * g * g
+    return (lr * (1 - b1) / (1 - b1 ** step)) / ((v / (1 - b2 ** step)).sqrt() + eps)
 
 
 def update_rule(t: TrainingConfig) -> UpdateRule:

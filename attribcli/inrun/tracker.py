@@ -43,20 +43,21 @@ class GhostTracker:
     def __init__(self, model: nn.Module):
         self.model = model
         self.layers: list[tuple[str, nn.Module]] = []
-        owners: dict[int, str] = {}
+        owners: dict[int, list[tuple[str, str]]] = {}
         for name, module in model.named_modules():
-            own = [p for p in module.parameters(recurse=False) if p.requires_grad]
+            own = {a: p for a, p in module.named_parameters(recurse=False) if p.requires_grad}
             if not own:
                 continue
             if rule_for(module) is None:
                 raise UnsupportedModel(
                     f"layer '{name}' ({type(module).__name__}) has trainable parameters and no in-run rule")
-            for p in own:
-                if id(p) in owners:
-                    raise UnsupportedModel(f"parameter shared by '{owners[id(p)]}' and '{name}' (tied weights)")
-                owners[id(p)] = name
+            for attr, p in own.items():
+                owners.setdefault(id(p), []).append((name, attr))
             self.layers.append((name, module))
         self._modules = dict(self.layers)
+        canonical = {id(p): n for n, p in model.named_parameters()}
+        self._param_names = {use: canonical[pid] for pid, uses in owners.items() for use in uses}
+        self.ties = [self._tie(uses) for uses in owners.values() if len(uses) > 1]
         self._names = {id(m): n for n, m in self.layers}
         self._phase: str | None = None
         self._train: list[Captures] = []   # one entry per micro-batch
@@ -70,10 +71,21 @@ class GhostTracker:
         self._handles = []
 
     def param_names(self) -> dict[tuple[str, str], str]:
-        """(layer, parameter attribute) → the parameter's name in ``model.named_parameters()``."""
-        return {(layer, attr): f"{layer}.{attr}" if layer else attr
-                for layer, module in self.layers for attr, p in module.named_parameters(recurse=False)
-                if p.requires_grad}
+        """(layer, parameter attribute) → the parameter's name in ``model.named_parameters()`` (a tied
+        weight has one name, used by both layers)."""
+        return dict(self._param_names)
+
+    def _tie(self, uses: list[tuple[str, str]]) -> tuple[str, str, str]:
+        """A weight shared by an embedding and an output head (GPT-2's tied embeddings):
+        (embedding layer, head layer, head kind). Any other sharing is refused."""
+        kinds = {name: self._modules[name] for name, _ in uses}
+        emb = [n for n, m in kinds.items() if isinstance(m, nn.Embedding)]
+        head = [n for n, m in kinds.items() if not isinstance(m, nn.Embedding) and hasattr(rule_for(m), "_weight")]
+        if len(uses) != 2 or len(emb) != 1 or len(head) != 1 or any(a != "weight" for _, a in uses):
+            raise UnsupportedModel(f"parameter shared by {', '.join(repr(n) for n, _ in uses)} (tied weights other "
+                                   "than an embedding and its output head)")
+        module = self._modules[head[0]]
+        return emb[0], head[0], "conv1d" if rule_for(module)._weight(module)[1] else "linear"
 
     @contextmanager
     def capture(self, phase: str):
@@ -123,10 +135,29 @@ class GhostTracker:
 
     def dots(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """``[N, M]`` inner products of per-sample training gradients with per-target gradients
-        (N = samples of every micro-batch captured since the last ``clear``, in order)."""
-        return self._per_micro_batch(lambda name, module, x: _sum(
+        (N = samples of every micro-batch captured since the last ``clear``, in order). A tied weight's
+        per-sample gradient is the sum of its two uses, so the cross terms between them are added."""
+        out = self._per_micro_batch(lambda name, module, x: _sum(
             rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"])
             for y in self._target.get(name, []) if _has_grad(name, x, y)), dtype)
+        if self.ties:
+            from attribcli.inrun.hf_rules import tied_embedding_head_dots
+
+            rows = []
+            for mb in self._train:
+                total = None
+                for emb, head, kind in self.ties:
+                    for ex in mb.get(emb, []):
+                        for hx in mb.get(head, []):
+                            for ey in self._target.get(emb, []):
+                                for hy in self._target.get(head, []):
+                                    total = _add(total, tied_embedding_head_dots(
+                                        self._modules[emb], ex["a"], ex["b"], ey["a"], ey["b"], kind,
+                                        hx["a"], hx["b"], hy["a"], hy["b"]))
+                rows.append(total)
+            if all(r is not None for r in rows):
+                out = out + torch.cat(rows).to(dtype)
+        return out
 
     def layer_dots(self, name: str) -> torch.Tensor | None:
         """One layer's contribution to ``dots()`` (for tests and diagnostics)."""
@@ -153,7 +184,16 @@ class GhostTracker:
         for name, module in self.layers:
             for y in self._target.get(name, []):
                 out[name] = _merge(out.get(name), rule_for(module).target_grads(module, y["a"], y["b"]))
-        return out
+        return self._tied_total(out)
+
+    def _tied_total(self, D: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+        """Per-target direction of a tied weight = the sum of its two uses' parts, seen by both layers."""
+        for emb, head, _ in self.ties:
+            if emb in D and head in D:
+                total = D[emb]["weight"] + D[head]["weight"]
+                D[emb] = {**D[emb], "weight": total}
+                D[head] = {**D[head], "weight": total}
+        return D
 
     def direction_dots(self, D: dict[str, dict[str, torch.Tensor]], dtype=torch.float64) -> torch.Tensor:
         """``[N, M]``: each training sample's gradient dotted with each target's direction ``D``."""
@@ -192,7 +232,7 @@ class GhostTracker:
                     g = rule_for(module).target_grads(module, a, b)  # detach() would drop the tangents
                 result[name] = _merge(result.get(name), {k: _tangent(v) for k, v in g.items()})
         self._dual = []
-        return result
+        return self._tied_total(result)
 
     def clear(self) -> None:
         self._train, self._target = [], {}

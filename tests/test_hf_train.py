@@ -1,0 +1,49 @@
+"""attrib train → payout → verify on a tiny local GPT-2 (tied embeddings) with AdamW, order 2, micro-batches."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+
+from tests.runs import ROOT, write_config  # noqa: E402
+from tests.test_hf import SENTENCES, _hf_model, _no_dropout, _save, _tokenizer  # noqa: E402
+
+
+def _attrib(*args):
+    return subprocess.run([sys.executable, "-m", "attribcli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+def test_hf_gpt2_pipeline_with_adamw_second_order_and_micro_batches(tmp_path):
+    ckpt = _save(tmp_path, _no_dropout(_hf_model("gpt2")), _tokenizer())
+    data = tmp_path / "data"
+    data.mkdir()
+    words = " ".join(SENTENCES).split()
+    docs = [{"id": f"d{i}", "text": " ".join(words[i:i + 6]), "holders": [{"id": f"h{i % 2}", "share": 1.0}],
+             "license": "CC-BY-4.0"} for i in range(8)]
+    (data / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (data / "holders.csv").write_text("holder_id,name,contact\nh0,Zero,z@example.org\nh1,One,o@example.org\n")
+    (data / "generations.jsonl").write_text(
+        json.dumps({"id": "g1", "prompt": "the cat", "completion": " sat on the mat.", "revenue": "3.00"}) + "\n"
+        + json.dumps({"id": "g2", "prompt": "a dog", "completion": " ran in the park!", "revenue": "4.01"}) + "\n")
+    cfg = write_config(tmp_path, data=data, model={"kind": "hf", "path": str(ckpt), "context_length": 32},
+                       attribution={"order": 2}, training__optimizer="adamw", training__lr=1e-3,
+                       training__max_steps=3, training__batch_size=4, training__micro_batch_size=2)
+    r = _attrib("train", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "per-layer routes" in r.stderr
+    run = tmp_path / "run"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["method"]["optimizer_rule"] == "adamw" and manifest["method"]["order"] == 2
+    assert "model" in manifest["inputs"]
+    v, v1, v2 = (np.load(run / f) for f in ("values.npy", "values_order1.npy", "values_order2.npy"))
+    assert v.shape == (8, 2) and np.isfinite(v).all() and np.abs(v2).sum() > 0
+    np.testing.assert_array_equal(v, v1 + v2)
+    out = run / "reports/payout.json"
+    assert _attrib("payout", run, "--revenue-from-generations", "--format", "json", "-o", out).returncode == 0
+    assert json.loads(out.read_text())["revenue_minor"] == 701
+    assert _attrib("verify", run, out).returncode == 0
