@@ -258,7 +258,8 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
                              for k in range(0, len(idx), micro)]
             try:
                 r = tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
-                                 target_chunk=att.target_chunk, want_routes=step == start)
+                                 target_chunk=att.target_chunk, want_routes=step == start,
+                                 autocast=torch.bfloat16 if t.precision == "bf16" else None)
             except NonFiniteLoss as exc:
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr", fix=f"lower training.lr (now {t.lr}) or add warmup_steps") from None

@@ -144,3 +144,19 @@ def _quadratic(model, w, tgt, d):
     gd = sum((gi * d[n]).sum() for gi, n in zip(g, params))
     hd = torch.autograd.grad(gd, list(params.values()))
     return gd.detach(), sum((hi * d[n]).sum() for hi, n in zip(hd, params)).detach()
+
+
+def test_bf16_autocast_on_cpu_gives_values_close_to_fp32():
+    """training.precision: bf16: forward passes under autocast, captures upcast, values in float64."""
+    t = TrainingConfig(optimizer="sgd", lr=0.05)
+    (b, *_), target = _data(5)
+    out = {}
+    for name, amp in (("fp32", None), ("bf16", torch.bfloat16)):
+        torch.manual_seed(9)
+        model = GPT(CFG)
+        rule = update_rule(t)
+        opt = rule.make(model.parameters(), t)
+        attach_names(opt, model)
+        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [b], target, autocast=amp).first
+    assert out["bf16"].dtype == np.float64 and np.isfinite(out["bf16"]).all()
+    assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95

@@ -10,6 +10,7 @@ shared by every sample. The carry's own first-order effect ``<c, ∇l_v>`` is re
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,15 +43,20 @@ def target_losses(forward, x, y, m) -> torch.Tensor:
 
 def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_batches: list[Batch],
                  targets: Batch, *, order: int = 1, target_chunk: int | None = None,
-                 want_routes: bool = False) -> StepResult:
+                 want_routes: bool = False, autocast: torch.dtype | None = None) -> StepResult:
     n = sum(b[0].shape[0] for b in micro_batches)
     M = targets[0].shape[0]
     chunks = [slice(i, i + target_chunk) for i in range(0, M, target_chunk)] if target_chunk else [slice(0, M)]
     combined = len(micro_batches) == 1 and len(chunks) == 1  # the one-backward-pass path
     optimizer.zero_grad(set_to_none=True)
+    device = targets[0].device.type
+
+    def amp():  # mixed precision for the forward passes only; captures are upcast, values are float64
+        return torch.autocast(device, dtype=autocast) if autocast else nullcontext()
+
     train_loss, pending = 0.0, None
     for x, y, m in micro_batches:
-        with tracker.capture("train"):
+        with tracker.capture("train"), amp():
             per_sample = sequence_losses(model(x), y, m)
             loss = per_sample.mean() if len(micro_batches) == 1 else per_sample.sum() / n
         if not torch.isfinite(loss):
@@ -63,7 +69,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     names = tracker.param_names()
     first, v_losses, K = np.zeros((n, M)), np.zeros(M), None
     for sl in chunks:
-        with tracker.capture("target"):
+        with tracker.capture("target"), amp():
             vl = target_losses(model, *(t[sl] for t in targets))
         if not torch.isfinite(vl).all():
             raise NonFiniteLoss(vl.sum().item())

@@ -121,12 +121,12 @@ class GhostTracker:
         if self._phase == "dual":  # forward-over-reverse pass: keep the dual tensors as they are
             self._dual.append((name, inputs[0], output))
             return output
-        slot = {"a": inputs[0].detach(), "b": None}
+        slot = {"a": _full(inputs[0].detach()), "b": None}
         store = self._train[-1] if self._phase == "train" else self._target
         store.setdefault(name, []).append(slot)
 
         def keep_grad(grad, slot=slot):
-            slot["b"] = grad.detach()
+            slot["b"] = _full(grad.detach())
 
         output.register_hook(keep_grad)
         return output
@@ -258,6 +258,11 @@ def loss_jvp(model: nn.Module, target_losses_fn, inputs, tangent: dict[str, torc
         duals = {n: fwAD.make_dual(at[n], tangent[n].to(at[n].dtype)) if n in tangent else at[n] for n in at}
         losses = target_losses_fn(lambda x: functional_call(model, duals, (x,)), *inputs)
         return _tangent(losses)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """Captures from bf16/fp16 autocast are upcast: dot products accumulate over many tokens."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def _has_grad(name, x, y) -> bool:
