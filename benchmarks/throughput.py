@@ -1,7 +1,7 @@
 """Tracked training vs plain training: throughput and peak memory, as ratios measured in one run.
 
     python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--order 1 2]
-                                    [--optimizer sgd|adamw] [--device cpu|cuda]
+                                    [--optimizer sgd|adamw] [--batch-size N] [--device cpu|cuda]
 
 Every mode runs the same model, data and steps. "plain" is forward + backward + optimizer step on the
 training batch; "order N" is attrib's tracked step (attribcli.inrun.step.tracked_step): the targets'
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def measure(config: str, steps: int, mode: str, device: str, optimizer: str) -> dict:
+def measure(config: str, steps: int, mode: str, device: str, optimizer: str, batch_size: int | None) -> dict:
     import dataclasses
 
     from attribcli.config import load_config
@@ -37,7 +37,8 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str) -> 
     from attribcli.train import pad_batch, prepare, target_batch
 
     cfg = load_config(config)
-    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, optimizer=optimizer))
+    cfg = dataclasses.replace(cfg, training=dataclasses.replace(
+        cfg.training, optimizer=optimizer, batch_size=batch_size or cfg.training.batch_size))
     prep = prepare(cfg)
     dev = torch.device(device)
     model = prep.model.to(dev)
@@ -73,7 +74,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str) -> 
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {"mode": mode, "steps": steps, "seconds": secs, "samples_per_s": steps * B / secs,
             "peak_bytes": peak, "tokens_per_sample": int(batches[1][0].shape[1]),
-            "generations": len(prep.generations), "threads": torch.get_num_threads()}
+            "generations": len(prep.generations), "threads": torch.get_num_threads(), "batch": B}
 
 
 def main() -> None:
@@ -83,20 +84,22 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--order", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
+    ap.add_argument("--batch-size", type=int, help="override training.batch_size")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer)))
+        print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer, a.batch_size)))
         return
     res = {}
     for mode in ["plain"] + [f"order {o}" for o in a.order]:
         out = subprocess.run([sys.executable, __file__, "--config", a.config, "--steps", str(a.steps),
-                              "--device", a.device, "--optimizer", a.optimizer, "--child", mode],
+                              "--device", a.device, "--optimizer", a.optimizer, "--child", mode]
+                             + (["--batch-size", str(a.batch_size)] if a.batch_size else []),
                              capture_output=True, text=True, check=True)
         res[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     p = res["plain"]
     print(f"device {a.device} ({torch.get_num_threads()} threads), optimizer {a.optimizer}, {p['steps']} steps, "
-          f"batch of {p['tokens_per_sample']}-token samples, {p['generations']} generations")
+          f"batch {p['batch']} x {p['tokens_per_sample']}-token samples, {p['generations']} generations")
     print(f"{'mode':8s} {'samples/s':>10s} {'peak MiB':>9s} {'throughput/plain':>17s} {'memory/plain':>13s}")
     for mode, r in res.items():
         print(f"{mode:8s} {r['samples_per_s']:10.2f} {r['peak_bytes'] / 2**20:9.1f} "

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from attribcli.inrun.rules import RULES, LinearRule, rule_for
+from attribcli.inrun.rules import RULES, EmbeddingRule, LinearRule, rule_for
 
 
 def _brute(layer, make_out, a_x, a_y, loss_w_x, loss_w_y):
@@ -101,18 +101,20 @@ def test_embedding_target_grads_and_direction_dots():
     _directions_check(layer, torch.tensor([[1, 2, 2, 0], [5, 1, 3, 3]]), torch.tensor([[2, 0, 4], [3, 3, 1]]), 4)
 
 
-def test_embedding_rule_matches_brute_force_with_repeated_ids():
+@pytest.mark.parametrize("route", ["ghost", "gather", "auto"])
+def test_embedding_rule_matches_brute_force_with_repeated_ids(route):
     layer = nn.Embedding(6, 4).double()
     ids_x = torch.tensor([[1, 2, 2, 5], [0, 1, 3, 3], [5, 5, 5, 1]])
     ids_y = torch.tensor([[2, 1, 4], [3, 3, 0]])
-    _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 4)
+    _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 4, rule=EmbeddingRule(route))
 
 
-def test_embedding_rule_skips_padding_idx():
+@pytest.mark.parametrize("route", ["ghost", "gather"])
+def test_embedding_rule_skips_padding_idx(route):
     layer = nn.Embedding(6, 3, padding_idx=0).double()
     ids_x = torch.tensor([[0, 2, 0], [1, 0, 4]])
     ids_y = torch.tensor([[0, 0, 2], [4, 1, 0]])
-    _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 3)
+    _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 3, rule=EmbeddingRule(route))
 
 
 @pytest.mark.parametrize("affine", [True, False])
