@@ -49,3 +49,14 @@ def one_line(exc: AttribError, *needles: str) -> str:
     for n in needles:
         assert n in msg, f"{n!r} not in {msg!r}"
     return msg
+
+
+def capture_step(model, tracker, train, target) -> None:
+    """Both forwards under the tracker's capture, then the one backward pass (no optimizer step)."""
+    x, y, m = train
+    vx, vy, vm = target
+    with tracker.capture("train"):
+        train_loss = sequence_losses(model(x), y, m).mean()
+    with tracker.capture("target"):
+        target_losses = sequence_losses(model(vx), vy, vm)
+    (train_loss + target_losses.sum()).backward()

@@ -30,7 +30,7 @@ from attribcli.inrun.rules import RULES, EmbeddingRule, rule_for  # noqa: E402
 from attribcli.inrun.tracker import GhostTracker  # noqa: E402
 from attribcli.model.gpt import sequence_losses  # noqa: E402
 from attribcli.model.hf import HFCausalLM, HFTokenizer, load_hf  # noqa: E402
-from tests.helpers import batch, brute_dots, one_line  # noqa: E402
+from tests.helpers import batch, brute_dots, capture_step, one_line  # noqa: E402
 from tests.test_inrun_rules import _check, _directions_check  # noqa: E402
 
 V = 60
@@ -124,16 +124,6 @@ def _data(seed: int = 1):
     train = batch([torch.randint(1, V, (n,), generator=gen).tolist() for n in (9, 12, 7)])
     target = batch([torch.randint(1, V, (n,), generator=gen).tolist() for n in (6, 10)], loss_from=[2, 5])
     return train, target
-
-
-def _capture(model, tracker, train, target):
-    x, y, m = train
-    vx, vy, vm = target
-    with tracker.capture("train"):
-        train_loss = sequence_losses(model(x), y, m).mean()
-    with tracker.capture("target"):
-        target_losses = sequence_losses(model(vx), vy, vm)
-    (train_loss + target_losses.sum()).backward()
 
 
 # --- load_hf ---------------------------------------------------------------------------------------
@@ -415,7 +405,7 @@ def test_whole_untied_model_ghost_dots_equal_brute_force(kind):
     train, target = _data()
     want = brute_dots(model, train, target)
     tracker = GhostTracker(model)
-    _capture(model, tracker, train, target)
+    capture_step(model, tracker, train, target)
     got = tracker.dots()
     assert got.shape == (3, 2)
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-12)

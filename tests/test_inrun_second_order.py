@@ -5,7 +5,7 @@ from torch.func import functional_call
 
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
-from tests.helpers import batch, flat_grad
+from tests.helpers import batch, capture_step, flat_grad
 
 CFG = GPTConfig(vocab_size=5, context_length=6, n_layer=1, n_head=1, n_embd=4)
 
@@ -70,12 +70,7 @@ def test_second_order_values_equal_brute_force():
     want = torch.stack([-0.5 * u @ (H[j] @ u.sum(0)) for j in range(2)], dim=1)
     # engine: capture, backward, then H_v·(sum of updates) and the per-sample direction dots
     tracker = GhostTracker(model)
-    vx, vy, vm = target
-    with tracker.capture("train"):
-        tl = sequence_losses(model(x), y, m).mean()
-    with tracker.capture("target"):
-        vl = sequence_losses(model(vx), vy, vm)
-    (tl + vl.sum()).backward()
+    capture_step(model, tracker, train, target)
     U = {n: lr * p.grad for n, p in model.named_parameters()}
     h = tracker.hessian_directions(_target_losses, target, U)
     got = -0.5 * lr * tracker.direction_dots(h)

@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from attribcli.inrun.tracker import GhostTracker, UnsupportedModel
 from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
-from tests.helpers import batch, brute_dots
+from tests.helpers import batch, brute_dots, capture_step
 
 CFG = GPTConfig(vocab_size=11, context_length=12, n_layer=2, n_head=2, n_embd=8)
 
@@ -20,19 +20,8 @@ def _data(gen):
     return train, target
 
 
-def _capture(model, tracker, train, target):
-    """Both forwards under capture, then the one backward pass."""
-    x, y, m = train
-    vx, vy, vm = target
-    with tracker.capture("train"):
-        train_loss = sequence_losses(model(x), y, m).mean()
-    with tracker.capture("target"):
-        target_losses = sequence_losses(model(vx), vy, vm)
-    (train_loss + target_losses.sum()).backward()
-
-
 def _tracked_step(model, tracker, train, target):
-    _capture(model, tracker, train, target)
+    capture_step(model, tracker, train, target)
     dots = tracker.dots()
     tracker.clear()
     return dots
@@ -60,7 +49,7 @@ def test_per_layer_type_sums_to_brute_force_per_parameter_group():
     model = GPT(CFG).double()
     train, target = _data(gen)
     tracker = GhostTracker(model)
-    _capture(model, tracker, train, target)
+    capture_step(model, tracker, train, target)
     for kind in (nn.Linear, nn.Embedding, nn.LayerNorm):
         got = sum(tracker.layer_dots(n) for n, mod in tracker.layers if isinstance(mod, kind))
         names = [n for n, mod in tracker.layers if isinstance(mod, kind)]
@@ -123,7 +112,7 @@ def test_tied_embedding_and_head_equal_brute_force():
     tracker = GhostTracker(model)
     assert tracker.ties == [("wte", "head", "linear")]
     assert tracker.param_names()[("head", "weight")] == tracker.param_names()[("wte", "weight")] == "wte.weight"
-    _capture(model, tracker, train, target)
+    capture_step(model, tracker, train, target)
     torch.testing.assert_close(tracker.dots(), want, rtol=1e-6, atol=1e-12)
     torch.testing.assert_close(tracker.direction_dots(tracker.target_grads()), want, rtol=1e-6, atol=1e-12)
 

@@ -20,6 +20,15 @@ def _train(cfg, *args, env=None):
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
+def _sample_model_config(tmp_path, **overrides):
+    """The sample's model shape fine-tuned from the shipped base model (the sample's own setting)."""
+    base = ROOT / "sample_data/base_model.pt"
+    if not base.is_file():
+        pytest.skip("base model not built")
+    return write_config(tmp_path, model={"n_layer": 4, "n_head": 4, "n_embd": 128, "context_length": 256,
+                                         "base_weights": str(base)}, **overrides)
+
+
 def test_same_config_and_seed_give_identical_values(tmp_path):
     runs = []
     for name in ("a", "b"):
@@ -102,12 +111,7 @@ def test_run_directory_contract(tmp_path):
 
 def test_efficiency_values_sum_to_realised_loss_reduction(tmp_path):
     """Small learning rate on the shipped base model: Σ values ≈ realised loss reduction per generation."""
-    base = ROOT / "sample_data/base_model.pt"
-    if not base.is_file():
-        pytest.skip("base model not built")
-    cfg = write_config(tmp_path, model={"n_layer": 4, "n_head": 4, "n_embd": 128, "context_length": 256,
-                                        "base_weights": str(base)},
-                       training__lr=1e-4, training__max_steps=6, training__batch_size=16)
+    cfg = _sample_model_config(tmp_path, training__lr=1e-4, training__max_steps=6, training__batch_size=16)
     assert _train(cfg).returncode == 0
     losses = open_run(tmp_path / "run").losses
     assert (losses["realised_reduction"] > 0).all()
@@ -120,12 +124,7 @@ def test_per_step_predictions_track_realised_loss_changes_at_the_sample_lr(tmp_p
     """At the sample's learning rate the whole-run gap can be large for a generation the model barely
     learns (curvature dominates a tiny realised change), yet step by step the first-order prediction
     follows the realised change of every generation's loss."""
-    base = ROOT / "sample_data/base_model.pt"
-    if not base.is_file():
-        pytest.skip("base model not built")
-    cfg = write_config(tmp_path, model={"n_layer": 4, "n_head": 4, "n_embd": 128, "context_length": 256,
-                                        "base_weights": str(base)},
-                       training__lr=0.005, training__max_steps=8, training__batch_size=16)
+    cfg = _sample_model_config(tmp_path, training__lr=0.005, training__max_steps=8, training__batch_size=16)
     assert _train(cfg).returncode == 0
     t = pd.read_csv(tmp_path / "run/target_steps.csv")
     real, pred = [], []
@@ -139,12 +138,8 @@ def test_per_step_predictions_track_realised_loss_changes_at_the_sample_lr(tmp_p
 
 
 def test_second_order_shrinks_the_efficiency_gap_at_a_moderate_lr(tmp_path):
-    base = ROOT / "sample_data/base_model.pt"
-    if not base.is_file():
-        pytest.skip("base model not built")
-    cfg = write_config(tmp_path, model={"n_layer": 4, "n_head": 4, "n_embd": 128, "context_length": 256,
-                                        "base_weights": str(base)},
-                       attribution={"order": 2}, training__lr=0.01, training__max_steps=8, training__batch_size=16)
+    cfg = _sample_model_config(tmp_path, attribution={"order": 2}, training__lr=0.01, training__max_steps=8,
+                               training__batch_size=16)
     r = _train(cfg)
     assert r.returncode == 0, r.stderr
     run = tmp_path / "run"
