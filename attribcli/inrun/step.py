@@ -83,7 +83,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         routes = tracker.routes() if want_routes and sl.start == 0 else None
         v_losses[sl] = vl.detach().double().cpu().numpy()
     params = dict(model.named_parameters())
-    summed = {nm: _apply(K[nm], p.grad) for nm, p in params.items() if p.grad is not None}
+    summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
     before = {nm: p.detach().clone() for nm, p in params.items()} if rule.has_carry or order == 2 else None
     optimizer.step()
     carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
@@ -103,14 +103,12 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
 
 
 def _scalar(K: dict) -> float | None:
-    vals = set(v for v in K.values() if not isinstance(v, torch.Tensor))
-    return vals.pop() if len(vals) == 1 and all(not isinstance(v, torch.Tensor) for v in K.values()) else None
-
-
-def _apply(k, g):
-    return k * g
+    """The common scale when K is one number for every parameter (SGD with one learning rate): then the
+    per-layer pair dot products (ghost or materialized) apply directly, with no per-target direction."""
+    values = set(K.values()) if not any(isinstance(v, torch.Tensor) for v in K.values()) else set()
+    return values.pop() if len(values) == 1 else None
 
 
 def _scaled(D: dict, K: dict, names: dict) -> dict:
     """Each target's direction mapped through the optimizer's per-parameter scale K (broadcast over M)."""
-    return {layer: {attr: _apply(K[names[(layer, attr)]], t) for attr, t in per.items()} for layer, per in D.items()}
+    return {layer: {attr: K[names[(layer, attr)]] * t for attr, t in per.items()} for layer, per in D.items()}
