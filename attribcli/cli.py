@@ -121,10 +121,13 @@ def value(run_dir, by, fmt, output):
 @click.option("--revenue-from-generations", is_flag=True, help="Use each generation's own 'revenue' field.")
 @click.option("--currency", help="ISO 4217 code (default: payout.currency of the run's config).")
 @click.option("--detail", is_flag=True, help="CSV: one row per payee x generation instead of per payee.")
+@click.option("--stages", type=click.Choice(["measured", "fixed", "data_only"]),
+              help="Override the run's payout.stages: how revenue splits across base model, data and prompt.")
+@click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
 @_FORMAT
 @_OUTPUT
 @_user_errors
-def payout(run_dir, revenue, revenue_from_generations, currency, detail, fmt, output):
+def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -140,7 +143,8 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, fmt, ou
 
         currency = (yaml.safe_load((run.path / "config.yaml").read_text()) or {}).get("payout", {}).get("currency", "USD")
     exponent(currency, field="--currency")
-    spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail)
+    spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
+                      stages=stages, platform_fee=platform_fee)
     _emit(render(run, spec), output)
 
 

@@ -88,9 +88,28 @@ class AttributionConfig:
     target_chunk: int | None = _f(None, check=_positive, help="generations per backward pass (memory)")
 
 
+def _fraction(v):
+    return None if 0 <= v <= 1 else "must be a fraction between 0 and 1"
+
+
+@dataclass(frozen=True)
+class StageShares:
+    base_model: float = _f(0.0, check=_fraction)
+    fine_tuning: float = _f(1.0, check=_fraction)
+    prompt: float = _f(0.0, check=_fraction)
+
+
 @dataclass(frozen=True)
 class PayoutConfig:
     currency: str = _f("USD", check=_currency)
+    stages: Literal["measured", "fixed", "data_only"] = _f(
+        "measured", help="measured: shares by each stage's positive contribution in nats; fixed: fixed_shares; "
+                         "data_only: all to the fine-tuning data")
+    fixed_shares: StageShares = _f(None)
+    platform_fee: float = _f(0.0, check=_fraction, help="fraction of each generation's revenue taken first")
+    platform_payee: str = _f("PLATFORM")
+    base_model_payee: str = _f("BASE_MODEL")
+    prompt_payee: str = _f("PROMPT_AUTHORS")
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,13 @@ def load_config(path: str | Path, *, run_dir: str | Path | None = None) -> Confi
     return dataclasses.replace(cfg, source=path.resolve())
 
 
+def payout_policy(run_config: Path, **overrides) -> PayoutConfig:
+    """The payout section of a run's resolved config, with command-line overrides (None = keep)."""
+    raw = yaml.safe_load(Path(run_config).read_text(encoding="utf-8")) or {}
+    section = {**(raw.get("payout") or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    return _build(PayoutConfig, section, "payout.", Path(run_config))
+
+
 def from_dict(raw: dict, *, base: Path) -> Config:
     """Build a Config from already-parsed data (a run's resolved config), paths relative to ``base``."""
     return _build(Config, raw, "", base / "config.yaml")
@@ -196,6 +222,9 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is ModelConfig and obj.kind == "hf" and obj.base_weights is not None:
         raise AttribError("base_weights is for the built-in GPT; an hf model's weights are in model.path",
                           file=str(file), field=f"{prefix}base_weights", fix="remove base_weights")
+    if cls is StageShares and abs(obj.base_model + obj.fine_tuning + obj.prompt - 1) > 1e-9:
+        raise AttribError(f"stage shares sum to {obj.base_model + obj.fine_tuning + obj.prompt:g}, not 1",
+                          file=str(file), field=prefix.rstrip("."), fix="make base_model + fine_tuning + prompt = 1")
     if cls is TrainingConfig and obj.optimizer == "adamw" and obj.momentum:
         raise AttribError("momentum is an sgd setting; AdamW's momentum is beta1", file=str(file),
                           field=f"{prefix}momentum", fix="remove momentum, or set beta1")

@@ -1,18 +1,28 @@
-"""Money: split each generation's revenue among payees in proportion to positive value, to the cent.
+"""Money: split each generation's revenue among contributors, to the cent (AME: attribution → execution).
 
-Per generation: its revenue (given per generation, or a total split evenly across generations) goes to
-payees (holders and the escrow line) in proportion to their positive value for that generation, by
-largest-remainder rounding in integer minor units, so the lines sum exactly to the revenue. A payee with
-zero or negative value earns nothing for that generation and is shown. If no payee has positive value,
-the generation's revenue goes to an UNALLOCATED line: it is reported, never silently lost or spread.
+Per generation, its revenue (given per generation, or a total split evenly across generations):
+
+1. a fixed platform fee, if configured, goes to the platform payee;
+2. the rest splits across stages, all measured in nats of the completion's log-likelihood
+   (``stages: measured``): base model ``loss_reference − loss_base``, fine-tuning data
+   ``loss_base − loss_final``, prompt ``loss_final(no prompt) − loss_final``; a stage with a negative
+   contribution gets nothing. Or fixed shares (``stages: fixed``), or all to the data (``data_only``);
+3. the fine-tuning stage goes to payees (holders and the escrow line) in proportion to their positive
+   value for that generation. A payee with zero or negative value earns nothing and is shown.
+
+Every split is largest-remainder rounding in integer minor units, so lines sum exactly to the revenue.
+Money with no eligible recipient (no positive stage, no positive holder) goes to an UNALLOCATED line:
+reported, never silently lost or spread.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
+from attribcli.config import PayoutConfig
 from attribcli.errors import AttribError
 from attribcli.money import allocate, parse_amount, split_evenly
 from attribcli.rights import ESCROW_ID
@@ -22,12 +32,17 @@ from attribcli.value import holder_values
 UNALLOCATED_ID = "UNALLOCATED"
 
 
+STAGES = ("base_model", "fine_tuning", "prompt")
+
+
 @dataclass
 class GenerationPayout:
     generation_id: str
     revenue: int                      # minor units
     values: dict[str, float]          # payee → value (nats), every payee
-    amounts: dict[str, int]           # payee → minor units, every payee (+ UNALLOCATED when needed)
+    amounts: dict[str, int]           # payee → minor units, every payee (+ stage payees, UNALLOCATED)
+    stage_nats: dict[str, float] = field(default_factory=dict)   # measured contribution of each stage
+    stage_amounts: dict[str, int] = field(default_factory=dict)  # platform + each stage, minor units
 
 
 @dataclass
@@ -37,10 +52,15 @@ class Payout:
     revenue: int
     generations: list[GenerationPayout] = field(default_factory=list)
 
+    stage_payees: dict[str, str] = field(default_factory=dict)   # stage / "platform" → payee id
+
     def payees(self) -> list[str]:
-        ids = list(self.generations[0].amounts) if self.generations else []
-        extra = [UNALLOCATED_ID] if any(UNALLOCATED_ID in g.amounts for g in self.generations) else []
-        return [p for p in ids if p != UNALLOCATED_ID] + extra
+        ids = list(self.generations[0].values) if self.generations else []
+        extra = [p for p in dict.fromkeys(self.stage_payees.values())
+                 if any(g.amounts.get(p, 0) for g in self.generations)]
+        if any(g.amounts.get(UNALLOCATED_ID, 0) for g in self.generations):
+            extra.append(UNALLOCATED_ID)
+        return ids + extra
 
     def total(self, payee: str) -> int:
         return sum(g.amounts.get(payee, 0) for g in self.generations)
@@ -64,27 +84,73 @@ def generation_revenues(run: Run, *, revenue: str | None, currency: str) -> tupl
     return "generations", out
 
 
-def compute_payout(run: Run, *, revenue: str | None, currency: str) -> Payout:
+def stage_contributions(run: Run) -> dict[str, dict[str, float]]:
+    """generation id → {stage: nats}: what each stage did for the completion's log-likelihood."""
+    out = {}
+    for r in run.losses.itertuples(index=False):
+        out[str(r.generation_id)] = {"base_model": float(r.loss_reference - r.loss_base),
+                                     "fine_tuning": float(r.loss_base - r.loss_final),
+                                     "prompt": float(r.loss_final_no_prompt - r.loss_final)}
+    return out
+
+
+def _add(amounts: dict[str, int], payee: str, minor: int) -> None:
+    amounts[payee] = amounts.get(payee, 0) + minor
+
+
+def compute_payout(run: Run, *, revenue: str | None, currency: str, policy: PayoutConfig) -> Payout:
     """``revenue``: a total to split evenly across generations, or None to use each generation's own."""
     mode, revenues = generation_revenues(run, revenue=revenue, currency=currency)
     values = holder_values(run)
-    payout = Payout(currency.upper(), mode, sum(revenues.values()))
+    contributions = stage_contributions(run)
+    stage_payees = {"platform": policy.platform_payee, "base_model": policy.base_model_payee,
+                    "prompt": policy.prompt_payee}
+    payout = Payout(currency.upper(), mode, sum(revenues.values()), stage_payees=stage_payees)
+    fee = Fraction(str(policy.platform_fee))
     for gid, rev in revenues.items():
         col = {p: float(v) for p, v in values[gid].items()}
-        positive = {p: v for p, v in col.items() if v > 0}
-        if rev and positive:
-            amounts = allocate(rev, col)
+        amounts = {p: 0 for p in col}
+        stage_amounts = {"platform": 0, **{s: 0 for s in STAGES}}
+        if rev and fee:
+            split = allocate(rev, {"platform": fee, "rest": 1 - fee}) if fee < 1 else {"platform": rev, "rest": 0}
+            stage_amounts["platform"] = split["platform"]
+            _add(amounts, policy.platform_payee, split["platform"])
+            rest = split["rest"]
         else:
-            amounts = {p: 0 for p in col}
-            if rev:
-                amounts[UNALLOCATED_ID] = rev
-        payout.generations.append(GenerationPayout(gid, rev, col, amounts))
+            rest = rev
+        weights = _stage_weights(policy, contributions[gid])
+        if rest and any(w > 0 for w in weights.values()):
+            for stage, minor in allocate(rest, weights).items():
+                stage_amounts[stage] += minor
+        elif rest:
+            _add(amounts, UNALLOCATED_ID, rest)
+        for stage in ("base_model", "prompt"):
+            if stage_amounts[stage]:
+                _add(amounts, stage_payees[stage], stage_amounts[stage])
+        data = stage_amounts["fine_tuning"]
+        if data and any(v > 0 for v in col.values()):
+            for p, minor in allocate(data, col).items():
+                amounts[p] += minor
+        elif data:
+            _add(amounts, UNALLOCATED_ID, data)
+        payout.generations.append(GenerationPayout(gid, rev, col, amounts, contributions[gid], stage_amounts))
     for g in payout.generations:  # the invariant every statement rests on
         assert sum(g.amounts.values()) == g.revenue and min(g.amounts.values()) >= 0
     return payout
 
 
-def payee_kind(payee: str) -> str:
+def _stage_weights(policy: PayoutConfig, nats: dict[str, float]) -> dict[str, Fraction | float]:
+    if policy.stages == "data_only":
+        return {"base_model": 0, "fine_tuning": 1, "prompt": 0}
+    if policy.stages == "fixed":
+        shares = policy.fixed_shares
+        return {s: Fraction(str(getattr(shares, s))) for s in STAGES}
+    return {s: max(nats[s], 0.0) for s in STAGES}  # a stage that hurt the generation earns nothing
+
+
+def payee_kind(payee: str, payout: Payout | None = None) -> str:
+    if payout is not None and payee in payout.stage_payees.values():
+        return "platform" if payee == payout.stage_payees["platform"] else "stage"
     return {ESCROW_ID: "escrow", UNALLOCATED_ID: "unallocated"}.get(payee, "holder")
 
 

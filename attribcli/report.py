@@ -18,6 +18,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 import pandas as pd
 
 from attribcli import value as V
+from attribcli.config import payout_policy
+from attribcli.errors import AttribError
 from attribcli.money import format_amount
 from attribcli.payout import Payout, compute_payout, payee_kind
 from attribcli.rights import ESCROW_ID
@@ -35,17 +37,27 @@ class ReportSpec:
     revenue: str | None = None     # payout: total to split evenly across generations (None: per generation)
     currency: str = "USD"
     detail: bool = False           # payout CSV: one row per payee × generation
+    stages: str | None = None      # payout: override the run's payout.stages
+    platform_fee: float | None = None  # payout: override the run's payout.platform_fee
+
+    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee")
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
-                and not (k in ("revenue", "currency", "detail") and self.kind == "value")}
+                and not (k in self.PAYOUT_ONLY and self.kind == "value")}
 
 
 def render(run: Run, spec: ReportSpec) -> str:
     if spec.kind == "value":
         table = value_table(run, spec.by)
         return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](run, spec, table)
-    payout = compute_payout(run, revenue=spec.revenue, currency=spec.currency)
+    policy = payout_policy(run.path / "config.yaml", stages=spec.stages, platform_fee=spec.platform_fee)
+    clash = sorted(set(run.holders["holder_id"].astype(str)) & {policy.platform_payee, policy.base_model_payee,
+                                                               policy.prompt_payee})
+    if clash:
+        raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(run.path / "config.yaml"),
+                          field="payout", fix="give the platform, base-model and prompt payees ids no holder uses")
+    payout = compute_payout(run, revenue=spec.revenue, currency=spec.currency, policy=policy)
     return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, payout)
 
 
@@ -167,12 +179,17 @@ def _value_md(run, spec, table):
 
 # ----------------------------------------------------------------------------------------------- payout
 
+STAGE_NAMES = {"platform": "platform fee", "base_model": "base model", "prompt": "prompt authors"}
+
+
 def _payee_rows(run: Run, payout: Payout):
     info = _holder_info(run)
     extras = _extra_columns(run)
+    stage_of = {payee: stage for stage, payee in payout.stage_payees.items()}
     for p in payout.payees():
         h = info.get(p, {})
-        name = h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no positive value"}.get(payee_kind(p), p)
+        name = h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no eligible recipient"}.get(
+            payee_kind(p, payout), STAGE_NAMES.get(stage_of.get(p), p))
         yield p, name, h.get("contact", ""), [h.get(c, "") for c in extras]
 
 
@@ -187,8 +204,9 @@ def _share(amount: int, total: int) -> str:
 def _payout_csv(run, spec, payout: Payout):
     cur = payout.currency
     extras = _extra_columns(run)
-    tail = ["currency", "revenue_mode", "revenue_total", "run_manifest_sha256"]
-    tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), run.manifest_sha256]
+    tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "run_manifest_sha256"]
+    tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
+                 "" if spec.platform_fee is None else repr(spec.platform_fee), run.manifest_sha256]
     if spec.detail:
         header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
                   "amount_minor", "share_of_generation_pct"] + tail
@@ -196,7 +214,7 @@ def _payout_csv(run, spec, payout: Payout):
         for p, name, contact, ex in _payee_rows(run, payout):
             for g in payout.generations:
                 a = g.amounts.get(p, 0)
-                rows.append([safe_cell(p), payee_kind(p), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
+                rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                              safe_cell(g.generation_id), num(g.values.get(p, 0.0)), format_amount(a, cur), a,
                              _share(a, g.revenue)] + tail_vals)
     else:
@@ -206,7 +224,7 @@ def _payout_csv(run, spec, payout: Payout):
         for p, name, contact, ex in _payee_rows(run, payout):
             pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
             a = payout.total(p)
-            rows.append([safe_cell(p), payee_kind(p), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
+            rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                          num(payout.value(p)), num(pos), format_amount(a, cur), a, _share(a, payout.revenue),
                          sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0)] + tail_vals)
     return _csv_text(header, rows)
@@ -214,11 +232,14 @@ def _payout_csv(run, spec, payout: Payout):
 
 def _payout_json(run, spec, payout: Payout):
     cur = payout.currency
-    payees = [{"payee_id": p, "kind": payee_kind(p), "name": name, "contact": contact,
+    payees = [{"payee_id": p, "kind": payee_kind(p, payout), "name": name, "contact": contact,
                **dict(zip(_extra_columns(run), ex)), "value": payout.value(p),
                "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p)}
               for p, name, contact, ex in _payee_rows(run, payout)]
     gens = [{"generation_id": g.generation_id, "revenue": format_amount(g.revenue, cur), "revenue_minor": g.revenue,
+             "stages": {st: {"nats": g.stage_nats.get(st), "amount_minor": g.stage_amounts.get(st, 0),
+                             "payee": payout.stage_payees.get(st, "holders")}
+                        for st in ("platform", "base_model", "fine_tuning", "prompt")},
              "lines": [{"payee_id": p, "value": g.values.get(p, 0.0), "amount": format_amount(a, cur), "amount_minor": a}
                        for p, a in g.amounts.items() if a or g.values.get(p, 0.0)]}
             for g in payout.generations]
@@ -243,16 +264,30 @@ def _payout_md(run, spec, payout: Payout):
     lines = [f"# Payout statement: run `{md_text(run.path.name)}`", "",
              "## Summary", "",
              f"- Revenue: **{f(total)} {cur}** ({mode}), over {len(payout.generations)} generations",
-             f"- Paid to {sum(1 for p in paid if payee_kind(p) == 'holder')} rights holders; "
+             f"- Paid to {sum(1 for p in paid if payee_kind(p, payout) == 'holder')} rights holders; "
              f"escrow (unknown holders): {f(escrow_amt)} {cur}",
              f"- Lines sum exactly to the revenue: {f(sum(payout.total(p) for p in payout.payees()))} {cur}",
              f"- Run manifest SHA-256: `{run.manifest_sha256}`", "",
-             "## Per holder", ""]
+             "## Stage split", "",
+             "Each generation's revenue, after any platform fee, splits across the stages that produced it, "
+             "measured in nats of the completion's log-likelihood (base model: uniform reference → base; "
+             "fine-tuning data: base → fine-tuned; prompt: without → with the prompt); the data stage goes "
+             "to holders by value.", ""]
+    stage_rows = []
+    for g in payout.generations:
+        sa, sn = g.stage_amounts, g.stage_nats
+        stage_rows.append([md_text(g.generation_id), f(g.revenue), f(sa.get("platform", 0)),
+                           f"{short(sn['base_model'])} / {f(sa['base_model'])}",
+                           f"{short(sn['fine_tuning'])} / {f(sa['fine_tuning'])}",
+                           f"{short(sn['prompt'])} / {f(sa['prompt'])}"])
+    lines += _md_table(["Generation", f"Revenue ({cur})", "Platform", "Base model (nats / amount)",
+                        "Fine-tuning data (nats / amount)", "Prompt (nats / amount)"], stage_rows, "-rrrrr")
+    lines += ["", "## Per holder", ""]
     rows = []
     for p in sorted(payout.payees(), key=lambda p: (-payout.total(p), p)):
         rows.append([md_text(p), md_text(name_of[p]), short(payout.value(p)), f(payout.total(p)),
                      _share(payout.total(p), total) + " %"])
-    lines += _md_table(["Holder", "Name", "Value (nats)", f"Amount ({cur})", "Share"], rows, "--rrr")
+    lines += _md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", "Share"], rows, "--rrr")
     neg = [(g.generation_id, p, v) for g in payout.generations for p, v in g.values.items() if v < 0]
     if neg:
         lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "
@@ -281,7 +316,7 @@ def _payout_md(run, spec, payout: Payout):
     lines += ["", "## Escrow", "",
               f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "
               "is held in escrow until claimed" + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
-    if any(payee_kind(p) == "unallocated" for p in payout.payees()):
+    if any(payee_kind(p, payout) == "unallocated" for p in payout.payees()):
         lines += ["", f"UNALLOCATED: {f(payout.total('UNALLOCATED'))} {cur} of generations where no data had positive value."]
     eff = V.efficiency(run)
     lines += ["", "## Method", "",

@@ -18,6 +18,7 @@ from pathlib import Path
 from attribcli.errors import AttribError
 
 ESCROW_ID = "ESCROW"  # the payout line for documents whose rights holder is unknown
+RESERVED_IDS = (ESCROW_ID, "UNALLOCATED", "COMMONS", "PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS")
 HOLDER_COLUMNS = ("holder_id", "name", "contact")
 _LICENSEREF = re.compile(r"^(DocumentRef-[A-Za-z0-9.\-]+:)?LicenseRef-[A-Za-z0-9.\-]+$")
 
@@ -118,9 +119,9 @@ def load_holders(path: Path) -> dict[str, Holder]:
         hid = rec["holder_id"]
         if not hid:
             raise AttribError("empty holder_id", file=f"{path}:{n}", field="holder_id", fix="give every holder an id")
-        if hid == ESCROW_ID:
-            raise AttribError(f"'{ESCROW_ID}' is reserved for the escrow line", file=f"{path}:{n}",
-                              field="holder_id", fix="choose another id")
+        if hid in RESERVED_IDS:
+            raise AttribError(f"'{hid}' is reserved for a payout line of its own", file=f"{path}:{n}",
+                              field="holder_id", fix=f"choose an id other than {', '.join(RESERVED_IDS)}")
         if hid in holders:
             raise AttribError(f"duplicate holder_id '{hid}'", file=f"{path}:{n}", field="holder_id",
                               fix="each holder appears once; merge the rows")

@@ -45,7 +45,9 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
     first = dict(zip(rows[0], rows[1]))
     if "revenue_mode" in rows[0]:
         spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
-                          revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None)
+                          revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None,
+                          stages=first.get("stages") or None,
+                          platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None)
     elif rows[0][0] in _CSV_BY:
         spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])
     else:

@@ -48,8 +48,11 @@ def test_payout_lines_sum_exactly_and_are_never_negative(run_dir):
     rows = _csv(r.stdout)
     assert sum(int(x["amount_minor"]) for x in rows) == 100001
     assert all(int(x["amount_minor"]) >= 0 for x in rows)
-    assert rows[-1]["payee_id"] == ESCROW_ID  # stable order: holders table order, escrow last
-    assert [x["payee_id"] for x in rows[:-1]] == [f"h{i:02d}" for i in range(1, 13)]
+    # stable order: holders in table order, escrow, then stage payees in a fixed order
+    ids = [x["payee_id"] for x in rows]
+    assert ids[:13] == [f"h{i:02d}" for i in range(1, 13)] + [ESCROW_ID]
+    assert ids[13:] == [p for p in ("PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS", "UNALLOCATED") if p in ids[13:]]
+    assert {x["kind"] for x in rows[13:]} <= {"stage", "platform", "unallocated"}
     detail = _csv(_invoke("payout", run_dir, "--revenue-from-generations", "--detail").stdout)
     gens = [json.loads(line) for line in open(run_dir / "inputs/generations.jsonl")]
     for g in gens:
