@@ -121,6 +121,7 @@ class Config:
     training: TrainingConfig = _f(None)
     attribution: AttributionConfig = _f(None)
     payout: PayoutConfig = _f(None)
+    licenses: dict | None = _f(None, help="licence policy: run_use, trainable, payable, ... (README: licences)")
     source: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,6 +223,10 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is ModelConfig and obj.kind == "hf" and obj.base_weights is not None:
         raise AttribError("base_weights is for the built-in GPT; an hf model's weights are in model.path",
                           file=str(file), field=f"{prefix}base_weights", fix="remove base_weights")
+    if cls is Config and obj.licenses is not None:
+        from attribcli.licenses import LicensePolicy
+
+        LicensePolicy.from_mapping(obj.licenses, file=str(file), field="licenses")  # validate now, one line
     if cls is StageShares and abs(obj.base_model + obj.fine_tuning + obj.prompt - 1) > 1e-9:
         raise AttribError(f"stage shares sum to {obj.base_model + obj.fine_tuning + obj.prompt:g}, not 1",
                           file=str(file), field=prefix.rstrip("."), fix="make base_model + fine_tuning + prompt = 1")
@@ -283,6 +288,11 @@ def _coerce(tp, value, dotted: str, file: Path):
             raise AttribError(f"expected a finite number, got {value!r}", file=str(file), field=dotted,
                               fix="write a number without quotes, e.g. 0.05 or 5.0e-2")
         return float(value)
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise AttribError(f"expected a mapping, got {value!r}", file=str(file), field=dotted,
+                              fix="write it as indented 'key: value' lines")
+        return value
     if tp is str:
         if not isinstance(value, str):
             raise AttribError(f"expected text, got {value!r}", file=str(file), field=dotted, fix="write it as text")

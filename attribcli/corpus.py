@@ -192,7 +192,8 @@ def _holders(value, where: str, known: dict[str, Holder]) -> tuple[tuple[str, fl
     return tuple(sorted(out.items()))
 
 
-def make_samples(docs: list[Document], tokenizer, context_length: int) -> list[Sample]:
+def make_samples(docs: list[Document], tokenizer, context_length: int,
+                 trainable: set[str] | None = None) -> list[Sample]:
     """Cut every trainable document into windows of at most ``context_length`` predicted tokens.
 
     The stream is ``[BOS] + bytes``; window k predicts tokens ``k*C+1 .. (k+1)*C``, so every byte of a
@@ -200,7 +201,7 @@ def make_samples(docs: list[Document], tokenizer, context_length: int) -> list[S
     """
     samples = []
     for doc in docs:
-        if doc.opt_out:
+        if doc.opt_out or (trainable is not None and doc.id not in trainable):
             continue
         stream = [tokenizer.bos_id] + tokenizer.encode(doc.text)
         for chunk, start in enumerate(range(0, len(stream) - 1, context_length)):

@@ -27,7 +27,7 @@ from attribcli.errors import AttribError
 from attribcli.money import allocate, parse_amount, split_evenly
 from attribcli.rights import ESCROW_ID
 from attribcli.rundir import Run
-from attribcli.value import holder_values
+from attribcli.value import COMMONS_ID, holder_values
 
 UNALLOCATED_ID = "UNALLOCATED"
 
@@ -55,10 +55,10 @@ class Payout:
     stage_payees: dict[str, str] = field(default_factory=dict)   # stage / "platform" → payee id
 
     def payees(self) -> list[str]:
-        ids = list(self.generations[0].values) if self.generations else []
+        ids = [p for p in (self.generations[0].values if self.generations else []) if p != UNALLOCATED_ID]
         extra = [p for p in dict.fromkeys(self.stage_payees.values())
                  if any(g.amounts.get(p, 0) for g in self.generations)]
-        if any(g.amounts.get(UNALLOCATED_ID, 0) for g in self.generations):
+        if any(g.amounts.get(UNALLOCATED_ID, 0) or g.values.get(UNALLOCATED_ID) for g in self.generations):
             extra.append(UNALLOCATED_ID)
         return ids + extra
 
@@ -96,6 +96,7 @@ def stage_contributions(run: Run) -> dict[str, dict[str, float]]:
 
 def _add(amounts: dict[str, int], payee: str, minor: int) -> None:
     amounts[payee] = amounts.get(payee, 0) + minor
+
 
 
 def compute_payout(run: Run, *, revenue: str | None, currency: str, policy: PayoutConfig) -> Payout:
@@ -151,7 +152,7 @@ def _stage_weights(policy: PayoutConfig, nats: dict[str, float]) -> dict[str, Fr
 def payee_kind(payee: str, payout: Payout | None = None) -> str:
     if payout is not None and payee in payout.stage_payees.values():
         return "platform" if payee == payout.stage_payees["platform"] else "stage"
-    return {ESCROW_ID: "escrow", UNALLOCATED_ID: "unallocated"}.get(payee, "holder")
+    return {ESCROW_ID: "escrow", UNALLOCATED_ID: "unallocated", COMMONS_ID: "commons"}.get(payee, "holder")
 
 
 def revenue_source_path(run: Run) -> Path | None:

@@ -188,7 +188,8 @@ def _payee_rows(run: Run, payout: Payout):
     stage_of = {payee: stage for stage, payee in payout.stage_payees.items()}
     for p in payout.payees():
         h = info.get(p, {})
-        name = h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no eligible recipient"}.get(
+        name = h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no eligible recipient",
+                                 "commons": "commons (public-domain works)"}.get(
             payee_kind(p, payout), STAGE_NAMES.get(stage_of.get(p), p))
         yield p, name, h.get("contact", ""), [h.get(c, "") for c in extras]
 
@@ -309,9 +310,10 @@ def _payout_md(run, spec, payout: Payout):
     lines += _md_table(["License", "Documents", "Value (nats)"],
                        [[md_text(lic_id), int(counts.get(lic_id, 0)), short(v)] for lic_id, v in lic_tot.items()], "-rr")
     excl = V.excluded_documents(run)
-    lines += ["", "## Exclusions", "",
-              f"{len(excl)} opted-out documents were not trained on and earn nothing"
-              + (": " + ", ".join(f"`{md_text(i)}`" for i in excl["id"]) if len(excl) else ".")]
+    lines += ["", "## Exclusions", "", f"{len(excl)} documents were not trained on and earn nothing"
+              + (":" if len(excl) else ".")]
+    for reason, group in excl.groupby("reason", sort=True):
+        lines.append(f"- {md_text(reason)} ({len(group)}): " + ", ".join(f"`{md_text(i)}`" for i in group["id"]))
     esc = V.escrow_documents(run)
     lines += ["", "## Escrow", "",
               f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "

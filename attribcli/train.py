@@ -27,6 +27,7 @@ from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_path
 from attribcli.generations import Generation, load_generations
 from attribcli.inrun.optim import attach_names, update_rule
+from attribcli.licenses import LicensePolicy, PolicyOutcome, apply_policy
 from attribcli.inrun.step import NonFiniteLoss, tracked_step
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.manifest import method_description, write_manifest
@@ -46,6 +47,7 @@ class Prepared:
     config: Config
     tokenizer: object               # ByteTokenizer or HFTokenizer: encode, decode, bos_id, vocab_size
     documents: list[Document]
+    licensing: PolicyOutcome        # per document: licence class, trained or not, paid to whom, why
     samples: list[Sample]
     generations: list[Generation]
     model: GPT
@@ -75,11 +77,16 @@ def prepare(config: Config) -> Prepared:
             inputs["base_weights"] = mc.base_weights
     holders = load_holders(d.holders)
     documents = load_corpus(d.corpus, holders)
+    licensing = apply_policy(documents, LicensePolicy.from_mapping(config.licenses, file=str(config.source)),
+                             file=str(d.corpus))
     generations = load_generations(d.generations, context_length=context, currency=config.payout.currency,
                                    tokenizer=tok)
-    samples = make_samples(documents, tok, context)
+    samples = make_samples(documents, tok, context, trainable=set(licensing.trained_ids))
+    if not samples:
+        raise AttribError("no document may be trained on under the licence policy", file=str(config.source),
+                          field="licenses.trainable", fix="allow more licence classes, or add documents")
     device = resolve_device(config)
-    return Prepared(config, tok, documents, samples, generations, model.to(device), device,
+    return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
                     inputs, {k: sha256_path(p) for k, p in inputs.items()})
 
 
@@ -180,8 +187,14 @@ def _write_inputs(part: Path, prep: Prepared) -> None:
     counts: dict[str, int] = {}
     for s in prep.samples:
         counts[s.doc_id] = counts.get(s.doc_id, 0) + 1
+    decisions = {dec.id: dec for dec in prep.licensing.decisions}
     docs = [json.dumps({"id": d.id, "holders": [{"id": h, "share": s} for h, s in d.holders],
                         "license": d.license, "source": d.source, "opt_out": d.opt_out,
+                        "use": decisions[d.id].cls.use, "attribution": decisions[d.id].cls.attribution,
+                        "share_alike": decisions[d.id].cls.share_alike,
+                        "public_domain": decisions[d.id].cls.public_domain,
+                        "trained": decisions[d.id].train, "pay_to": decisions[d.id].pay_to,
+                        "reason": decisions[d.id].reason,
                         "n_samples": counts.get(d.id, 0), "text_sha256": d.text_sha256}, ensure_ascii=False)
             for d in prep.documents]
     atomic_write_text(part / "inputs/documents.jsonl", "\n".join(docs) + "\n")

@@ -2,7 +2,10 @@
 
 Holder value = Σ over documents of share × document value, and document value = Σ of its samples'
 values. Because owner values are plain sums of sample values, splitting an owner into several ids
-cannot raise the owner's total. Documents with no known holder accrue to the escrow line.
+cannot raise the owner's total. Where a document's value goes is decided at training time by the
+licence policy (``pay_to`` in inputs/documents.jsonl): its holders by share (the escrow line when no
+holder is known), the commons line (public domain), or the UNALLOCATED line (a licence class the policy
+does not pay: valued and reported, never silently given to others).
 Values are in nats: the first-order predicted reduction of the generation's completion loss.
 """
 
@@ -12,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from attribcli.rights import ESCROW_ID
+
+COMMONS_ID = "COMMONS"
+NOT_PAYABLE_ID = "UNALLOCATED"
 from attribcli.rundir import Run
 
 
@@ -32,16 +38,29 @@ def document_values(run: Run) -> pd.DataFrame:
 def ownership(run: Run) -> pd.DataFrame:
     """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners."""
     rows = []
-    for doc in run.documents.itertuples(index=False):
-        if doc.opt_out:
+    for doc in run.documents.to_dict("records"):
+        if not _trained(doc):
             continue
-        holders = list(doc.holders) or [{"id": ESCROW_ID, "share": 1.0}]
-        rows.extend((str(doc.id), h["id"], float(h["share"])) for h in holders)
+        pay_to = doc.get("pay_to", "holders")
+        if pay_to == "commons":
+            holders = [{"id": COMMONS_ID, "share": 1.0}]
+        elif pay_to == "none":
+            holders = [{"id": NOT_PAYABLE_ID, "share": 1.0}]
+        else:
+            holders = list(doc["holders"]) or [{"id": ESCROW_ID, "share": 1.0}]
+        rows.extend((str(doc["id"]), h["id"], float(h["share"])) for h in holders)
     return pd.DataFrame(rows, columns=["doc_id", "payee_id", "share"])
 
 
+def _trained(doc: dict) -> bool:
+    return bool(doc.get("trained", not doc["opt_out"]))
+
+
 def payee_order(run: Run) -> list[str]:
-    return [str(h) for h in run.holders["holder_id"]] + [ESCROW_ID]
+    """Holders in table order, then escrow, then commons / not-payable lines when the run has any."""
+    used = set(ownership(run)["payee_id"])
+    return [str(h) for h in run.holders["holder_id"]] + [ESCROW_ID] + [p for p in (COMMONS_ID, NOT_PAYABLE_ID)
+                                                                       if p in used]
 
 
 def holder_values(run: Run) -> pd.DataFrame:
@@ -71,12 +90,19 @@ def efficiency(run: Run) -> pd.DataFrame:
 
 
 def excluded_documents(run: Run) -> pd.DataFrame:
-    return run.documents[run.documents["opt_out"].astype(bool)][["id", "holders", "license", "source"]]
+    """Documents not trained on (opted out, or a licence class the policy does not train), with why."""
+    d = run.documents
+    trained = d.apply(lambda r: _trained(r.to_dict()), axis=1)
+    out = d[~trained][["id", "holders", "license", "source"]].copy()
+    out["reason"] = d[~trained]["reason"] if "reason" in d else "opted out"
+    return out
 
 
 def escrow_documents(run: Run) -> pd.DataFrame:
     d = run.documents
-    mask = (~d["opt_out"].astype(bool)) & d["holders"].map(len).eq(0)
+    trained = d.apply(lambda r: _trained(r.to_dict()), axis=1)
+    pay = d["pay_to"] if "pay_to" in d else pd.Series("holders", index=d.index)
+    mask = trained & pay.eq("holders") & d["holders"].map(len).eq(0)
     return d[mask][["id", "license", "source"]]
 
 

@@ -20,6 +20,8 @@ def write_config(folder: Path, *, data: Path = SAMPLE, **overrides) -> Path:
         "data": {"corpus": str(data / "corpus.jsonl"), "holders": str(data / "holders.csv"),
                  "generations": str(data / "generations.jsonl")},
         "training": {"max_steps": 4, "batch_size": 8, "lr": 0.05, "checkpoint_every": 2},
+        # as the sample: a commercial run that leaves the sample's non-commercial documents out
+        "licenses": {"run_use": "commercial", "trainable": ["commercial", "unspecified"]},
     }
     for key, value in overrides.items():
         section, _, name = key.partition("__")

@@ -48,11 +48,12 @@ def test_payout_lines_sum_exactly_and_are_never_negative(run_dir):
     rows = _csv(r.stdout)
     assert sum(int(x["amount_minor"]) for x in rows) == 100001
     assert all(int(x["amount_minor"]) >= 0 for x in rows)
-    # stable order: holders in table order, escrow, then stage payees in a fixed order
+    # stable order: holders in table order, escrow, commons, then stage payees in a fixed order
     ids = [x["payee_id"] for x in rows]
     assert ids[:13] == [f"h{i:02d}" for i in range(1, 13)] + [ESCROW_ID]
-    assert ids[13:] == [p for p in ("PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS", "UNALLOCATED") if p in ids[13:]]
-    assert {x["kind"] for x in rows[13:]} <= {"stage", "platform", "unallocated"}
+    fixed = ("COMMONS", "PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS", "UNALLOCATED")
+    assert ids[13:] == [p for p in fixed if p in ids[13:]]
+    assert {x["kind"] for x in rows[13:]} <= {"commons", "stage", "platform", "unallocated"}
     detail = _csv(_invoke("payout", run_dir, "--revenue-from-generations", "--detail").stdout)
     gens = [json.loads(line) for line in open(run_dir / "inputs/generations.jsonl")]
     for g in gens:
@@ -66,7 +67,7 @@ def test_negative_values_earn_nothing_and_are_shown(run_dir):
     for _, line in negatives:
         assert line["amount_minor"] == 0
     values = json.loads(_invoke("value", run_dir, "--by", "holder", "--format", "json").stdout)["rows"]
-    assert len(values) == 13  # 12 holders + escrow, shown whatever their value
+    assert len(values) == 14  # 12 holders + escrow + commons (CC0 documents), shown whatever their value
 
 
 def test_payout_is_reproducible_and_verifiable_in_every_format(run_dir, tmp_path):

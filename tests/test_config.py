@@ -71,7 +71,7 @@ def test_sample_config_loads_with_absolute_paths_relative_to_its_folder(tmp_path
         ("gpt", 4, 4, 128, 256)
     t = cfg.training
     assert (t.epochs, t.max_steps, t.batch_size, t.lr, t.schedule, t.warmup_steps, t.optimizer, t.device,
-            t.checkpoint_every, t.log_every) == (2, None, 16, 0.005, "constant", 0, "sgd", "auto", 10, 10)
+            t.checkpoint_every, t.log_every) == (3, None, 16, 0.005, "constant", 0, "sgd", "auto", 10, 10)
     assert isinstance(t.lr, float)
     assert cfg.attribution.order == 1
     assert cfg.payout.currency == "USD"
@@ -136,6 +136,9 @@ def test_to_dict_is_yaml_safe_and_round_trips(tmp_path):
         if isinstance(v, dict):
             for k, x in v.items():
                 assert isinstance(k, str)
+                walk(x)
+        elif isinstance(v, list):  # the licence policy's class lists
+            for x in v:
                 walk(x)
         else:
             assert v is None or type(v) in (str, int, float, bool), (v, type(v))
