@@ -124,10 +124,13 @@ def value(run_dir, by, fmt, output):
 @click.option("--stages", type=click.Choice(["measured", "fixed", "data_only"]),
               help="Override the run's payout.stages: how revenue splits across base model, data and prompt.")
 @click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
+@click.option("--proof-for", "proof_for", metavar="PAYEE",
+              help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
 @_FORMAT
 @_OUTPUT
 @_user_errors
-def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, fmt, output):
+def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, proof_for, fmt,
+           output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -145,23 +148,45 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee)
+    if proof_for is not None:
+        import json
+
+        from attribcli.report import line_proof
+
+        _emit(json.dumps(line_proof(run, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
+        return
     _emit(render(run, spec), output)
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.argument("report", required=False, type=click.Path(path_type=Path))
+@click.option("--line", "line", type=click.Path(dir_okay=False, path_type=Path),
+              help="A payee's line proof (from payout --proof-for) to check against --root/--size or REPORT.")
+@click.option("--root", help="The statement's published Merkle root (with --line).")
+@click.option("--size", type=click.IntRange(min=1), help="The statement's published number of lines (with --line).")
 @_user_errors
-def verify(run_dir, report):
-    """Check a run's hashes and re-derive REPORT from it: exit 0 if intact, 1 with the first difference."""
-    from attribcli.verify import verify as run_verify
+def verify(run_dir, report, line, root, size):
+    """Check a run's hashes and re-derive REPORT from it: exit 0 if intact, 1 with the first difference.
 
-    problems = run_verify(run_dir, report)
+    With --line, check one payee's line proof; against a statement's published --root and --size, or
+    against REPORT (a JSON or Markdown statement re-derived from RUN_DIR)."""
+    from attribcli.errors import AttribError
+    from attribcli.verify import verify as run_verify
+    from attribcli.verify import verify_line
+
+    if line is None and run_dir is None:
+        raise AttribError("nothing to verify", field="RUN_DIR", fix="pass a run directory, or --line PROOF")
+    problems = run_verify(run_dir, report) if run_dir is not None else []
+    if line is not None:
+        problems += verify_line(line, root=root, size=size, report=report if run_dir is not None else None)
     if problems:
         for p in problems:
             click.echo(f"FAILED: {p}", err=True)
         sys.exit(1)
-    click.echo(f"OK: {run_dir} matches its manifest" + (f"; {report} re-derives exactly" if report else ""))
+    said = ([f"{run_dir} matches its manifest"] if run_dir else []) + ([f"{report} re-derives exactly"] if report else [])
+    said += [f"{line}: the line is in the statement"] if line else []
+    click.echo("OK: " + "; ".join(said))
 
 
 if __name__ == "__main__":  # pragma: no cover

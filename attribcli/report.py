@@ -51,14 +51,17 @@ def render(run: Run, spec: ReportSpec) -> str:
     if spec.kind == "value":
         table = value_table(run, spec.by)
         return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](run, spec, table)
+    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, _compute(run, spec))
+
+
+def _compute(run: Run, spec: ReportSpec) -> Payout:
     policy = payout_policy(run.path / "config.yaml", stages=spec.stages, platform_fee=spec.platform_fee)
     clash = sorted(set(run.holders["holder_id"].astype(str)) & {policy.platform_payee, policy.base_model_payee,
                                                                policy.prompt_payee})
     if clash:
         raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(run.path / "config.yaml"),
                           field="payout", fix="give the platform, base-model and prompt payees ids no holder uses")
-    payout = compute_payout(run, revenue=spec.revenue, currency=spec.currency, policy=policy)
-    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, payout)
+    return compute_payout(run, revenue=spec.revenue, currency=spec.currency, policy=policy)
 
 
 # ----------------------------------------------------------------------------------------------- cells
@@ -202,6 +205,41 @@ def _share(amount: int, total: int) -> str:
         return str((Decimal(amount * 100) / Decimal(total)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
 
 
+def statement_id(run: Run, spec: ReportSpec) -> str:
+    """Binds lines to one statement: the run (manifest hash) and how its revenue was split."""
+    from attribcli.files import sha256_bytes
+
+    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "detail")}
+    return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
+
+
+def statement_lines(run: Run, spec: ReportSpec, payout: Payout) -> list[dict]:
+    """The statement's lines as Merkle leaves (canonical JSON of each): one per payee, in order."""
+    sid, cur = statement_id(run, spec), payout.currency
+    return [{"statement": sid, "payee_id": p, "kind": payee_kind(p, payout), "name": str(name),
+             "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur}
+            for p, name, _, _ in _payee_rows(run, payout)]
+
+
+def statement_root(lines: list[dict]) -> str:
+    from attribcli.merkle import leaf_bytes, merkle_root
+
+    return merkle_root([leaf_bytes(line) for line in lines])
+
+
+def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
+    """The proof document a single payee can be sent: their line, its index, the audit path, the root."""
+    from attribcli.merkle import proof_document
+
+    payout = _compute(run, spec)
+    lines = statement_lines(run, spec, payout)
+    index = next((i for i, line in enumerate(lines) if line["payee_id"] == payee), None)
+    if index is None:
+        raise AttribError(f"'{payee}' is not a payee of this statement", field="--proof-for",
+                          fix=f"use one of: {', '.join(line['payee_id'] for line in lines)}")
+    return proof_document(lines, index, statement=lines[index]["statement"])
+
+
 def _payout_csv(run, spec, payout: Payout):
     cur = payout.currency
     extras = _extra_columns(run)
@@ -248,6 +286,11 @@ def _payout_json(run, spec, payout: Payout):
            "run": {"path_name": run.path.name, "manifest_sha256": run.manifest_sha256},
            "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
            "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
+           "statement_id": statement_id(run, spec),
+           "merkle": {"root": statement_root(statement_lines(run, spec, payout)), "size": len(payout.payees()),
+                      "algorithm": "RFC 6962 Merkle tree hash, SHA-256",
+                      "leaf": "canonical JSON (sorted keys, no spaces, UTF-8) of each line of 'lines'"},
+           "lines": statement_lines(run, spec, payout),
            "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
            "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
            "method": run.manifest.get("method", {})}
@@ -268,7 +311,10 @@ def _payout_md(run, spec, payout: Payout):
              f"- Paid to {sum(1 for p in paid if payee_kind(p, payout) == 'holder')} rights holders; "
              f"escrow (unknown holders): {f(escrow_amt)} {cur}",
              f"- Lines sum exactly to the revenue: {f(sum(payout.total(p) for p in payout.payees()))} {cur}",
-             f"- Run manifest SHA-256: `{run.manifest_sha256}`", "",
+             f"- Run manifest SHA-256: `{run.manifest_sha256}`",
+             f"- Statement `{statement_id(run, spec)}`: Merkle root `{statement_root(statement_lines(run, spec, payout))}` "
+             f"over its {len(payout.payees())} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
+             "then `attrib verify --line PROOF --root ROOT --size N`)", "",
              "## Stage split", "",
              "Each generation's revenue, after any platform fee, splits across the stages that produced it, "
              "measured in nats of the completion's log-likelihood (base model: uniform reference → base; "

@@ -82,3 +82,40 @@ def verify(run_dir: Path, report: Path | None = None) -> list[str]:
         if expected != text:
             problems.append(f"{report}: differs from the report re-derived from the run: {first_difference(expected, text)}")
     return problems
+
+
+def verify_line(proof_path: Path, *, root: str | None, size: int | None, report: Path | None) -> list[str]:
+    """Problems with one payee's line proof: it must verify, and its root and size must be the statement's
+    (given, or read from a statement REPORT that was itself re-derived from the run)."""
+    from attribcli.merkle import check_proof_document
+
+    proof_path = Path(proof_path)
+    if not proof_path.is_file():
+        raise AttribError(f"proof file not found: {proof_path}", field="--line",
+                          fix="pass the JSON written by 'attrib payout ... --proof-for PAYEE'")
+    try:
+        doc = json.loads(proof_path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise AttribError("not JSON", file=str(proof_path), field="--line",
+                          fix="pass the JSON written by 'attrib payout ... --proof-for PAYEE'") from None
+    if report is not None and root is None:
+        root, size = _published_root(Path(report))
+    if root is None:
+        raise AttribError("no root to check the line against", field="--root",
+                          fix="pass the statement's published --root and --size, or RUN_DIR and the statement REPORT")
+    ok, reason = check_proof_document(doc, expected_root=root, expected_size=size)
+    return [] if ok else [f"{proof_path}: {reason}"]
+
+
+def _published_root(report: Path) -> tuple[str, int]:
+    text = report.read_text(encoding="utf-8")
+    if text.lstrip().startswith("{"):
+        doc = json.loads(text)
+        return doc["merkle"]["root"], int(doc["merkle"]["size"])
+    import re
+
+    m = re.search(r"Merkle root `([0-9a-f]{64})` over its (\d+) lines", text)
+    if not m:
+        raise AttribError("the statement publishes no Merkle root", file=str(report), field="REPORT",
+                          fix="use a JSON or Markdown payout statement")
+    return m.group(1), int(m.group(2))

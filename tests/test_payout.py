@@ -1,0 +1,166 @@
+"""Payout policies on a small real run: stages, platform fee, licence routing, shell-company splits, proofs."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from attribcli.cli import main
+from tests.runs import copy_sample, write_config
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("payout")
+    cfg = write_config(base)
+    assert _invoke("train", cfg).exit_code == 0
+    return base / "run"
+
+
+def _statement(run_dir, *args):
+    r = _invoke("payout", run_dir, "--revenue-from-generations", "--format", "json", *args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_stage_split_reconciles_to_the_cent_and_pays_only_positive_stages(run_dir):
+    doc = _statement(run_dir)
+    for g in doc["generations"]:
+        st = g["stages"]
+        assert sum(s["amount_minor"] for s in st.values()) == g["revenue_minor"]
+        for name in ("base_model", "fine_tuning", "prompt"):
+            if st[name]["nats"] <= 0:
+                assert st[name]["amount_minor"] == 0
+        holders = sum(line["amount_minor"] for line in g["lines"]
+                      if line["payee_id"] not in ("BASE_MODEL", "PROMPT_AUTHORS", "PLATFORM"))
+        assert holders == st["fine_tuning"]["amount_minor"]
+    assert sum(p["amount_minor"] for p in doc["payees"]) == doc["revenue_minor"]
+
+
+def test_data_only_gives_all_revenue_to_the_data_and_platform_fee_comes_first(run_dir):
+    data_only = _statement(run_dir, "--stages", "data_only")
+    assert not any(p["kind"] in ("stage", "platform") for p in data_only["payees"])
+    fee = _statement(run_dir, "--stages", "data_only", "--platform-fee", "0.3")
+    for g in fee["generations"]:
+        # 30 % of the generation's revenue, largest-remainder rounded to the cent
+        assert abs(g["stages"]["platform"]["amount_minor"] - 0.3 * g["revenue_minor"]) <= 0.5 + 1e-9
+        assert g["stages"]["platform"]["amount_minor"] + g["stages"]["fine_tuning"]["amount_minor"] == g["revenue_minor"]
+
+
+def test_fixed_stage_shares_from_the_config(tmp_path):
+    cfg = write_config(tmp_path, payout={"stages": "fixed",
+                                         "fixed_shares": {"base_model": 0.25, "fine_tuning": 0.7, "prompt": 0.05}})
+    assert _invoke("train", cfg).exit_code == 0
+    doc = _statement(tmp_path / "run")
+    for g in doc["generations"]:
+        st = g["stages"]
+        assert abs(st["base_model"]["amount_minor"] - 0.25 * g["revenue_minor"]) <= 1
+        assert abs(st["prompt"]["amount_minor"] - 0.05 * g["revenue_minor"]) <= 1
+
+
+def test_fixed_shares_must_sum_to_one(tmp_path):
+    cfg = write_config(tmp_path, payout={"stages": "fixed", "fixed_shares": {"base_model": 0.5, "fine_tuning": 0.6}})
+    r = _invoke("train", cfg)
+    assert r.exit_code == 2 and "payout.fixed_shares" in r.output and "sum to 1.1" in r.output
+
+
+def test_stage_payee_that_is_also_a_holder_is_refused(tmp_path, run_dir):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["payout"]["base_model_payee"] = "h03"
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = _invoke("payout", run, "--revenue", "10")
+    assert r.exit_code == 2 and "h03" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_non_commercial_documents_in_a_commercial_run_are_an_error_unless_allowed(tmp_path):
+    cfg = write_config(tmp_path / "a", licenses={"run_use": "commercial"})
+    r = _invoke("train", cfg)
+    assert r.exit_code == 2 and "CC-BY-NC-4.0" in r.output and "license" in r.output
+    assert not (tmp_path / "a/run").exists()
+    cfg = write_config(tmp_path / "b", licenses={"run_use": "commercial", "allow_non_commercial_in_commercial": True})
+    assert _invoke("train", cfg).exit_code == 0
+    docs = [json.loads(line) for line in open(tmp_path / "b/run/inputs/documents.jsonl")]
+    assert any(d["use"] == "non-commercial" and d["trained"] for d in docs)
+
+
+def test_licence_routing_commons_exclusions_and_reasons(run_dir):
+    docs = {d["id"]: d for d in map(json.loads, open(run_dir / "inputs/documents.jsonl"))}
+    assert all(not d["trained"] for d in docs.values() if d["use"] == "non-commercial")
+    assert all(d["pay_to"] == "commons" for d in docs.values() if d["license"] == "CC0-1.0")
+    md = _invoke("payout", run_dir, "--revenue", "10", "--format", "md").stdout
+    assert "- opted out (2)" in md and "non-commercial not trainable by policy" in md
+    payees = {p["payee_id"]: p for p in _statement(run_dir)["payees"]}
+    assert payees["COMMONS"]["kind"] == "commons"
+
+
+def test_splitting_an_owner_into_shell_ids_gains_nothing(tmp_path):
+    """The same training with h01's documents spread over three ids: the ids' values sum to h01's value
+    exactly, and their payout together is h01's to within the rounding of each generation's lines."""
+    whole = write_config(tmp_path / "whole")
+    data = copy_sample(tmp_path / "data")
+    lines = [json.loads(line) for line in open(data / "corpus.jsonl")]
+    k = 0
+    for d in lines:
+        if [h["id"] for h in d["holders"]] == ["h01"]:
+            d["holders"] = [{"id": f"h01{'abc'[k % 3]}", "share": 1.0}]
+            k += 1
+    (data / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in lines))
+    with open(data / "holders.csv", "a") as fh:
+        fh.write("".join(f"h01{x},Shell {x},shell{x}@example.org,NO\n" for x in "abc"))
+    split = write_config(tmp_path / "split", data=data)
+    for cfg in (whole, split):
+        assert _invoke("train", cfg).exit_code == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "whole/run/values.npy"), np.load(tmp_path / "split/run/values.npy"))
+
+    def by_payee(run):
+        rows = csv.DictReader(io.StringIO(_invoke("payout", run, "--revenue-from-generations").stdout))
+        return {r["payee_id"]: (float(r["value"]), int(r["amount_minor"])) for r in rows}
+
+    w, s = by_payee(tmp_path / "whole/run"), by_payee(tmp_path / "split/run")
+    parts = [s[f"h01{x}"] for x in "abc"] + [s["h01"]]
+    assert sum(v for v, _ in parts) == pytest.approx(w["h01"][0], rel=1e-12, abs=1e-15)
+    assert sum(a for _, a in parts) <= w["h01"][1] + 8  # at most a cent per generation from rounding
+
+
+def test_every_payee_can_check_their_line_against_the_statement(run_dir, tmp_path):
+    statement = tmp_path / "statement.json"
+    assert _invoke("payout", run_dir, "--revenue-from-generations", "--format", "json", "-o", statement).exit_code == 0
+    doc = json.loads(statement.read_text())
+    root, size = doc["merkle"]["root"], doc["merkle"]["size"]
+    assert size == len(doc["lines"]) == len(doc["payees"])
+    md = tmp_path / "statement.md"
+    _invoke("payout", run_dir, "--revenue-from-generations", "--format", "md", "-o", md)
+    assert root in md.read_text()
+    for line in doc["lines"]:
+        proof = tmp_path / f"{line['payee_id']}.json"
+        assert _invoke("payout", run_dir, "--revenue-from-generations", "--proof-for", line["payee_id"],
+                       "-o", proof).exit_code == 0
+        assert _invoke("verify", "--line", proof, "--root", root, "--size", size).exit_code == 0
+    assert _invoke("verify", run_dir, statement, "--line", proof).exit_code == 0
+    assert _invoke("verify", run_dir, md, "--line", proof).exit_code == 0
+    tampered = json.loads(proof.read_text())
+    tampered["line"]["amount_minor"] += 1
+    proof.write_text(json.dumps(tampered))
+    r = _invoke("verify", "--line", proof, "--root", root, "--size", size)
+    assert r.exit_code == 1 and "FAILED" in r.output
+
+
+def test_proof_for_an_unknown_payee_and_a_line_without_root_are_one_line_errors(run_dir, tmp_path):
+    r = _invoke("payout", run_dir, "--revenue", "1", "--proof-for", "nobody")
+    assert r.exit_code == 2 and "--proof-for" in r.output and len(r.output.strip().splitlines()) == 1
+    proof = tmp_path / "p.json"
+    _invoke("payout", run_dir, "--revenue", "1", "--proof-for", "h01", "-o", proof)
+    r = _invoke("verify", "--line", proof)
+    assert r.exit_code == 2 and "--root" in r.output
