@@ -124,13 +124,17 @@ def value(run_dir, by, fmt, output):
 @click.option("--stages", type=click.Choice(["measured", "fixed", "data_only"]),
               help="Override the run's payout.stages: how revenue splits across base model, data and prompt.")
 @click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
+@click.option("--minimum-payout", metavar="AMOUNT",
+              help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
+@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
+              help="Carry-forward ledger to settle against (created if missing; one entry appended per statement).")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
 @_FORMAT
 @_OUTPUT
 @_user_errors
-def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, proof_for, fmt,
-           output):
+def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
+           ledger, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -147,7 +151,21 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         currency = (yaml.safe_load((run.path / "config.yaml").read_text()) or {}).get("payout", {}).get("currency", "USD")
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
-                      stages=stages, platform_fee=platform_fee)
+                      stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout)
+    if minimum_payout is not None:
+        from attribcli.money import parse_amount
+
+        parse_amount(minimum_payout, currency, field="--minimum-payout")
+    book = None
+    if ledger is not None:
+        import dataclasses
+
+        from attribcli import ledger as ledgers
+        from attribcli.report import statement_id
+
+        book = ledgers.load(ledger, currency.upper())
+        carried = ledgers.carried(book, statement_id(run, spec))
+        spec = dataclasses.replace(spec, carried_in=tuple(sorted(carried.items())) or None)
     if proof_for is not None:
         import json
 
@@ -156,6 +174,15 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         _emit(json.dumps(line_proof(run, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
         return
     _emit(render(run, spec), output)
+    if book is not None:
+        from attribcli import ledger as ledgers
+        from attribcli.report import _compute, settlement, statement_id, statement_lines, statement_root
+
+        payout_ = _compute(run, spec)
+        st = settlement(run, spec, payout_)
+        ledgers.record(ledger, book, statement=statement_id(run, spec),
+                       root=statement_root(statement_lines(run, spec, payout_, st)),
+                       carried_in=st.carried_in, carried_out=st.carried_out, paid=st.paid)
 
 
 @main.command()
@@ -165,8 +192,10 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
               help="A payee's line proof (from payout --proof-for) to check against --root/--size or REPORT.")
 @click.option("--root", help="The statement's published Merkle root (with --line).")
 @click.option("--size", type=click.IntRange(min=1), help="The statement's published number of lines (with --line).")
+@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
+              help="Check the ledger's hash chain, and that REPORT's settlement is the one it recorded.")
 @_user_errors
-def verify(run_dir, report, line, root, size):
+def verify(run_dir, report, line, root, size, ledger):
     """Check a run's hashes and re-derive REPORT from it: exit 0 if intact, 1 with the first difference.
 
     With --line, check one payee's line proof; against a statement's published --root and --size, or
@@ -180,12 +209,17 @@ def verify(run_dir, report, line, root, size):
     problems = run_verify(run_dir, report) if run_dir is not None else []
     if line is not None:
         problems += verify_line(line, root=root, size=size, report=report if run_dir is not None else None)
+    if ledger is not None:
+        from attribcli.verify import verify_ledger
+
+        problems += verify_ledger(ledger, run_dir=run_dir, report=report)
     if problems:
         for p in problems:
             click.echo(f"FAILED: {p}", err=True)
         sys.exit(1)
     said = ([f"{run_dir} matches its manifest"] if run_dir else []) + ([f"{report} re-derives exactly"] if report else [])
     said += [f"{line}: the line is in the statement"] if line else []
+    said += [f"{ledger}: chain intact" + (" and the statement's settlement recorded" if report else "")] if ledger else []
     click.echo("OK: " + "; ".join(said))
 
 

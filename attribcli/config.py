@@ -108,6 +108,7 @@ class PayoutConfig:
     fixed_shares: StageShares = _f(None)
     platform_fee: float = _f(0.0, check=_fraction, help="fraction of each generation's revenue taken first")
     platform_payee: str = _f("PLATFORM")
+    minimum_payout: str = _f("0", help="decimal string: holders owed less are paid next statement (--ledger)")
     base_model_payee: str = _f("BASE_MODEL")
     prompt_payee: str = _f("PROMPT_AUTHORS")
 

@@ -21,7 +21,8 @@ from attribcli import value as V
 from attribcli.config import payout_policy
 from attribcli.errors import AttribError
 from attribcli.money import format_amount
-from attribcli.payout import Payout, compute_payout, payee_kind
+from attribcli.money import parse_amount
+from attribcli.payout import Payout, Settlement, compute_payout, payee_kind, settle
 from attribcli.rights import ESCROW_ID
 from attribcli.rundir import Run
 
@@ -39,8 +40,15 @@ class ReportSpec:
     detail: bool = False           # payout CSV: one row per payee × generation
     stages: str | None = None      # payout: override the run's payout.stages
     platform_fee: float | None = None  # payout: override the run's payout.platform_fee
+    minimum_payout: str | None = None  # payout: override the run's payout.minimum_payout
+    carried_in: tuple | None = None    # payout: ((payee, minor units), ...) carried from the ledger
 
-    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee")
+    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in")
+
+    @classmethod
+    def from_params(cls, params: dict) -> "ReportSpec":
+        ci = params.get("carried_in")
+        return cls(**{**params, "carried_in": tuple((str(p), int(a)) for p, a in ci) if ci else None})
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
@@ -51,7 +59,15 @@ def render(run: Run, spec: ReportSpec) -> str:
     if spec.kind == "value":
         table = value_table(run, spec.by)
         return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](run, spec, table)
-    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, _compute(run, spec))
+    payout = _compute(run, spec)
+    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, payout,
+                                                                                     settlement(run, spec, payout))
+
+
+def settlement(run: Run, spec: ReportSpec, payout: Payout) -> Settlement:
+    policy = payout_policy(run.path / "config.yaml", minimum_payout=spec.minimum_payout)
+    minimum = parse_amount(policy.minimum_payout, payout.currency, field="minimum_payout")
+    return settle(payout, minimum=minimum, carried_in=dict(spec.carried_in or ()))
 
 
 def _compute(run: Run, spec: ReportSpec) -> Payout:
@@ -209,15 +225,18 @@ def statement_id(run: Run, spec: ReportSpec) -> str:
     """Binds lines to one statement: the run (manifest hash) and how its revenue was split."""
     from attribcli.files import sha256_bytes
 
-    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "detail")}
+    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "detail", "carried_in")}
     return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
-def statement_lines(run: Run, spec: ReportSpec, payout: Payout) -> list[dict]:
+def statement_lines(run: Run, spec: ReportSpec, payout: Payout, st: Settlement | None = None) -> list[dict]:
     """The statement's lines as Merkle leaves (canonical JSON of each): one per payee, in order."""
     sid, cur = statement_id(run, spec), payout.currency
+    st = st or settlement(run, spec, payout)
     return [{"statement": sid, "payee_id": p, "kind": payee_kind(p, payout), "name": str(name),
-             "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur}
+             "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur,
+             "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
+             "carried_out_minor": st.carried_out[p]}
             for p, name, _, _ in _payee_rows(run, payout)]
 
 
@@ -240,12 +259,14 @@ def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
     return proof_document(lines, index, statement=lines[index]["statement"])
 
 
-def _payout_csv(run, spec, payout: Payout):
+def _payout_csv(run, spec, payout: Payout, st: Settlement):
     cur = payout.currency
     extras = _extra_columns(run)
-    tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "run_manifest_sha256"]
+    tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout",
+            "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
-                 "" if spec.platform_fee is None else repr(spec.platform_fee), run.manifest_sha256]
+                 "" if spec.platform_fee is None else repr(spec.platform_fee),
+                 "" if spec.minimum_payout is None else spec.minimum_payout, run.manifest_sha256]
     if spec.detail:
         header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
                   "amount_minor", "share_of_generation_pct"] + tail
@@ -258,22 +279,26 @@ def _payout_csv(run, spec, payout: Payout):
                              _share(a, g.revenue)] + tail_vals)
     else:
         header = ["payee_id", "kind", "name", "contact", *extras, "value", "positive_value", "amount",
-                  "amount_minor", "share_of_revenue_pct", "generations_paid"] + tail
+                  "amount_minor", "share_of_revenue_pct", "generations_paid", "carried_in_minor", "paid_minor",
+                  "carried_out_minor"] + tail
         rows = []
         for p, name, contact, ex in _payee_rows(run, payout):
             pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
             a = payout.total(p)
             rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                          num(payout.value(p)), num(pos), format_amount(a, cur), a, _share(a, payout.revenue),
-                         sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0)] + tail_vals)
+                         sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0), st.carried_in.get(p, 0),
+                         st.paid[p], st.carried_out[p]] + tail_vals)
     return _csv_text(header, rows)
 
 
-def _payout_json(run, spec, payout: Payout):
+def _payout_json(run, spec, payout: Payout, st: Settlement):
     cur = payout.currency
     payees = [{"payee_id": p, "kind": payee_kind(p, payout), "name": name, "contact": contact,
                **dict(zip(_extra_columns(run), ex)), "value": payout.value(p),
-               "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p)}
+               "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p),
+               "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
+               "carried_out_minor": st.carried_out[p]}
               for p, name, contact, ex in _payee_rows(run, payout)]
     gens = [{"generation_id": g.generation_id, "revenue": format_amount(g.revenue, cur), "revenue_minor": g.revenue,
              "stages": {st: {"nats": g.stage_nats.get(st), "amount_minor": g.stage_amounts.get(st, 0),
@@ -287,17 +312,19 @@ def _payout_json(run, spec, payout: Payout):
            "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
            "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
            "statement_id": statement_id(run, spec),
-           "merkle": {"root": statement_root(statement_lines(run, spec, payout)), "size": len(payout.payees()),
+           "settlement": {"minimum_payout_minor": st.minimum, "carried_in_minor": sum(st.carried_in.values()),
+                          "paid_minor": sum(st.paid.values()), "carried_out_minor": sum(st.carried_out.values())},
+           "merkle": {"root": statement_root(statement_lines(run, spec, payout, st)), "size": len(payout.payees()),
                       "algorithm": "RFC 6962 Merkle tree hash, SHA-256",
                       "leaf": "canonical JSON (sorted keys, no spaces, UTF-8) of each line of 'lines'"},
-           "lines": statement_lines(run, spec, payout),
+           "lines": statement_lines(run, spec, payout, st),
            "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
            "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
            "method": run.manifest.get("method", {})}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _payout_md(run, spec, payout: Payout):
+def _payout_md(run, spec, payout: Payout, st: Settlement):
     cur, total = payout.currency, payout.revenue
     f = lambda a: format_amount(a, cur)  # noqa: E731
     name_of = {p: n for p, n, _, _ in _payee_rows(run, payout)}
@@ -311,8 +338,11 @@ def _payout_md(run, spec, payout: Payout):
              f"- Paid to {sum(1 for p in paid if payee_kind(p, payout) == 'holder')} rights holders; "
              f"escrow (unknown holders): {f(escrow_amt)} {cur}",
              f"- Lines sum exactly to the revenue: {f(sum(payout.total(p) for p in payout.payees()))} {cur}",
+             f"- Reconciliation: revenue {f(total)} + carried in {f(sum(st.carried_in.values()))} = paid now "
+             f"{f(sum(st.paid.values()))} + carried forward {f(sum(st.carried_out.values()))} {cur} (minimum payout "
+             f"{f(st.minimum)}; escrow is carried until claimed)",
              f"- Run manifest SHA-256: `{run.manifest_sha256}`",
-             f"- Statement `{statement_id(run, spec)}`: Merkle root `{statement_root(statement_lines(run, spec, payout))}` "
+             f"- Statement `{statement_id(run, spec)}`: Merkle root `{statement_root(statement_lines(run, spec, payout, st))}` "
              f"over its {len(payout.payees())} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)", "",
              "## Stage split", "",
@@ -333,8 +363,10 @@ def _payout_md(run, spec, payout: Payout):
     rows = []
     for p in sorted(payout.payees(), key=lambda p: (-payout.total(p), p)):
         rows.append([md_text(p), md_text(name_of[p]), short(payout.value(p)), f(payout.total(p)),
-                     _share(payout.total(p), total) + " %"])
-    lines += _md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", "Share"], rows, "--rrr")
+                     _share(payout.total(p), total) + " %", f(st.carried_in.get(p, 0)), f(st.paid[p]),
+                     f(st.carried_out[p])])
+    lines += _md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", "Share", "Carried in", "Paid now",
+                        "Carried forward"], rows, "--rrrrrr")
     neg = [(g.generation_id, p, v) for g in payout.generations for p, v in g.values.items() if v < 0]
     if neg:
         lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "

@@ -29,14 +29,14 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
         try:
             doc = json.loads(text)
             params = {**doc["parameters"], "kind": doc["attrib_report"], "format": "json"}
-            return ReportSpec(**params), doc["run"]["manifest_sha256"]
+            return ReportSpec.from_params(params), doc["run"]["manifest_sha256"]
         except (ValueError, KeyError, TypeError):
             raise bad from None
     for line in reversed(text.splitlines()):
         if line.startswith(MD_MARK) and line.endswith(" -->"):
             try:
                 doc = json.loads(line[len(MD_MARK):-4])
-                return ReportSpec(**{**doc["parameters"], "format": "md"}), doc["run_manifest_sha256"]
+                return ReportSpec.from_params({**doc["parameters"], "format": "md"}), doc["run_manifest_sha256"]
             except (ValueError, KeyError, TypeError):
                 raise bad from None
     rows = list(csv.reader(io.StringIO(text)))
@@ -47,12 +47,24 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
         spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
                           revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None,
                           stages=first.get("stages") or None,
-                          platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None)
+                          platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
+                          minimum_payout=first.get("minimum_payout") or None,
+                          carried_in=_carried_from_rows(rows))
     elif rows[0][0] in _CSV_BY:
         spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])
     else:
         raise bad
     return spec, first["run_manifest_sha256"]
+
+
+def _carried_from_rows(rows: list[list[str]]) -> tuple | None:
+    """A per-payee CSV carries each payee's carried_in_minor; a detail CSV cannot carry balances."""
+    header = rows[0]
+    if "carried_in_minor" not in header:
+        return None
+    i, p = header.index("carried_in_minor"), header.index("payee_id")
+    pairs = tuple((r[p].lstrip("'"), int(r[i])) for r in rows[1:] if len(r) > i and r[i] not in ("", "0"))
+    return pairs or None
 
 
 def first_difference(expected: str, actual: str) -> str:
@@ -119,3 +131,33 @@ def _published_root(report: Path) -> tuple[str, int]:
         raise AttribError("the statement publishes no Merkle root", file=str(report), field="REPORT",
                           fix="use a JSON or Markdown payout statement")
     return m.group(1), int(m.group(2))
+
+
+def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> list[str]:
+    """The ledger's chain is intact, and (with a statement REPORT) its entry matches the statement."""
+    from attribcli.ledger import check_chain
+    from attribcli.report import _compute, settlement, statement_id, statement_lines, statement_root
+
+    path = Path(path)
+    if not path.is_file():
+        raise AttribError(f"ledger not found: {path}", field="--ledger", fix="pass the ledger the statements settled against")
+    ledger = json.loads(path.read_text(encoding="utf-8"))
+    problems = [f"{path}: {p}" for p in check_chain(ledger)]
+    if report is None or run_dir is None:
+        return problems
+    run = open_run(run_dir)
+    spec, _ = read_spec(Path(report).read_text(encoding="utf-8"), str(report))
+    sid = statement_id(run, spec)
+    entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)
+    if entry is None:
+        return problems + [f"{path}: statement {sid} was never settled in this ledger"]
+    payout = _compute(run, spec)
+    st = settlement(run, spec, payout)
+    want = {"merkle_root": statement_root(statement_lines(run, spec, payout, st)),
+            "carried_in": {k: v for k, v in sorted(st.carried_in.items()) if v},
+            "paid": {k: v for k, v in sorted(st.paid.items()) if v},
+            "carried_out": {k: v for k, v in sorted(st.carried_out.items()) if v}}
+    for key, value in want.items():
+        if entry.get(key) != value:
+            problems.append(f"{path}: the entry for statement {sid} has a different {key} than the statement")
+    return problems

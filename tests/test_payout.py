@@ -164,3 +164,87 @@ def test_proof_for_an_unknown_payee_and_a_line_without_root_are_one_line_errors(
     _invoke("payout", run_dir, "--revenue", "1", "--proof-for", "h01", "-o", proof)
     r = _invoke("verify", "--line", proof)
     assert r.exit_code == 2 and "--root" in r.output
+
+
+def test_threshold_carries_forward_across_two_statements_and_the_ledger_proves_it(run_dir, tmp_path):
+    ledger = tmp_path / "ledger.json"
+    s1, s2 = tmp_path / "s1.json", tmp_path / "s2.json"
+    assert _invoke("payout", run_dir, "--revenue", "20.00", "--minimum-payout", "2.00", "--ledger", ledger,
+                   "--format", "json", "-o", s1).exit_code == 0
+    one = json.loads(s1.read_text())
+    held = {p["payee_id"]: p["carried_out_minor"] for p in one["payees"] if p["carried_out_minor"]}
+    assert held and all(p["paid_minor"] == 0 or p["paid_minor"] >= 200 for p in one["payees"] if p["kind"] == "holder")
+    assert _invoke("payout", run_dir, "--revenue", "300.00", "--minimum-payout", "2.00", "--ledger", ledger,
+                   "--format", "json", "-o", s2).exit_code == 0
+    two = json.loads(s2.read_text())
+    by = {p["payee_id"]: p for p in two["payees"]}
+    for payee, carried in held.items():  # what the first statement held back arrives in the second
+        assert by[payee]["carried_in_minor"] == carried
+        assert by[payee]["paid_minor"] + by[payee]["carried_out_minor"] == by[payee]["amount_minor"] + carried
+    for doc in (one, two):  # no lost cent
+        st = doc["settlement"]
+        assert doc["revenue_minor"] + st["carried_in_minor"] == st["paid_minor"] + st["carried_out_minor"]
+    assert by["ESCROW"]["paid_minor"] == 0  # escrow is held until claimed
+    # the same statement rendered again (another format) is not settled twice
+    assert _invoke("payout", run_dir, "--revenue", "300.00", "--minimum-payout", "2.00", "--ledger", ledger,
+                   "--format", "md", "-o", tmp_path / "s2.md").exit_code == 0
+    assert len(json.loads(ledger.read_text())["entries"]) == 2
+    for report in (s1, s2, tmp_path / "s2.md"):
+        r = _invoke("verify", run_dir, report, "--ledger", ledger)
+        assert r.exit_code == 0, r.output
+    # an earlier statement cannot be settled again after a later one
+    r = _invoke("payout", run_dir, "--revenue", "20.00", "--minimum-payout", "2.00", "--ledger", ledger)
+    assert r.exit_code == 2 and "settled earlier" in r.output
+    # tampering: one cent moved in the ledger breaks the chain, for verify and for the next payout
+    book = json.loads(ledger.read_text())
+    first = book["entries"][0]
+    payee = next(iter(first["carried_out"]))
+    first["carried_out"][payee] += 1
+    ledger.write_text(json.dumps(book))
+    r = _invoke("verify", run_dir, s2, "--ledger", ledger)
+    assert r.exit_code == 1 and "changed after it was written" in r.output
+    r = _invoke("payout", run_dir, "--revenue", "5", "--ledger", ledger)
+    assert r.exit_code == 2 and "altered" in r.output
+
+
+def test_verify_detects_a_tampered_report_line_amount_and_ledger_free_reports_still_verify(run_dir, tmp_path):
+    out = tmp_path / "s.json"
+    _invoke("payout", run_dir, "--revenue", "42.42", "--format", "json", "-o", out)
+    assert _invoke("verify", run_dir, out).exit_code == 0
+    doc = json.loads(out.read_text())
+    doc["payees"][0]["paid_minor"] += 1
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    r = _invoke("verify", run_dir, out)
+    assert r.exit_code == 1 and "differs" in r.output
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(run_dir, data):
+    """revenue = Σ lines, and revenue + carried in = paid + carried out, for random value tables (negative
+    values included), random revenues, stage policies, platform fees, minimum payouts and carried balances."""
+    from attribcli.config import payout_policy
+    from attribcli.payout import compute_payout, settle
+    from attribcli.rundir import open_run
+
+    run = open_run(run_dir)
+    n, m = run.values.shape
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    scale = data.draw(st.sampled_from([1e-12, 1e-3, 1.0, 1e6]))
+    bias = data.draw(st.sampled_from([-2.0, 0.0, 0.5, 3.0]))  # all negative ... mostly positive
+    run.values = (rng.standard_normal((n, m)) + bias) * scale
+    cents = data.draw(st.integers(0, 10**9))
+    revenue = f"{cents // 100}.{cents % 100:02d}"
+    policy = payout_policy(run.path / "config.yaml", stages=data.draw(st.sampled_from(["measured", "fixed", "data_only"])),
+                           platform_fee=data.draw(st.sampled_from([0.0, 0.3, 1.0])))
+    payout = compute_payout(run, revenue=revenue, currency="USD", policy=policy)
+    assert sum(payout.total(p) for p in payout.payees()) == cents
+    assert all(payout.total(p) >= 0 for p in payout.payees())
+    carried = {p: data.draw(st.integers(0, 10**6)) for p in data.draw(st.lists(st.sampled_from(payout.payees()), max_size=5))}
+    s = settle(payout, minimum=data.draw(st.integers(0, 10**5)), carried_in=carried)
+    assert cents + sum(carried.values()) == sum(s.paid.values()) + sum(s.carried_out.values())
+    assert all(v >= 0 for v in s.paid.values()) and all(v >= 0 for v in s.carried_out.values())

@@ -1,0 +1,80 @@
+"""The carry-forward ledger: amounts owed but not yet paid, across statements, tamper-evident.
+
+One JSON file (in the run's reports/ folder or a given path). Each statement that settles against it
+appends an entry: its id, Merkle root, what it carried in and out, and the hash of the previous entry,
+so editing any past entry, or the balances, breaks the chain and ``attrib verify --ledger`` says where.
+The current balances are the last entry's ``carried_out``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from attribcli.errors import AttribError
+from attribcli.files import atomic_write_text, sha256_bytes
+
+FORMAT = "attrib-ledger-v1"
+
+
+def _entry_hash(entry: dict) -> str:
+    body = {k: v for k, v in entry.items() if k != "entry_sha256"}
+    return sha256_bytes(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
+def load(path: Path, currency: str) -> dict:
+    path = Path(path)
+    if not path.exists():
+        return {"format": FORMAT, "currency": currency, "entries": []}
+    try:
+        ledger = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise AttribError("not a JSON ledger", file=str(path), field="--ledger",
+                          fix="pass a ledger written by attrib payout --ledger, or a new path") from None
+    if ledger.get("format") != FORMAT:
+        raise AttribError("not an attrib ledger", file=str(path), field="--ledger", fix="pass a new path")
+    if ledger.get("currency") != currency:
+        raise AttribError(f"ledger is in {ledger.get('currency')}, the statement in {currency}", file=str(path),
+                          field="--currency", fix="use the ledger's currency, or another ledger")
+    problems = check_chain(ledger)
+    if problems:
+        raise AttribError(f"ledger was altered: {problems[0]}", file=str(path), field="--ledger",
+                          fix="restore it from a backup; never edit a ledger by hand")
+    return ledger
+
+
+def check_chain(ledger: dict) -> list[str]:
+    problems, prev = [], None
+    for i, e in enumerate(ledger.get("entries", [])):
+        if e.get("previous_sha256") != prev:
+            problems.append(f"entry {i + 1} does not follow entry {i}")
+        if _entry_hash(e) != e.get("entry_sha256"):
+            problems.append(f"entry {i + 1} ({e.get('statement')}) was changed after it was written")
+        prev = e.get("entry_sha256")
+    return problems
+
+
+def carried(ledger: dict, statement: str) -> dict[str, int]:
+    """Balances carried into ``statement``: the last entry's carried_out, or, when the last entry IS this
+    statement (the same statement rendered again, in another format), what it carried in."""
+    entries = ledger["entries"]
+    if entries and entries[-1]["statement"] == statement:
+        return dict(entries[-1]["carried_in"])
+    if any(e["statement"] == statement for e in entries):
+        raise AttribError(f"statement {statement} was settled earlier in this ledger", field="--ledger",
+                          fix="settle each period once; re-render older statements without --ledger")
+    return dict(entries[-1]["carried_out"]) if entries else {}
+
+
+def record(path: Path, ledger: dict, *, statement: str, root: str, carried_in: dict, carried_out: dict,
+           paid: dict) -> None:
+    entries = ledger["entries"]
+    if entries and entries[-1]["statement"] == statement:
+        return  # already recorded: re-rendering the same statement changes nothing
+    entry = {"statement": statement, "merkle_root": root,
+             "carried_in": {k: v for k, v in sorted(carried_in.items()) if v},
+             "paid": {k: v for k, v in sorted(paid.items()) if v},
+             "carried_out": {k: v for k, v in sorted(carried_out.items()) if v},
+             "previous_sha256": entries[-1]["entry_sha256"] if entries else None}
+    entry["entry_sha256"] = _entry_hash(entry)
+    atomic_write_text(path, json.dumps({**ledger, "entries": entries + [entry]}, indent=2, sort_keys=True) + "\n")
