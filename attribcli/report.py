@@ -327,6 +327,7 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
 def _payout_md(run, spec, payout: Payout, st: Settlement):
     cur, total = payout.currency, payout.revenue
     f = lambda a: format_amount(a, cur)  # noqa: E731
+    info = _holder_info(run)
     name_of = {p: n for p, n, _, _ in _payee_rows(run, payout)}
     paid = [p for p in payout.payees() if payout.total(p) > 0]
     escrow_amt = payout.total(ESCROW_ID)
@@ -381,6 +382,11 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
                            "-rr")
         docs = V.top_documents(doc_values, g.generation_id)
         lines += ["", "Top documents: " + ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs), ""]
+    merges = V.merged_holders(run)
+    if merges:
+        lines += ["## Merged payees", "", "Holders listed under more than one id are paid once, under one id:", ""]
+        lines += [f"- `{md_text(a)}` ({md_text(info.get(a, {}).get('name', ''))}) is paid as `{md_text(p)}` "
+                  f"({md_text(info.get(p, {}).get('name', ''))})" for a, p in merges] + [""]
     lic = V.license_values(run)
     lic_tot = lic.sum(axis=1)
     counts = run.documents[~run.documents["opt_out"].astype(bool)].groupby("license").size()

@@ -129,4 +129,30 @@ def load_holders(path: Path) -> dict[str, Holder]:
                               {k: v for k, v in rec.items() if k not in HOLDER_COLUMNS})
     if not holders:
         raise AttribError("no holders", file=str(path), fix="add one row per rights holder")
+    resolve_aliases(holders, str(path))
     return holders
+
+
+def resolve_aliases(holders: dict[str, Holder], file: str) -> dict[str, str]:
+    """holder id → the payee it is paid as. An optional ``alias_of`` column names another holder id: the
+    same person under two ids is paid once, under the id the chain ends at."""
+    return alias_roots({hid: h.extra.get("alias_of", "") for hid, h in holders.items()}, file)
+
+
+def alias_roots(parent: dict[str, str], file: str) -> dict[str, str]:
+    """Follow every ``alias_of`` chain to its end; unknown targets and cycles are one-line errors."""
+    parent = {k: (v or "").strip() for k, v in parent.items()}
+    out = {}
+    for hid in parent:
+        seen, cur = [hid], hid
+        while parent[cur]:
+            if parent[cur] not in parent:
+                raise AttribError(f"holder '{cur}' is an alias of unknown holder '{parent[cur]}'", file=file,
+                                  field="alias_of", fix="name an existing holder_id, or leave alias_of empty")
+            cur = parent[cur]
+            if cur in seen:
+                raise AttribError(f"alias cycle: {' -> '.join(seen + [cur])}", file=file, field="alias_of",
+                                  fix="let every alias chain end at a holder with an empty alias_of")
+            seen.append(cur)
+        out[hid] = cur
+    return out

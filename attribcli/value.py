@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from attribcli.rights import ESCROW_ID
+from attribcli.rights import ESCROW_ID, alias_roots
 
 COMMONS_ID = "COMMONS"
 NOT_PAYABLE_ID = "UNALLOCATED"
@@ -37,7 +37,7 @@ def document_values(run: Run) -> pd.DataFrame:
 
 def ownership(run: Run) -> pd.DataFrame:
     """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners."""
-    rows = []
+    rows, payee = [], payee_of(run)
     for doc in run.documents.to_dict("records"):
         if not _trained(doc):
             continue
@@ -48,8 +48,21 @@ def ownership(run: Run) -> pd.DataFrame:
             holders = [{"id": NOT_PAYABLE_ID, "share": 1.0}]
         else:
             holders = list(doc["holders"]) or [{"id": ESCROW_ID, "share": 1.0}]
-        rows.extend((str(doc["id"]), h["id"], float(h["share"])) for h in holders)
+        rows.extend((str(doc["id"]), payee.get(h["id"], h["id"]), float(h["share"])) for h in holders)
     return pd.DataFrame(rows, columns=["doc_id", "payee_id", "share"])
+
+
+def payee_of(run: Run) -> dict[str, str]:
+    """holder id → payee id, resolving aliases (``alias_of`` in the holders table)."""
+    if "alias_of" not in run.holders:
+        return {}
+    return alias_roots(dict(zip(run.holders["holder_id"].astype(str), run.holders["alias_of"].astype(str))),
+                       str(run.path / "inputs/holders.csv"))
+
+
+def merged_holders(run: Run) -> list[tuple[str, str]]:
+    """(alias id, payee id) for every holder paid under another id."""
+    return [(h, p) for h, p in payee_of(run).items() if h != p]
 
 
 def _trained(doc: dict) -> bool:
@@ -58,9 +71,9 @@ def _trained(doc: dict) -> bool:
 
 def payee_order(run: Run) -> list[str]:
     """Holders in table order, then escrow, then commons / not-payable lines when the run has any."""
-    used = set(ownership(run)["payee_id"])
-    return [str(h) for h in run.holders["holder_id"]] + [ESCROW_ID] + [p for p in (COMMONS_ID, NOT_PAYABLE_ID)
-                                                                       if p in used]
+    used, aliases = set(ownership(run)["payee_id"]), dict(merged_holders(run))
+    return [str(h) for h in run.holders["holder_id"] if str(h) not in aliases] + [ESCROW_ID] + [
+        p for p in (COMMONS_ID, NOT_PAYABLE_ID) if p in used]
 
 
 def holder_values(run: Run) -> pd.DataFrame:

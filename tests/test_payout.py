@@ -248,3 +248,46 @@ def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(r
     s = settle(payout, minimum=data.draw(st.integers(0, 10**5)), carried_in=carried)
     assert cents + sum(carried.values()) == sum(s.paid.values()) + sum(s.carried_out.values())
     assert all(v >= 0 for v in s.paid.values()) and all(v >= 0 for v in s.carried_out.values())
+
+
+def test_aliases_are_paid_once_under_one_id_and_the_merge_is_shown(tmp_path):
+    """h13 is h01 under another id: h13's documents are valued as before, and paid to h01."""
+    data = copy_sample(tmp_path / "data")
+    lines = [json.loads(line) for line in open(data / "corpus.jsonl")]
+    moved = 0
+    for d in lines:
+        if [h["id"] for h in d["holders"]] == ["h01"] and moved < 5:
+            d["holders"] = [{"id": "h13", "share": 1.0}]
+            moved += 1
+    (data / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in lines))
+    rows = list(csv.reader(open(data / "holders.csv", newline="")))
+    rows[0].append("alias_of")
+    for r in rows[1:]:
+        r.append("")
+    rows.append(["h13", "M. Holt", "mh@example.org", "NO", "h01"])
+    with open(data / "holders.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    for name, d in (("alias", data), ("plain", None)):
+        cfg = write_config(tmp_path / name, **({"data": d} if d else {}))
+        assert _invoke("train", cfg).exit_code == 0
+    alias = {p["payee_id"]: p for p in _statement(tmp_path / "alias/run")["payees"]}
+    plain = {p["payee_id"]: p for p in _statement(tmp_path / "plain/run")["payees"]}
+    assert "h13" not in alias and alias["h01"]["amount_minor"] == plain["h01"]["amount_minor"]
+    assert alias["h01"]["value"] == pytest.approx(plain["h01"]["value"], rel=1e-12)
+    md = _invoke("payout", tmp_path / "alias/run", "--revenue-from-generations", "--format", "md").stdout
+    assert "## Merged payees" in md and "`h13` (M. Holt) is paid as `h01`" in md
+
+
+@pytest.mark.parametrize("alias_of, message", [("h99", "unknown holder"), ("self", "cycle")])
+def test_bad_aliases_are_one_line_errors(tmp_path, alias_of, message):
+    data = copy_sample(tmp_path / "data")
+    rows = list(csv.reader(open(data / "holders.csv", newline="")))
+    rows[0].append("alias_of")
+    for r in rows[1:]:
+        r.append("")
+    rows[1][-1] = rows[1][0] if alias_of == "self" else alias_of
+    with open(data / "holders.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    r = _invoke("train", write_config(tmp_path, data=data))
+    assert r.exit_code == 2 and message in r.output and "alias_of" in r.output
+    assert len(r.output.strip().splitlines()) == 1
