@@ -128,13 +128,14 @@ def value(run_dir, by, fmt, output):
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
 @click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
               help="Carry-forward ledger to settle against (created if missing; one entry appended per statement).")
+@click.option("--holder", metavar="ID", help="The statement one holder is sent (md or json): their lines, documents, proof.")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
 @_FORMAT
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           ledger, proof_for, fmt, output):
+           ledger, holder, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -151,7 +152,10 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         currency = (yaml.safe_load((run.path / "config.yaml").read_text()) or {}).get("payout", {}).get("currency", "USD")
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
-                      stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout)
+                      stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder)
+    if holder is not None and fmt == "csv":
+        raise AttribError("a holder's statement is Markdown or JSON", field="--format",
+                          fix="add --format md or --format json (for CSV rows per generation use --detail)")
     if minimum_payout is not None:
         from attribcli.money import parse_amount
 

@@ -9,6 +9,7 @@ report itself says how to re-derive it.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import json
@@ -42,8 +43,9 @@ class ReportSpec:
     platform_fee: float | None = None  # payout: override the run's payout.platform_fee
     minimum_payout: str | None = None  # payout: override the run's payout.minimum_payout
     carried_in: tuple | None = None    # payout: ((payee, minor units), ...) carried from the ledger
+    holder: str | None = None          # payout: the statement one payee is sent
 
-    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in")
+    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
@@ -60,6 +62,8 @@ def render(run: Run, spec: ReportSpec) -> str:
         table = value_table(run, spec.by)
         return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](run, spec, table)
     payout = _compute(run, spec)
+    if spec.holder is not None:
+        return _holder_statement(run, spec, payout, settlement(run, spec, payout))
     return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, payout,
                                                                                      settlement(run, spec, payout))
 
@@ -225,7 +229,7 @@ def statement_id(run: Run, spec: ReportSpec) -> str:
     """Binds lines to one statement: the run (manifest hash) and how its revenue was split."""
     from attribcli.files import sha256_bytes
 
-    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "detail", "carried_in")}
+    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "detail", "carried_in", "holder")}
     return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
@@ -246,12 +250,62 @@ def statement_root(lines: list[dict]) -> str:
     return merkle_root([leaf_bytes(line) for line in lines])
 
 
+def _holder_statement(run: Run, spec: ReportSpec, payout: Payout, st: Settlement) -> str:
+    """The statement one payee is sent: their amounts per generation, their documents, their settlement,
+    and their line with its Merkle proof, checkable against the full statement's published root."""
+    payee = V.payee_of(run).get(spec.holder, spec.holder)
+    if payee not in payout.payees():
+        raise AttribError(f"'{spec.holder}' is not a payee of this statement", field="--holder",
+                          fix=f"use one of: {', '.join(payout.payees())}")
+    cur = payout.currency
+    f = lambda a: format_amount(a, cur)  # noqa: E731
+    name = next(n for p, n, _, _ in _payee_rows(run, payout) if p == payee)
+    proof = line_proof(run, spec, payee)
+    gens = [{"generation_id": g.generation_id, "revenue": f(g.revenue), "data_stage": f(g.stage_amounts["fine_tuning"]),
+             "value": g.values.get(payee, 0.0), "amount": f(g.amounts.get(payee, 0)),
+             "amount_minor": g.amounts.get(payee, 0)} for g in payout.generations]
+    owner = V.ownership(run)
+    docs = V.document_values(run)
+    mine = owner[owner["payee_id"] == payee]
+    doc_rows = sorted(((d, sh, float(docs.loc[d].sum()) * sh) for d, sh in zip(mine["doc_id"], mine["share"])
+                       if d in docs.index), key=lambda r: (-r[2], r[0]))
+    lic = dict(zip(run.documents["id"].astype(str), run.documents["license"]))
+    if spec.format == "json":
+        return json.dumps({"attrib_report": "payout", "parameters": spec.to_dict(),
+                           "run": {"path_name": run.path.name, "manifest_sha256": run.manifest_sha256},
+                           "payee_id": payee, "name": name, "currency": cur, "amount_minor": payout.total(payee),
+                           "carried_in_minor": st.carried_in.get(payee, 0), "paid_minor": st.paid[payee],
+                           "carried_out_minor": st.carried_out[payee], "generations": gens,
+                           "documents": [{"doc_id": d, "share": sh, "license": lic.get(d), "value": v}
+                                         for d, sh, v in doc_rows], "proof": proof}, indent=2, ensure_ascii=False) + "\n"
+    lines = [f"# Statement for {md_text(payee)} ({md_text(name)})", "",
+             f"- Run `{md_text(run.path.name)}`, statement `{proof['statement']}`, currency {cur}",
+             f"- Earned this statement: **{f(payout.total(payee))}**; carried in {f(st.carried_in.get(payee, 0))}; "
+             f"paid now **{f(st.paid[payee])}**; carried forward {f(st.carried_out[payee])}",
+             f"- Your line is line {proof['index'] + 1} of {proof['size']} under Merkle root `{proof['root']}`; "
+             "save the proof below as JSON and run `attrib verify --line PROOF --root ROOT --size N` with the "
+             "root and size the full statement publishes.", "", "## Per generation", ""]
+    lines += _md_table(["Generation", f"Revenue ({cur})", "To the data", "Your value (nats)", f"Your amount ({cur})"],
+                       [[md_text(g["generation_id"]), g["revenue"], g["data_stage"], short(g["value"]), g["amount"]]
+                        for g in gens], "-rrrr")
+    lines += ["", "## Your documents", ""]
+    lines += _md_table(["Document", "Your share", "License", "Value to you (nats)"],
+                       [[f"`{md_text(d)}`", f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh, v in doc_rows[:20]],
+                       "-r-r")
+    if len(doc_rows) > 20:
+        lines.append(f"\n… and {len(doc_rows) - 20} more (JSON statement lists all).")
+    lines += ["", "## Proof", "", "```json", json.dumps(proof, indent=2, ensure_ascii=False), "```", "",
+              _mark(spec, run), ""]
+    return "\n".join(lines)
+
+
 def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
     """The proof document a single payee can be sent: their line, its index, the audit path, the root."""
     from attribcli.merkle import proof_document
 
-    payout = _compute(run, spec)
-    lines = statement_lines(run, spec, payout)
+    full = dataclasses.replace(spec, holder=None)  # the line in the full statement, whatever is rendered
+    payout = _compute(run, full)
+    lines = statement_lines(run, full, payout)
     index = next((i for i, line in enumerate(lines) if line["payee_id"] == payee), None)
     if index is None:
         raise AttribError(f"'{payee}' is not a payee of this statement", field="--proof-for",

@@ -291,3 +291,27 @@ def test_bad_aliases_are_one_line_errors(tmp_path, alias_of, message):
     r = _invoke("train", write_config(tmp_path, data=data))
     assert r.exit_code == 2 and message in r.output and "alias_of" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_holder_statement_verifies_and_its_proof_checks_against_the_full_statement(run_dir, tmp_path):
+    full = _statement(run_dir)
+    for fmt in ("md", "json"):
+        out = tmp_path / f"h04.{fmt}"
+        assert _invoke("payout", run_dir, "--revenue-from-generations", "--holder", "h04", "--format", fmt,
+                       "-o", out).exit_code == 0
+        assert _invoke("verify", run_dir, out).exit_code == 0
+    mine = json.loads((tmp_path / "h04.json").read_text())
+    assert mine["amount_minor"] == next(p["amount_minor"] for p in full["payees"] if p["payee_id"] == "h04")
+    assert sum(g["amount_minor"] for g in mine["generations"]) == mine["amount_minor"]
+    proof = tmp_path / "proof.json"
+    proof.write_text(json.dumps(mine["proof"]))
+    r = _invoke("verify", "--line", proof, "--root", full["merkle"]["root"], "--size", full["merkle"]["size"])
+    assert r.exit_code == 0, r.output
+    assert "## Proof" in (tmp_path / "h04.md").read_text()
+
+
+@pytest.mark.parametrize("args, field", [(["--holder", "nobody", "--format", "md"], "--holder"),
+                                         (["--holder", "h01"], "--format")])
+def test_holder_statement_errors_are_one_line(run_dir, args, field):
+    r = _invoke("payout", run_dir, "--revenue", "1", *args)
+    assert r.exit_code == 2 and field in r.output and len(r.output.strip().splitlines()) == 1
