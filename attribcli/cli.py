@@ -128,6 +128,8 @@ def value(run_dir, by, fmt, output):
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
 @click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
               help="Carry-forward ledger to settle against (created if missing; one entry appended per statement).")
+@click.option("--plot", is_flag=True,
+              help='Markdown to a file: also write a PNG of payee shares and sample values next to it (pip install "attribcli[plot]").')
 @click.option("--holder", metavar="ID", help="The statement one holder is sent (md or json): their lines, documents, proof.")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
@@ -135,7 +137,7 @@ def value(run_dir, by, fmt, output):
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           ledger, holder, proof_for, fmt, output):
+           ledger, plot, holder, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -153,6 +155,13 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder)
+    if plot and (fmt != "md" or output is None or str(output) == "-" or holder is not None):
+        raise AttribError("--plot goes with a full Markdown statement written to a file", field="--plot",
+                          fix="add --format md -o STATEMENT.md (the PNG is written next to it)")
+    if plot:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, plot=Path(output).with_suffix(".png").name)
     if holder is not None and fmt == "csv":
         raise AttribError("a holder's statement is Markdown or JSON", field="--format",
                           fix="add --format md or --format json (for CSV rows per generation use --detail)")
@@ -177,7 +186,13 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 
         _emit(json.dumps(line_proof(run, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
         return
-    _emit(render(run, spec), output)
+    text = render(run, spec)
+    if spec.plot:
+        from attribcli.plots import write_payout_plot
+        from attribcli.report import _compute
+
+        write_payout_plot(run, _compute(run, spec), Path(output).with_name(spec.plot), title=f"Run {run.path.name}")
+    _emit(text, output)
     if book is not None:
         from attribcli import ledger as ledgers
         from attribcli.report import _compute, settlement, statement_id, statement_lines, statement_root

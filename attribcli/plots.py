@@ -42,8 +42,8 @@ def write_payout_plot(run: Run, payout: Payout, path: Path, *, title: str) -> Pa
         import matplotlib.style
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError:
-        raise AttribError("matplotlib is not installed", field="--plot",
+    except ImportError as exc:  # absent, or built for another numpy: either way, reinstall it
+        raise AttribError(f"the plot needs matplotlib, which cannot be imported ({exc})", field="--plot",
                           fix='pip install "attribcli[plot]"') from None
     from attribcli.report import _payee_rows
 
@@ -81,7 +81,7 @@ def write_payout_plot(run: Run, payout: Payout, path: Path, *, title: str) -> Pa
             bottom.text(0.5, 0.5, "no values", ha="center", va="center", transform=bottom.transAxes)
         neg, zero = int((values < 0).sum()), int((values == 0).sum())
         bottom.axvline(0, color="tab:red", linewidth=1,
-                       label=f"0: values \u2264 0 earn nothing ({neg} < 0, {zero} = 0, of {values.size})")
+                       label=f"0: values \u2264 0 earn nothing ({neg} negative, {zero} zero, of {values.size})")
         bottom.legend(loc="upper right", fontsize=8)
         bottom.set_xlabel("value (nats)")
         bottom.set_ylabel("count (log)")

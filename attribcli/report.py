@@ -44,8 +44,10 @@ class ReportSpec:
     minimum_payout: str | None = None  # payout: override the run's payout.minimum_payout
     carried_in: tuple | None = None    # payout: ((payee, minor units), ...) carried from the ledger
     holder: str | None = None          # payout: the statement one payee is sent
+    plot: str | None = None            # payout md: file name of the PNG written next to the statement
 
-    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder")
+    PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
+                   "plot")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
@@ -229,7 +231,8 @@ def statement_id(run: Run, spec: ReportSpec) -> str:
     """Binds lines to one statement: the run (manifest hash) and how its revenue was split."""
     from attribcli.files import sha256_bytes
 
-    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "detail", "carried_in", "holder")}
+    params = {k: v for k, v in spec.to_dict().items()
+              if k not in ("format", "detail", "carried_in", "holder", "plot")}
     return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
@@ -400,6 +403,7 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
              f"- Statement `{statement_id(run, spec)}`: Merkle root `{statement_root(statement_lines(run, spec, payout, st))}` "
              f"over its {len(payout.payees())} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)", "",
+             *([f"![Payee shares and the distribution of sample values]({spec.plot})", ""] if spec.plot else []),
              "## Stage split", "",
              "Each generation's revenue, after any platform fee, splits across the stages that produced it, "
              "measured in nats of the completion's log-likelihood (base model: uniform reference → base; "
