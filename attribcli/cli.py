@@ -130,6 +130,7 @@ def value(run_dir, by, fmt, output):
               help="Carry-forward ledger to settle against (created if missing; one entry appended per statement).")
 @click.option("--plot", is_flag=True,
               help='Markdown to a file: also write a PNG of payee shares and sample values next to it (pip install "attribcli[plot]").')
+@click.option("--sign", is_flag=True, help="Sign the statement (md/json) with HMAC-SHA256; key in ATTRIB_SIGNING_KEY.")
 @click.option("--holder", metavar="ID", help="The statement one holder is sent (md or json): their lines, documents, proof.")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
@@ -137,7 +138,7 @@ def value(run_dir, by, fmt, output):
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           ledger, plot, holder, proof_for, fmt, output):
+           ledger, plot, sign, holder, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -154,7 +155,11 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         currency = (yaml.safe_load((run.path / "config.yaml").read_text()) or {}).get("payout", {}).get("currency", "USD")
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
-                      stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder)
+                      stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
+                      sign=sign)
+    if sign and (fmt == "csv" or holder is not None):
+        raise AttribError("only full Markdown or JSON statements are signed", field="--sign",
+                          fix="add --format md or --format json, without --holder")
     if plot and (fmt != "md" or output is None or str(output) == "-" or holder is not None):
         raise AttribError("--plot goes with a full Markdown statement written to a file", field="--plot",
                           fix="add --format md -o STATEMENT.md (the PNG is written next to it)")

@@ -45,9 +45,10 @@ class ReportSpec:
     carried_in: tuple | None = None    # payout: ((payee, minor units), ...) carried from the ledger
     holder: str | None = None          # payout: the statement one payee is sent
     plot: str | None = None            # payout md: file name of the PNG written next to the statement
+    sign: bool = False                 # payout md/json: HMAC-SHA256 with the key in ATTRIB_SIGNING_KEY
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
-                   "plot")
+                   "plot", "sign")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
@@ -232,7 +233,7 @@ def statement_id(run: Run, spec: ReportSpec) -> str:
     from attribcli.files import sha256_bytes
 
     params = {k: v for k, v in spec.to_dict().items()
-              if k not in ("format", "detail", "carried_in", "holder", "plot")}
+              if k not in ("format", "detail", "carried_in", "holder", "plot", "sign")}
     return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
@@ -300,6 +301,17 @@ def _holder_statement(run: Run, spec: ReportSpec, payout: Payout, st: Settlement
     lines += ["", "## Proof", "", "```json", json.dumps(proof, indent=2, ensure_ascii=False), "```", "",
               _mark(spec, run), ""]
     return "\n".join(lines)
+
+
+def signature(sid: str, root: str, size: int) -> str:
+    """HMAC-SHA256 over the statement id, its Merkle root and its number of lines: it covers every line."""
+    from attribcli.merkle import key_from_env, sign
+
+    key = key_from_env()
+    if key is None:
+        raise AttribError("signing needs a key", field="ATTRIB_SIGNING_KEY",
+                          fix="export ATTRIB_SIGNING_KEY=<secret> (the same key verifies the statement)")
+    return sign(f"{sid}\n{root}\n{size}\n".encode(), key)
 
 
 def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
@@ -375,6 +387,10 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
                       "algorithm": "RFC 6962 Merkle tree hash, SHA-256",
                       "leaf": "canonical JSON (sorted keys, no spaces, UTF-8) of each line of 'lines'"},
            "lines": statement_lines(run, spec, payout, st),
+           **({"signature": {"algorithm": "HMAC-SHA256", "over": "statement_id, merkle root, size (one per line)",
+                             "key": "ATTRIB_SIGNING_KEY",
+                             "value": signature(statement_id(run, spec), statement_root(statement_lines(run, spec, payout, st)),
+                                                len(payout.payees()))}} if spec.sign else {}),
            "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
            "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
            "method": run.manifest.get("method", {})}
@@ -402,7 +418,10 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
              f"- Run manifest SHA-256: `{run.manifest_sha256}`",
              f"- Statement `{statement_id(run, spec)}`: Merkle root `{statement_root(statement_lines(run, spec, payout, st))}` "
              f"over its {len(payout.payees())} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
-             "then `attrib verify --line PROOF --root ROOT --size N`)", "",
+             "then `attrib verify --line PROOF --root ROOT --size N`)",
+             *([f"- HMAC-SHA256 signature (key ATTRIB_SIGNING_KEY) over statement id, root and size: `"
+                f"{signature(statement_id(run, spec), statement_root(statement_lines(run, spec, payout, st)), len(payout.payees()))}`"]
+               if spec.sign else []), "",
              *([f"![Payee shares and the distribution of sample values]({spec.plot})", ""] if spec.plot else []),
              "## Stage split", "",
              "Each generation's revenue, after any platform fee, splits across the stages that produced it, "

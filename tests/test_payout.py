@@ -315,3 +315,18 @@ def test_a_holder_statement_verifies_and_its_proof_checks_against_the_full_state
 def test_holder_statement_errors_are_one_line(run_dir, args, field):
     r = _invoke("payout", run_dir, "--revenue", "1", *args)
     assert r.exit_code == 2 and field in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_signed_statements_verify_only_with_the_key(run_dir, tmp_path, monkeypatch):
+    out = tmp_path / "signed.json"
+    r = _invoke("payout", run_dir, "--revenue", "9.99", "--format", "json", "--sign", "-o", out)
+    assert r.exit_code == 2 and "ATTRIB_SIGNING_KEY" in r.output and not out.exists()
+    monkeypatch.setenv("ATTRIB_SIGNING_KEY", "k3y")
+    for fmt in ("json", "md"):
+        out = tmp_path / f"signed.{fmt}"
+        assert _invoke("payout", run_dir, "--revenue", "9.99", "--format", fmt, "--sign", "-o", out).exit_code == 0
+        assert _invoke("verify", run_dir, out).exit_code == 0
+    sig = json.loads((tmp_path / "signed.json").read_text())["signature"]["value"]
+    monkeypatch.setenv("ATTRIB_SIGNING_KEY", "another key")
+    r = _invoke("verify", run_dir, tmp_path / "signed.json")
+    assert r.exit_code == 1 and sig[:20] in (tmp_path / "signed.json").read_text()
