@@ -126,6 +126,8 @@ def value(run_dir, by, fmt, output):
 @click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
 @click.option("--minimum-payout", metavar="AMOUNT",
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
+@click.option("--floor", metavar="AMOUNT", help="Least a holder with positive value receives (from holders above it).")
+@click.option("--cap", metavar="AMOUNT", help="Most a holder receives; the excess goes to holders below the cap.")
 @click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
               help="Carry-forward ledger to settle against (created if missing; one entry appended per statement).")
 @click.option("--plot", is_flag=True,
@@ -138,7 +140,7 @@ def value(run_dir, by, fmt, output):
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           ledger, plot, sign, holder, proof_for, fmt, output):
+           floor, cap, ledger, plot, sign, holder, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -156,7 +158,12 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
-                      sign=sign)
+                      sign=sign, floor=floor, cap=cap)
+    for name, amount in (("--floor", floor), ("--cap", cap)):
+        if amount is not None:
+            from attribcli.money import parse_amount
+
+            parse_amount(amount, currency, field=name)
     if sign and (fmt == "csv" or holder is not None):
         raise AttribError("only full Markdown or JSON statements are signed", field="--sign",
                           fix="add --format md or --format json, without --holder")

@@ -109,6 +109,8 @@ class PayoutConfig:
     platform_fee: float = _f(0.0, check=_fraction, help="fraction of each generation's revenue taken first")
     platform_payee: str = _f("PLATFORM")
     minimum_payout: str = _f("0", help="decimal string: holders owed less are paid next statement (--ledger)")
+    floor: str | None = _f(None, help="decimal string: least a holder with positive value receives per statement")
+    cap: str | None = _f(None, help="decimal string: most a holder receives per statement")
     base_model_payee: str = _f("BASE_MODEL")
     prompt_payee: str = _f("PROMPT_AUTHORS")
 

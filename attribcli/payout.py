@@ -53,17 +53,19 @@ class Payout:
     generations: list[GenerationPayout] = field(default_factory=list)
 
     stage_payees: dict[str, str] = field(default_factory=dict)   # stage / "platform" → payee id
+    adjustments: dict[str, int] = field(default_factory=dict)    # floor / cap moves between payees; sums to 0
 
     def payees(self) -> list[str]:
         ids = [p for p in (self.generations[0].values if self.generations else []) if p != UNALLOCATED_ID]
         extra = [p for p in dict.fromkeys(self.stage_payees.values())
                  if any(g.amounts.get(p, 0) for g in self.generations)]
-        if any(g.amounts.get(UNALLOCATED_ID, 0) or g.values.get(UNALLOCATED_ID) for g in self.generations):
+        if self.adjustments.get(UNALLOCATED_ID) or any(g.amounts.get(UNALLOCATED_ID, 0) or g.values.get(UNALLOCATED_ID)
+                                                       for g in self.generations):
             extra.append(UNALLOCATED_ID)
         return ids + extra
 
     def total(self, payee: str) -> int:
-        return sum(g.amounts.get(payee, 0) for g in self.generations)
+        return sum(g.amounts.get(payee, 0) for g in self.generations) + self.adjustments.get(payee, 0)
 
     def value(self, payee: str) -> float:
         return sum(g.values.get(payee, 0.0) for g in self.generations)
@@ -137,7 +139,54 @@ def compute_payout(run: Run, *, revenue: str | None, currency: str, policy: Payo
         payout.generations.append(GenerationPayout(gid, rev, col, amounts, contributions[gid], stage_amounts))
     for g in payout.generations:  # the invariant every statement rests on
         assert sum(g.amounts.values()) == g.revenue and min(g.amounts.values()) >= 0
+    floor = parse_amount(policy.floor, currency, field="floor") if policy.floor else 0
+    cap = parse_amount(policy.cap, currency, field="cap") if policy.cap else None
+    if floor or cap is not None:
+        if cap is not None and floor > cap:
+            raise AttribError("the floor is above the cap", field="payout.floor", fix="make floor <= cap")
+        payout.adjustments = floor_and_cap(payout, floor=floor, cap=cap)
+    assert sum(payout.total(p) for p in payout.payees()) == payout.revenue
     return payout
+
+
+def floor_and_cap(payout: Payout, *, floor: int, cap: int | None) -> dict[str, int]:
+    """Statement-level limits on each holder's amount, moved between holders in exact minor units.
+
+    Cap: what a holder earns above the cap goes to holders below it in proportion to their positive value
+    (repeated while that pushes others over), or to UNALLOCATED when nobody can take it. Floor: a holder
+    with positive value earning less than the floor is topped up from holders above it, in proportion to
+    their surplus over the floor, never taking a donor below the floor (when the surplus is short, the
+    top-ups share it in proportion to what each lacks). Returns the adjustment per payee (sums to 0)."""
+    holders = [p for p in payout.payees() if payee_kind(p, payout) == "holder"]
+    amount = {p: payout.total(p) for p in holders}
+    weight = {p: sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations) for p in holders}
+    spill = 0
+    while cap is not None:
+        over = {p: a - cap for p, a in amount.items() if a > cap}
+        if not over:
+            break
+        for p in over:
+            amount[p] = cap
+        excess = sum(over.values())
+        takers = {p: weight[p] for p, a in amount.items() if a < cap and weight[p] > 0}
+        if not takers:
+            spill += excess
+            break
+        for p, minor in allocate(excess, takers).items():
+            amount[p] += minor
+    if floor:
+        short = {p: floor - a for p, a in amount.items() if weight[p] > 0 and a < floor}
+        surplus = {p: a - floor for p, a in amount.items() if a > floor}
+        moved = min(sum(short.values()), sum(surplus.values()))
+        if moved:
+            for p, minor in allocate(moved, surplus).items():
+                amount[p] -= minor
+            for p, minor in allocate(moved, short).items():
+                amount[p] += minor
+    out = {p: amount[p] - payout.total(p) for p in holders if amount[p] != payout.total(p)}
+    if spill:
+        out[UNALLOCATED_ID] = out.get(UNALLOCATED_ID, 0) + spill
+    return out
 
 
 def _stage_weights(policy: PayoutConfig, nats: dict[str, float]) -> dict[str, Fraction | float]:

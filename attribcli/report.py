@@ -46,9 +46,11 @@ class ReportSpec:
     holder: str | None = None          # payout: the statement one payee is sent
     plot: str | None = None            # payout md: file name of the PNG written next to the statement
     sign: bool = False                 # payout md/json: HMAC-SHA256 with the key in ATTRIB_SIGNING_KEY
+    floor: str | None = None           # payout: override the run's payout.floor
+    cap: str | None = None             # payout: override the run's payout.cap
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
-                   "plot", "sign")
+                   "plot", "sign", "floor", "cap")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
@@ -78,7 +80,8 @@ def settlement(run: Run, spec: ReportSpec, payout: Payout) -> Settlement:
 
 
 def _compute(run: Run, spec: ReportSpec) -> Payout:
-    policy = payout_policy(run.path / "config.yaml", stages=spec.stages, platform_fee=spec.platform_fee)
+    policy = payout_policy(run.path / "config.yaml", stages=spec.stages, platform_fee=spec.platform_fee,
+                           floor=spec.floor, cap=spec.cap)
     clash = sorted(set(run.holders["holder_id"].astype(str)) & {policy.platform_payee, policy.base_model_payee,
                                                                policy.prompt_payee})
     if clash:
@@ -331,11 +334,12 @@ def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
 def _payout_csv(run, spec, payout: Payout, st: Settlement):
     cur = payout.currency
     extras = _extra_columns(run)
-    tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout",
+    tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
             "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
-                 "" if spec.minimum_payout is None else spec.minimum_payout, run.manifest_sha256]
+                 "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
+                 run.manifest_sha256]
     if spec.detail:
         header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
                   "amount_minor", "share_of_generation_pct"] + tail
@@ -346,6 +350,10 @@ def _payout_csv(run, spec, payout: Payout, st: Settlement):
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                              safe_cell(g.generation_id), num(g.values.get(p, 0.0)), format_amount(a, cur), a,
                              _share(a, g.revenue)] + tail_vals)
+            if payout.adjustments.get(p):
+                a = payout.adjustments[p]
+                rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact),
+                             *map(safe_cell, ex), "(floor/cap adjustment)", "0", format_amount(a, cur), a, ""] + tail_vals)
     else:
         header = ["payee_id", "kind", "name", "contact", *extras, "value", "positive_value", "amount",
                   "amount_minor", "share_of_revenue_pct", "generations_paid", "carried_in_minor", "paid_minor",
@@ -381,6 +389,7 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
            "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
            "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
            "statement_id": statement_id(run, spec),
+           "floor_cap_adjustments_minor": dict(payout.adjustments),
            "settlement": {"minimum_payout_minor": st.minimum, "carried_in_minor": sum(st.carried_in.values()),
                           "paid_minor": sum(st.paid.values()), "carried_out_minor": sum(st.carried_out.values())},
            "merkle": {"root": statement_root(statement_lines(run, spec, payout, st)), "size": len(payout.payees()),

@@ -49,6 +49,7 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
                           stages=first.get("stages") or None,
                           platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
                           minimum_payout=first.get("minimum_payout") or None,
+                          floor=first.get("floor") or None, cap=first.get("cap") or None,
                           carried_in=_carried_from_rows(rows))
     elif rows[0][0] in _CSV_BY:
         spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])

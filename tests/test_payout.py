@@ -240,7 +240,9 @@ def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(r
     cents = data.draw(st.integers(0, 10**9))
     revenue = f"{cents // 100}.{cents % 100:02d}"
     policy = payout_policy(run.path / "config.yaml", stages=data.draw(st.sampled_from(["measured", "fixed", "data_only"])),
-                           platform_fee=data.draw(st.sampled_from([0.0, 0.3, 1.0])))
+                           platform_fee=data.draw(st.sampled_from([0.0, 0.3, 1.0])),
+                           floor=data.draw(st.sampled_from([None, "0.01", "3.00"])),
+                           cap=data.draw(st.sampled_from([None, "3.00", "1000000.00"])))
     payout = compute_payout(run, revenue=revenue, currency="USD", policy=policy)
     assert sum(payout.total(p) for p in payout.payees()) == cents
     assert all(payout.total(p) >= 0 for p in payout.payees())
@@ -330,3 +332,30 @@ def test_signed_statements_verify_only_with_the_key(run_dir, tmp_path, monkeypat
     monkeypatch.setenv("ATTRIB_SIGNING_KEY", "another key")
     r = _invoke("verify", run_dir, tmp_path / "signed.json")
     assert r.exit_code == 1 and sig[:20] in (tmp_path / "signed.json").read_text()
+
+
+def test_cap_and_floor_move_money_between_holders_exactly(run_dir, tmp_path):
+    base = {p["payee_id"]: p for p in _statement(run_dir)["payees"]}
+    holders = [p for p, x in base.items() if x["kind"] == "holder"]
+    top = max(base[p]["amount_minor"] for p in holders)
+    cap = top // 2
+    capped = {p["payee_id"]: p for p in _statement(run_dir, "--cap", f"{cap // 100}.{cap % 100:02d}")["payees"]}
+    assert max(capped[p]["amount_minor"] for p in holders) <= cap
+    assert sum(x["amount_minor"] for x in capped.values()) == sum(x["amount_minor"] for x in base.values())
+    assert sum(capped[p]["amount_minor"] for p in holders) + capped.get("UNALLOCATED", {"amount_minor": 0})["amount_minor"] \
+        == sum(base[p]["amount_minor"] for p in holders) + base.get("UNALLOCATED", {"amount_minor": 0})["amount_minor"]
+    earning = sorted(base[p]["amount_minor"] for p in holders if base[p]["value"] > 0)
+    floor = earning[1] + 1  # above the two smallest positive holders: they must be lifted
+    floored = {p["payee_id"]: p for p in _statement(run_dir, "--floor", f"{floor // 100}.{floor % 100:02d}")["payees"]}
+    lifted = [p for p in holders if base[p]["value"] > 0 and base[p]["amount_minor"] < floor]
+    assert len(lifted) >= 2 and all(floored[p]["amount_minor"] == floor for p in lifted)
+    assert all(floored[p]["amount_minor"] >= floor for p in holders if base[p]["amount_minor"] >= floor)  # donors
+    assert all(floored[p]["amount_minor"] == 0 for p in holders if base[p]["value"] <= 0)  # no value, no floor
+    assert sum(x["amount_minor"] for x in floored.values()) == sum(x["amount_minor"] for x in base.values())
+    for fmt in ("csv", "json"):
+        out = tmp_path / f"fc.{fmt}"
+        assert _invoke("payout", run_dir, "--revenue-from-generations", "--floor", "8.00", "--cap", "12.00",
+                       "--format", fmt, "-o", out).exit_code == 0
+        assert _invoke("verify", run_dir, out).exit_code == 0
+    r = _invoke("payout", run_dir, "--revenue", "10", "--floor", "5", "--cap", "1")
+    assert r.exit_code == 2 and "floor" in r.output
