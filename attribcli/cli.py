@@ -126,6 +126,9 @@ def value(run_dir, by, fmt, output):
 @click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
 @click.option("--minimum-payout", metavar="AMOUNT",
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
+@click.option("--period", metavar="LABEL", help='The period the statement covers, e.g. "2026-Q3" (shown in the heading).')
+@click.option("--opted-out", "opted_out", metavar="IDS",
+              help="Comma-separated holder ids who opted out after training: flagged in the statement.")
 @click.option("--floor", metavar="AMOUNT", help="Least a holder with positive value receives (from holders above it).")
 @click.option("--cap", metavar="AMOUNT", help="Most a holder receives; the excess goes to holders below the cap.")
 @click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
@@ -140,7 +143,7 @@ def value(run_dir, by, fmt, output):
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           floor, cap, ledger, plot, sign, holder, proof_for, fmt, output):
+           period, opted_out, floor, cap, ledger, plot, sign, holder, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -158,7 +161,12 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
-                      sign=sign, floor=floor, cap=cap)
+                      sign=sign, floor=floor, cap=cap, period=period,
+                      opted_out=tuple(sorted({i.strip() for i in opted_out.split(",") if i.strip()})) if opted_out else None)
+    unknown = sorted(set(spec.opted_out or ()) - set(run.holders["holder_id"].astype(str)))
+    if unknown:
+        raise AttribError(f"'{unknown[0]}' is not a holder of this run", field="--opted-out",
+                          fix="give holder ids from the run's holders table, separated by commas")
     for name, amount in (("--floor", floor), ("--cap", cap)):
         if amount is not None:
             from attribcli.money import parse_amount

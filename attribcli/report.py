@@ -48,14 +48,17 @@ class ReportSpec:
     sign: bool = False                 # payout md/json: HMAC-SHA256 with the key in ATTRIB_SIGNING_KEY
     floor: str | None = None           # payout: override the run's payout.floor
     cap: str | None = None             # payout: override the run's payout.cap
+    period: str | None = None          # payout: the period the statement covers, e.g. "2026-Q3"
+    opted_out: tuple | None = None     # payout: holders who opted out after this run was trained (flagged)
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
-                   "plot", "sign", "floor", "cap")
+                   "plot", "sign", "floor", "cap", "period", "opted_out")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
-        ci = params.get("carried_in")
-        return cls(**{**params, "carried_in": tuple((str(p), int(a)) for p, a in ci) if ci else None})
+        ci, oo = params.get("carried_in"), params.get("opted_out")
+        return cls(**{**params, "carried_in": tuple((str(p), int(a)) for p, a in ci) if ci else None,
+                      **({"opted_out": tuple(oo)} if oo else {})})
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
@@ -335,11 +338,13 @@ def _payout_csv(run, spec, payout: Payout, st: Settlement):
     cur = payout.currency
     extras = _extra_columns(run)
     tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
-            "run_manifest_sha256"]
+            "period", "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
                  "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
-                 run.manifest_sha256]
+                 safe_cell(spec.period or ""), run.manifest_sha256]
+    flagged = set(spec.opted_out or ())
+    tail = ["opted_out_after_training"] + tail
     if spec.detail:
         header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
                   "amount_minor", "share_of_generation_pct"] + tail
@@ -349,11 +354,12 @@ def _payout_csv(run, spec, payout: Payout, st: Settlement):
                 a = g.amounts.get(p, 0)
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                              safe_cell(g.generation_id), num(g.values.get(p, 0.0)), format_amount(a, cur), a,
-                             _share(a, g.revenue)] + tail_vals)
+                             _share(a, g.revenue), _yes(p in flagged)] + tail_vals)
             if payout.adjustments.get(p):
                 a = payout.adjustments[p]
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact),
-                             *map(safe_cell, ex), "(floor/cap adjustment)", "0", format_amount(a, cur), a, ""] + tail_vals)
+                             *map(safe_cell, ex), "(floor/cap adjustment)", "0", format_amount(a, cur), a, "",
+                             _yes(p in flagged)] + tail_vals)
     else:
         header = ["payee_id", "kind", "name", "contact", *extras, "value", "positive_value", "amount",
                   "amount_minor", "share_of_revenue_pct", "generations_paid", "carried_in_minor", "paid_minor",
@@ -365,8 +371,12 @@ def _payout_csv(run, spec, payout: Payout, st: Settlement):
             rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                          num(payout.value(p)), num(pos), format_amount(a, cur), a, _share(a, payout.revenue),
                          sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0), st.carried_in.get(p, 0),
-                         st.paid[p], st.carried_out[p]] + tail_vals)
+                         st.paid[p], st.carried_out[p], _yes(p in flagged)] + tail_vals)
     return _csv_text(header, rows)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _payout_json(run, spec, payout: Payout, st: Settlement):
@@ -400,6 +410,7 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
                              "key": "ATTRIB_SIGNING_KEY",
                              "value": signature(statement_id(run, spec), statement_root(statement_lines(run, spec, payout, st)),
                                                 len(payout.payees()))}} if spec.sign else {}),
+           "period": spec.period, "opted_out_after_training": list(spec.opted_out or ()),
            "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
            "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
            "method": run.manifest.get("method", {})}
@@ -415,7 +426,8 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
     escrow_amt = payout.total(ESCROW_ID)
     mode = ("each generation's own revenue" if payout.mode == "generations"
             else f"a total of {f(total)} {cur} split evenly across generations")
-    lines = [f"# Payout statement: run `{md_text(run.path.name)}`", "",
+    lines = [f"# Payout statement: run `{md_text(run.path.name)}`"
+             + (f", period {md_text(spec.period)}" if spec.period else ""), "",
              "## Summary", "",
              f"- Revenue: **{f(total)} {cur}** ({mode}), over {len(payout.generations)} generations",
              f"- Paid to {sum(1 for p in paid if payee_kind(p, payout) == 'holder')} rights holders; "
@@ -468,6 +480,12 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
                            "-rr")
         docs = V.top_documents(doc_values, g.generation_id)
         lines += ["", "Top documents: " + ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs), ""]
+    if spec.opted_out:
+        lines += ["## Opted out after training", "",
+                  "These holders opted out after this run was trained: their documents were used, so this statement "
+                  "pays them, and they must be left out of the next training run:", ""]
+        lines += [f"- `{md_text(p)}` ({md_text(info.get(p, {}).get('name', ''))}): {f(payout.total(p))} {cur} this "
+                  "statement" for p in spec.opted_out] + [""]
     merges = V.merged_holders(run)
     if merges:
         lines += ["## Merged payees", "", "Holders listed under more than one id are paid once, under one id:", ""]
@@ -477,8 +495,12 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
     lic_tot = lic.sum(axis=1)
     counts = run.documents[~run.documents["opt_out"].astype(bool)].groupby("license").size()
     lines += ["## License mix", ""]
-    lines += _md_table(["License", "Documents", "Value (nats)"],
-                       [[md_text(lic_id), int(counts.get(lic_id, 0)), short(v)] for lic_id, v in lic_tot.items()], "-rr")
+    cls = run.documents.drop_duplicates("license").set_index("license")
+    flag = lambda lic_id, col: ("yes" if cls.loc[lic_id, col] else "no") if col in cls else ""  # noqa: E731
+    lines += _md_table(["License", "Use", "Attribution", "Share-alike", "Trained documents", "Value (nats)"],
+                       [[md_text(lic_id), md_text(cls.loc[lic_id, "use"]) if "use" in cls else "",
+                         flag(lic_id, "attribution"), flag(lic_id, "share_alike"), int(counts.get(lic_id, 0)), short(v)]
+                        for lic_id, v in lic_tot.items()], "----rr")
     excl = V.excluded_documents(run)
     lines += ["", "## Exclusions", "", f"{len(excl)} documents were not trained on and earn nothing"
               + (":" if len(excl) else ".")]

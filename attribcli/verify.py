@@ -50,6 +50,8 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
                           platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
                           minimum_payout=first.get("minimum_payout") or None,
                           floor=first.get("floor") or None, cap=first.get("cap") or None,
+                          period=first.get("period", "").removeprefix("'") or None,
+                          opted_out=_flagged_from_rows(rows),
                           carried_in=_carried_from_rows(rows))
     elif rows[0][0] in _CSV_BY:
         spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])
@@ -66,6 +68,15 @@ def _carried_from_rows(rows: list[list[str]]) -> tuple | None:
     i, p = header.index("carried_in_minor"), header.index("payee_id")
     pairs = tuple((r[p].lstrip("'"), int(r[i])) for r in rows[1:] if len(r) > i and r[i] not in ("", "0"))
     return pairs or None
+
+
+def _flagged_from_rows(rows: list[list[str]]) -> tuple | None:
+    header = rows[0]
+    if "opted_out_after_training" not in header:
+        return None
+    i, p = header.index("opted_out_after_training"), header.index("payee_id")
+    ids = sorted({r[p].lstrip("'") for r in rows[1:] if len(r) > i and r[i] == "yes"})
+    return tuple(ids) or None
 
 
 def first_difference(expected: str, actual: str) -> str:

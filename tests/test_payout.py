@@ -359,3 +359,49 @@ def test_cap_and_floor_move_money_between_holders_exactly(run_dir, tmp_path):
         assert _invoke("verify", run_dir, out).exit_code == 0
     r = _invoke("payout", run_dir, "--revenue", "10", "--floor", "5", "--cap", "1")
     assert r.exit_code == 2 and "floor" in r.output
+
+
+def test_period_and_holders_opted_out_after_training_are_shown_and_verify(run_dir, tmp_path):
+    for fmt in ("csv", "md", "json"):
+        out = tmp_path / f"p.{fmt}"
+        assert _invoke("payout", run_dir, "--revenue", "50", "--period", "2026-Q3", "--opted-out", "h02,h04",
+                       "--format", fmt, "-o", out).exit_code == 0
+        assert _invoke("verify", run_dir, out).exit_code == 0, fmt
+    md = (tmp_path / "p.md").read_text()
+    assert "period 2026-Q3" in md and "## Opted out after training" in md and "`h04`" in md
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert {r["payee_id"] for r in rows if r["opted_out_after_training"] == "yes"} == {"h02", "h04"}
+    r = _invoke("payout", run_dir, "--revenue", "1", "--opted-out", "h99")
+    assert r.exit_code == 2 and "--opted-out" in r.output
+
+
+def test_verify_names_any_tampered_file_of_the_run(run_dir, tmp_path):
+    import shutil
+
+    files = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")
+                   if p.is_file() and p.parts[len(run_dir.parts)] != "reports")
+    assert {"values.npy", "losses.csv", "samples.csv", "model.pt", "config.yaml", "manifest.json",
+            "inputs/documents.jsonl", "inputs/holders.csv", "inputs/generations.jsonl"} <= set(files)
+    statement = tmp_path / "statement.json"
+    assert _invoke("payout", run_dir, "--revenue", "10", "--format", "json", "-o", statement).exit_code == 0
+    for rel in files:
+        copy = tmp_path / rel.replace("/", "_")
+        shutil.copytree(run_dir, copy)
+        target = copy / rel
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0x01  # one bit
+        target.write_bytes(bytes(data))
+        r = _invoke("verify", copy, statement)
+        assert r.exit_code in (1, 2), rel  # 2: a file too damaged to read is a one-line error naming it
+        assert rel.split("/")[-1] in r.output or "manifest" in r.output, (rel, r.output)
+        shutil.rmtree(copy)
+
+
+def test_verify_names_a_changed_input_file(tmp_path):
+    data = copy_sample(tmp_path / "data")
+    assert _invoke("train", write_config(tmp_path, data=data)).exit_code == 0
+    assert _invoke("verify", tmp_path / "run").exit_code == 0
+    with open(data / "holders.csv", "a") as fh:
+        fh.write("h99,Late Arrival,late@example.org,FR\n")
+    r = _invoke("verify", tmp_path / "run")
+    assert r.exit_code == 1 and "input holders" in r.output and "changed since training" in r.output
