@@ -137,13 +137,16 @@ def value(run_dir, by, fmt, output):
               help='Markdown to a file: also write a PNG of payee shares and sample values next to it (pip install "attribcli[plot]").')
 @click.option("--sign", is_flag=True, help="Sign the statement (md/json) with HMAC-SHA256; key in ATTRIB_SIGNING_KEY.")
 @click.option("--holder", metavar="ID", help="The statement one holder is sent (md or json): their lines, documents, proof.")
+@click.option("--claims", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV doc_id,holder_id: escrow documents claimed by a holder (with --ledger): their carried "
+                   "escrow and later amounts go to the holder.")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
 @_FORMAT
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           period, opted_out, floor, cap, ledger, plot, sign, holder, proof_for, fmt, output):
+           period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
@@ -189,7 +192,9 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         from attribcli.money import parse_amount
 
         parse_amount(minimum_payout, currency, field="--minimum-payout")
-    book = None
+    book, balances = None, {}
+    if claims is not None and ledger is None:
+        raise AttribError("claims settle escrow carried in a ledger", field="--claims", fix="add --ledger LEDGER.json")
     if ledger is not None:
         import dataclasses
 
@@ -197,8 +202,21 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         from attribcli.report import statement_id
 
         book = ledgers.load(ledger, currency.upper())
-        carried = ledgers.carried(book, statement_id(run, spec))
-        spec = dataclasses.replace(spec, carried_in=tuple(sorted(carried.items())) or None)
+        sid = statement_id(run, spec)
+        last = book["entries"][-1] if book["entries"] else None
+        if last and last["statement"] == sid:  # the same statement again: as recorded, no new transfers
+            carried, claimed = dict(last["carried_in"]), dict(last.get("claims", {}))
+        else:
+            carried, claimed = ledgers.carried(book, sid), ledgers.standing_claims(book, sid)
+            balances = ledgers.escrow_balances(book, sid)
+            for doc, who in (_read_claims(claims, run, claimed) if claims else {}).items():
+                moved = balances.pop(doc, 0)
+                if moved:
+                    carried["ESCROW"] = carried.get("ESCROW", 0) - moved
+                    carried[who] = carried.get(who, 0) + moved
+                claimed[doc] = who
+        spec = dataclasses.replace(spec, carried_in=tuple(sorted((k, v) for k, v in carried.items() if v)) or None,
+                                   claims=tuple(sorted(claimed.items())) or None)
     if proof_for is not None:
         import json
 
@@ -217,11 +235,47 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         from attribcli import ledger as ledgers
         from attribcli.report import _compute, settlement, statement_id, statement_lines, statement_root
 
+        from attribcli.payout import escrow_by_document
+
         payout_ = _compute(run, spec)
         st = settlement(run, spec, payout_)
+        claimed = dict(spec.claims or ())
+        per_doc = escrow_by_document(run, payout_)
+        escrow_docs = {d: balances.get(d, 0) + per_doc.get(d, 0) for d in set(balances) | set(per_doc)
+                       if d not in claimed}
         ledgers.record(ledger, book, statement=statement_id(run, spec),
                        root=statement_root(statement_lines(run, spec, payout_, st)),
-                       carried_in=st.carried_in, carried_out=st.carried_out, paid=st.paid)
+                       carried_in=st.carried_in, carried_out=st.carried_out, paid=st.paid,
+                       claims=claimed, escrow_documents=escrow_docs)
+
+
+def _read_claims(path: Path, run, standing: dict[str, str]) -> dict[str, str]:
+    """doc_id,holder_id rows: each an escrow document of the run, claimed by a holder of the run."""
+    import csv
+
+    from attribcli.errors import AttribError
+    from attribcli.value import escrow_documents
+
+    if not Path(path).is_file():
+        raise AttribError(f"claims file not found: {path}", field="--claims", fix="pass a CSV with doc_id,holder_id")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    escrow = set(escrow_documents(run)["id"].astype(str))
+    holders = set(run.holders["holder_id"].astype(str))
+    out = {}
+    for n, row in enumerate(rows, start=2):
+        doc, who = (row.get("doc_id") or "").strip(), (row.get("holder_id") or "").strip()
+        if doc not in escrow:
+            raise AttribError(f"'{doc}' is not an escrow document of this run", file=f"{path}:{n}", field="doc_id",
+                              fix=f"claim one of: {', '.join(sorted(escrow))}")
+        if who not in holders:
+            raise AttribError(f"'{who}' is not a holder of this run", file=f"{path}:{n}", field="holder_id",
+                              fix="add the holder to the holders table first")
+        if standing.get(doc, who) != who:
+            raise AttribError(f"'{doc}' was already claimed by {standing[doc]}", file=f"{path}:{n}", field="doc_id",
+                              fix="resolve the dispute outside attrib; a claim is settled once")
+        out[doc] = who
+    return out
 
 
 @main.command()

@@ -66,8 +66,20 @@ def carried(ledger: dict, statement: str) -> dict[str, int]:
     return dict(entries[-1]["carried_out"]) if entries else {}
 
 
+def standing_claims(ledger: dict, statement: str) -> dict[str, str]:
+    """Escrow documents claimed so far (document → holder), as of ``statement``."""
+    entries = [e for e in ledger["entries"] if e["statement"] != statement]
+    return dict(entries[-1].get("claims", {})) if entries else {}
+
+
+def escrow_balances(ledger: dict, statement: str) -> dict[str, int]:
+    """Escrow carried per holder-less document, as of ``statement``."""
+    entries = [e for e in ledger["entries"] if e["statement"] != statement]
+    return dict(entries[-1].get("escrow_documents", {})) if entries else {}
+
+
 def record(path: Path, ledger: dict, *, statement: str, root: str, carried_in: dict, carried_out: dict,
-           paid: dict) -> None:
+           paid: dict, claims: dict | None = None, escrow_documents: dict | None = None) -> None:
     entries = ledger["entries"]
     if entries and entries[-1]["statement"] == statement:
         return  # already recorded: re-rendering the same statement changes nothing
@@ -75,6 +87,8 @@ def record(path: Path, ledger: dict, *, statement: str, root: str, carried_in: d
              "carried_in": {k: v for k, v in sorted(carried_in.items()) if v},
              "paid": {k: v for k, v in sorted(paid.items()) if v},
              "carried_out": {k: v for k, v in sorted(carried_out.items()) if v},
+             "claims": dict(sorted((claims or {}).items())),
+             "escrow_documents": {k: v for k, v in sorted((escrow_documents or {}).items()) if v},
              "previous_sha256": entries[-1]["entry_sha256"] if entries else None}
     entry["entry_sha256"] = _entry_hash(entry)
     atomic_write_text(path, json.dumps({**ledger, "entries": entries + [entry]}, indent=2, sort_keys=True) + "\n")

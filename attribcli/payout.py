@@ -242,3 +242,32 @@ def settle(payout: Payout, *, minimum: int = 0, carried_in: dict[str, int] | Non
     s = Settlement(minimum, carried_in, paid, carried_out)
     assert payout.revenue + sum(carried_in.values()) == sum(paid.values()) + sum(carried_out.values())
     return s
+
+
+def escrow_by_document(run: Run, payout: Payout) -> dict[str, int]:
+    """This statement's escrow amount split over the holder-less documents it came from, per generation
+    in proportion to each document's positive value (so a later claim moves exactly that document's money)."""
+    from attribcli.value import document_values, escrow_documents
+
+    docs = [str(d) for d in escrow_documents(run)["id"]]
+    values = document_values(run)
+    out = dict.fromkeys(docs, 0)
+    for g in payout.generations:
+        amount = g.amounts.get(ESCROW_ID, 0)
+        weights = {d: max(float(values.loc[d, g.generation_id]), 0.0) for d in docs if d in values.index}
+        if amount and any(w > 0 for w in weights.values()):
+            for d, minor in allocate(amount, weights).items():
+                out[d] += minor
+    return out
+
+
+def apply_claims(run: Run, payout: Payout, claims: dict[str, str]) -> None:
+    """Claimed documents' share of this statement's escrow goes to their holder (adjustments sum to 0)."""
+    if not claims:
+        return
+    per_doc = escrow_by_document(run, payout)
+    for doc, holder in sorted(claims.items()):
+        moved = per_doc.get(doc, 0)
+        if moved:
+            payout.adjustments[ESCROW_ID] = payout.adjustments.get(ESCROW_ID, 0) - moved
+            payout.adjustments[holder] = payout.adjustments.get(holder, 0) + moved

@@ -23,7 +23,7 @@ from attribcli.config import payout_policy
 from attribcli.errors import AttribError
 from attribcli.money import format_amount
 from attribcli.money import parse_amount
-from attribcli.payout import Payout, Settlement, compute_payout, payee_kind, settle
+from attribcli.payout import Payout, Settlement, apply_claims, compute_payout, payee_kind, settle
 from attribcli.rights import ESCROW_ID
 from attribcli.rundir import Run
 
@@ -50,15 +50,17 @@ class ReportSpec:
     cap: str | None = None             # payout: override the run's payout.cap
     period: str | None = None          # payout: the period the statement covers, e.g. "2026-Q3"
     opted_out: tuple | None = None     # payout: holders who opted out after this run was trained (flagged)
+    claims: tuple | None = None        # payout: ((document, holder), ...) escrow documents claimed (ledger)
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
-                   "plot", "sign", "floor", "cap", "period", "opted_out")
+                   "plot", "sign", "floor", "cap", "period", "opted_out", "claims")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
-        ci, oo = params.get("carried_in"), params.get("opted_out")
+        ci, oo, cl = params.get("carried_in"), params.get("opted_out"), params.get("claims")
         return cls(**{**params, "carried_in": tuple((str(p), int(a)) for p, a in ci) if ci else None,
-                      **({"opted_out": tuple(oo)} if oo else {})})
+                      **({"opted_out": tuple(oo)} if oo else {}),
+                      **({"claims": tuple((str(d), str(h)) for d, h in cl)} if cl else {})})
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
@@ -90,7 +92,9 @@ def _compute(run: Run, spec: ReportSpec) -> Payout:
     if clash:
         raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(run.path / "config.yaml"),
                           field="payout", fix="give the platform, base-model and prompt payees ids no holder uses")
-    return compute_payout(run, revenue=spec.revenue, currency=spec.currency, policy=policy)
+    payout = compute_payout(run, revenue=spec.revenue, currency=spec.currency, policy=policy)
+    apply_claims(run, payout, dict(spec.claims or ()))
+    return payout
 
 
 # ----------------------------------------------------------------------------------------------- cells
@@ -239,7 +243,7 @@ def statement_id(run: Run, spec: ReportSpec) -> str:
     from attribcli.files import sha256_bytes
 
     params = {k: v for k, v in spec.to_dict().items()
-              if k not in ("format", "detail", "carried_in", "holder", "plot", "sign")}
+              if k not in ("format", "detail", "carried_in", "holder", "plot", "sign", "claims")}
     return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
@@ -338,11 +342,11 @@ def _payout_csv(run, spec, payout: Payout, st: Settlement):
     cur = payout.currency
     extras = _extra_columns(run)
     tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
-            "period", "run_manifest_sha256"]
+            "period", "escrow_claims", "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
                  "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
-                 safe_cell(spec.period or ""), run.manifest_sha256]
+                 safe_cell(spec.period or ""), ";".join(f"{d}:{h}" for d, h in spec.claims or ()), run.manifest_sha256]
     flagged = set(spec.opted_out or ())
     tail = ["opted_out_after_training"] + tail
     if spec.detail:
@@ -411,6 +415,7 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
                              "value": signature(statement_id(run, spec), statement_root(statement_lines(run, spec, payout, st)),
                                                 len(payout.payees()))}} if spec.sign else {}),
            "period": spec.period, "opted_out_after_training": list(spec.opted_out or ()),
+           "escrow_claims": [list(c) for c in spec.claims or ()],
            "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
            "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
            "method": run.manifest.get("method", {})}
@@ -510,6 +515,9 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
     lines += ["", "## Escrow", "",
               f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "
               "is held in escrow until claimed" + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
+    if spec.claims:
+        lines += ["", "Claimed escrow documents (paid to their holder from this statement on): "
+                  + ", ".join(f"`{md_text(d)}` → `{md_text(h)}`" for d, h in spec.claims)]
     if any(payee_kind(p, payout) == "unallocated" for p in payout.payees()):
         lines += ["", f"UNALLOCATED: {f(payout.total('UNALLOCATED'))} {cur} of generations where no data had positive value."]
     eff = V.efficiency(run)

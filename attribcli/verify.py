@@ -52,6 +52,8 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
                           floor=first.get("floor") or None, cap=first.get("cap") or None,
                           period=first.get("period", "").removeprefix("'") or None,
                           opted_out=_flagged_from_rows(rows),
+                          claims=tuple(tuple(c.rsplit(":", 1)) for c in first["escrow_claims"].split(";"))
+                          if first.get("escrow_claims") else None,
                           carried_in=_carried_from_rows(rows))
     elif rows[0][0] in _CSV_BY:
         spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])

@@ -405,3 +405,38 @@ def test_verify_names_a_changed_input_file(tmp_path):
         fh.write("h99,Late Arrival,late@example.org,FR\n")
     r = _invoke("verify", tmp_path / "run")
     assert r.exit_code == 1 and "input holders" in r.output and "changed since training" in r.output
+
+
+def test_escrow_is_carried_until_claimed_then_paid_to_the_claimant(run_dir, tmp_path):
+    ledger = tmp_path / "ledger.json"
+    s1 = _statement(run_dir, "--ledger", ledger)
+    escrow = next(p for p in s1["payees"] if p["payee_id"] == "ESCROW")
+    assert escrow["paid_minor"] == 0 and escrow["carried_out_minor"] == escrow["amount_minor"] > 0
+    balances = json.loads(ledger.read_text())["entries"][-1]["escrow_documents"]
+    assert sum(balances.values()) == escrow["carried_out_minor"]  # escrow tracked per document
+    doc = max(balances, key=balances.get)
+    claims = tmp_path / "claims.csv"
+    claims.write_text(f"doc_id,holder_id\n{doc},h05\n")
+    out = tmp_path / "s2.json"
+    r = _invoke("payout", run_dir, "--revenue", "100.00", "--ledger", ledger, "--claims", claims,
+                "--format", "json", "-o", out)
+    assert r.exit_code == 0, r.output
+    s2 = json.loads(out.read_text())
+    by = {p["payee_id"]: p for p in s2["payees"]}
+    assert by["h05"]["carried_in_minor"] == balances[doc]  # the carried escrow of that document moves
+    assert by["ESCROW"]["carried_in_minor"] == escrow["carried_out_minor"] - balances[doc]
+    assert s2["escrow_claims"] == [[doc, "h05"]]
+    assert s2["revenue_minor"] + s2["settlement"]["carried_in_minor"] == \
+        s2["settlement"]["paid_minor"] + s2["settlement"]["carried_out_minor"]
+    last = json.loads(ledger.read_text())["entries"][-1]
+    assert last["claims"] == {doc: "h05"} and doc not in last["escrow_documents"]
+    for fmt in ("json", "csv", "md"):
+        rendered = tmp_path / f"s2again.{fmt}"
+        assert _invoke("payout", run_dir, "--revenue", "100.00", "--ledger", ledger, "--claims", claims,
+                       "--format", fmt, "-o", rendered).exit_code == 0
+        assert _invoke("verify", run_dir, rendered, "--ledger", ledger).exit_code == 0, fmt
+    assert len(json.loads(ledger.read_text())["entries"]) == 2  # re-rendering settles nothing twice
+    bad = tmp_path / "bad.csv"
+    bad.write_text("doc_id,holder_id\ndoc-0001,h05\n")
+    r = _invoke("payout", run_dir, "--revenue", "1", "--ledger", tmp_path / "other.json", "--claims", bad)
+    assert r.exit_code == 2 and "not an escrow document" in r.output
