@@ -113,6 +113,7 @@ class PayoutConfig:
     cap: str | None = _f(None, help="decimal string: most a holder receives per statement")
     base_model_payee: str = _f("BASE_MODEL")
     prompt_payee: str = _f("PROMPT_AUTHORS")
+    commons_payee: str = _f("COMMONS", help="payee of public-domain documents' value (licenses.commons_public_domain)")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Payout:
 
     stage_payees: dict[str, str] = field(default_factory=dict)   # stage / "platform" → payee id
     adjustments: dict[str, int] = field(default_factory=dict)    # floor / cap moves between payees; sums to 0
+    commons_payee: str = COMMONS_ID
 
     def payees(self) -> list[str]:
         ids = [p for p in (self.generations[0].values if self.generations else []) if p != UNALLOCATED_ID]
@@ -108,7 +109,10 @@ def compute_payout(run: Run, *, revenue: str | None, currency: str, policy: Payo
     contributions = stage_contributions(run)
     stage_payees = {"platform": policy.platform_payee, "base_model": policy.base_model_payee,
                     "prompt": policy.prompt_payee}
-    payout = Payout(currency.upper(), mode, sum(revenues.values()), stage_payees=stage_payees)
+    if policy.commons_payee != COMMONS_ID:  # the commons line under the configured payee id
+        values = values.rename(index={COMMONS_ID: policy.commons_payee})
+    payout = Payout(currency.upper(), mode, sum(revenues.values()), stage_payees=stage_payees,
+                    commons_payee=policy.commons_payee)
     fee = Fraction(str(policy.platform_fee))
     for gid, rev in revenues.items():
         col = {p: float(v) for p, v in values[gid].items()}
@@ -201,7 +205,8 @@ def _stage_weights(policy: PayoutConfig, nats: dict[str, float]) -> dict[str, Fr
 def payee_kind(payee: str, payout: Payout | None = None) -> str:
     if payout is not None and payee in payout.stage_payees.values():
         return "platform" if payee == payout.stage_payees["platform"] else "stage"
-    return {ESCROW_ID: "escrow", UNALLOCATED_ID: "unallocated", COMMONS_ID: "commons"}.get(payee, "holder")
+    commons = payout.commons_payee if payout is not None else COMMONS_ID
+    return {ESCROW_ID: "escrow", UNALLOCATED_ID: "unallocated", commons: "commons"}.get(payee, "holder")
 
 
 def revenue_source_path(run: Run) -> Path | None:

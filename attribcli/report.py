@@ -88,7 +88,7 @@ def _compute(run: Run, spec: ReportSpec) -> Payout:
     policy = payout_policy(run.path / "config.yaml", stages=spec.stages, platform_fee=spec.platform_fee,
                            floor=spec.floor, cap=spec.cap)
     clash = sorted(set(run.holders["holder_id"].astype(str)) & {policy.platform_payee, policy.base_model_payee,
-                                                               policy.prompt_payee})
+                                                               policy.prompt_payee, policy.commons_payee})
     if clash:
         raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(run.path / "config.yaml"),
                           field="payout", fix="give the platform, base-model and prompt payees ids no holder uses")

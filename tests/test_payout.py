@@ -440,3 +440,10 @@ def test_escrow_is_carried_until_claimed_then_paid_to_the_claimant(run_dir, tmp_
     bad.write_text("doc_id,holder_id\ndoc-0001,h05\n")
     r = _invoke("payout", run_dir, "--revenue", "1", "--ledger", tmp_path / "other.json", "--claims", bad)
     assert r.exit_code == 2 and "not an escrow document" in r.output
+
+
+def test_commons_line_payee_is_configurable(tmp_path):
+    cfg = write_config(tmp_path, payout={"commons_payee": "PUBLIC_DOMAIN_FUND"})
+    assert _invoke("train", cfg).exit_code == 0
+    payees = {p["payee_id"]: p for p in _statement(tmp_path / "run")["payees"]}
+    assert "COMMONS" not in payees and payees["PUBLIC_DOMAIN_FUND"]["kind"] == "commons"
