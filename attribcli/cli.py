@@ -158,9 +158,9 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
     run = open_run(run_dir)
     if currency is None:
-        import yaml
+        from attribcli.config import payout_policy
 
-        currency = (yaml.safe_load((run.path / "config.yaml").read_text()) or {}).get("payout", {}).get("currency", "USD")
+        currency = payout_policy(run.path / "config.yaml").currency
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,

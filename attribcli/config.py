@@ -177,7 +177,14 @@ def load_config(path: str | Path, *, run_dir: str | Path | None = None) -> Confi
 
 def payout_policy(run_config: Path, **overrides) -> PayoutConfig:
     """The payout section of a run's resolved config, with command-line overrides (None = keep)."""
-    raw = yaml.safe_load(Path(run_config).read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(Path(run_config).read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise AttribError(f"the run's resolved config is unreadable ({type(exc).__name__}): was it altered?",
+                          file=str(run_config), field="payout", fix="run 'attrib verify' on the run, or train it again") from None
+    if not isinstance(raw, dict):
+        raise AttribError("the run's resolved config is not a mapping: was it altered?", file=str(run_config),
+                          field="payout", fix="run 'attrib verify' on the run, or train it again")
     section = {**(raw.get("payout") or {}), **{k: v for k, v in overrides.items() if v is not None}}
     return _build(PayoutConfig, section, "payout.", Path(run_config))
 

@@ -65,17 +65,20 @@ def open_run(path: str | Path) -> Run:
                               fix="continue it with 'attrib train CONFIG --resume'")
         raise AttribError(f"not a finished attrib run: no {MANIFEST}", file=str(path),
                           fix="pass the run directory that 'attrib train' printed")
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        documents = pd.read_json(path / "inputs/documents.jsonl", lines=True, dtype={"id": str})
-        holders = pd.read_csv(path / "inputs/holders.csv", dtype=str, keep_default_na=False)
-        generations = pd.read_json(path / "inputs/generations.jsonl", lines=True, dtype=False)
-        samples = pd.read_csv(path / "samples.csv", dtype={"doc_id": str})
-        values = np.load(path / "values.npy", allow_pickle=False)
-        losses = pd.read_csv(path / "losses.csv", dtype={"generation_id": str})
-    except (OSError, ValueError, KeyError) as exc:
-        raise AttribError(f"run files are missing or unreadable: {exc}", file=str(path),
-                          fix="run 'attrib verify' on it, or train it again") from None
+    def read(name, loader):
+        try:
+            return loader(path / name)
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise AttribError(f"{name} is missing or unreadable ({type(exc).__name__}): was the run altered?",
+                              file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None
+
+    manifest = read(MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
+    documents = read("inputs/documents.jsonl", lambda p: pd.read_json(p, lines=True, dtype={"id": str}))
+    holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
+    generations = read("inputs/generations.jsonl", lambda p: pd.read_json(p, lines=True, dtype=False))
+    samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": str}))
+    values = read("values.npy", lambda p: np.load(p, allow_pickle=False))
+    losses = read("losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
     if values.shape != (len(samples), len(generations)):
         raise AttribError(f"values.npy has shape {values.shape}, expected "
                           f"({len(samples)}, {len(generations)})", file=str(path / "values.npy"),

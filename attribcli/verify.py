@@ -104,7 +104,10 @@ def verify(run_dir: Path, report: Path | None = None) -> list[str]:
         spec, claimed = read_spec(text, str(report))
         if claimed != run.manifest_sha256:
             problems.append(f"{report}: made from another run (manifest {claimed[:12]}…, this run {run.manifest_sha256[:12]}…)")
-        expected = render(run, spec)
+        try:
+            expected = render(run, spec)
+        except AttribError as exc:  # a run too damaged to re-derive from is itself the finding
+            return problems + [f"{report}: cannot be re-derived from the run: {exc.line()}"]
         if expected != text:
             problems.append(f"{report}: differs from the report re-derived from the run: {first_difference(expected, text)}")
     return problems

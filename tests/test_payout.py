@@ -447,3 +447,17 @@ def test_commons_line_payee_is_configurable(tmp_path):
     assert _invoke("train", cfg).exit_code == 0
     payees = {p["payee_id"]: p for p in _statement(tmp_path / "run")["payees"]}
     assert "COMMONS" not in payees and payees["PUBLIC_DOMAIN_FUND"]["kind"] == "commons"
+
+
+def test_verify_names_a_garbled_run_config_instead_of_crashing(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    statement = tmp_path / "s.json"
+    _invoke("payout", run_dir, "--revenue", "10", "--format", "json", "-o", statement)
+    (copy / "config.yaml").write_text((copy / "config.yaml").read_text().replace("payout:", "payout: !!bad [", 1))
+    r = _invoke("verify", copy, statement)
+    assert r.exit_code == 1 and "config.yaml" in r.output and "Traceback" not in r.output
+    r = _invoke("payout", copy, "--revenue", "10")
+    assert r.exit_code == 2 and "config.yaml" in r.output and len(r.output.strip().splitlines()) == 1
