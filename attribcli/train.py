@@ -257,7 +257,8 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
         optimizer.load_state_dict(state["optimizer"])
         tally, start = Tally.from_state(state["tally"]), state["step"]
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
-    log(f"training {n} samples from {sum(not d.opt_out for d in prep.documents)} documents, "
+    log(f"training {n} samples from {len(prep.licensing.trained_ids)} documents "
+        f"({len(prep.documents) - len(prep.licensing.trained_ids)} excluded: opted out or licence), "
         f"{M} generations, {total} steps on {dev.type}; optimizer {rule.name}, order {att.order}")
     micro = t.micro_batch_size or t.batch_size
     with Progress(total, start=start, log=log, every=t.log_every) as bar:
