@@ -199,7 +199,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         import dataclasses
 
         from attribcli import ledger as ledgers
-        from attribcli.report import statement_id
+        from attribcli.statement import statement_id
 
         book = ledgers.load(ledger, currency.upper())
         sid = statement_id(run, spec)
@@ -220,24 +220,24 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     if proof_for is not None:
         import json
 
-        from attribcli.report import line_proof
+        from attribcli.statement import line_proof
 
         _emit(json.dumps(line_proof(run, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
         return
     text = render(run, spec)
     if spec.plot:
         from attribcli.plots import write_payout_plot
-        from attribcli.report import _compute
+        from attribcli.statement import compute
 
-        write_payout_plot(run, _compute(run, spec), Path(output).with_name(spec.plot), title=f"Run {run.path.name}")
+        write_payout_plot(run, compute(run, spec), Path(output).with_name(spec.plot), title=f"Run {run.path.name}")
     _emit(text, output)
     if book is not None:
         from attribcli import ledger as ledgers
-        from attribcli.report import _compute, settlement, statement_id, statement_lines, statement_root
+        from attribcli.statement import compute, settlement, statement_id, statement_lines, statement_root
 
         from attribcli.payout import escrow_by_document
 
-        payout_ = _compute(run, spec)
+        payout_ = compute(run, spec)
         st = settlement(run, spec, payout_)
         claimed = dict(spec.claims or ())
         per_doc = escrow_by_document(run, payout_)

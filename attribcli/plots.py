@@ -45,7 +45,7 @@ def write_payout_plot(run: Run, payout: Payout, path: Path, *, title: str) -> Pa
     except ImportError as exc:  # absent, or built for another numpy: either way, reinstall it
         raise AttribError(f"the plot needs matplotlib, which cannot be imported ({exc})", field="--plot",
                           fix='pip install "attribcli[plot]"') from None
-    from attribcli.report import _payee_rows
+    from attribcli.statement import _payee_rows
 
     cur = payout.currency
     rows = sorted(((payout.total(p), f"{p} \u00b7 {name}") for p, name, _, _ in _payee_rows(run, payout)),

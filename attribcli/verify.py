@@ -153,7 +153,7 @@ def _published_root(report: Path) -> tuple[str, int]:
 def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> list[str]:
     """The ledger's chain is intact, and (with a statement REPORT) its entry matches the statement."""
     from attribcli.ledger import check_chain
-    from attribcli.report import _compute, settlement, statement_id, statement_lines, statement_root
+    from attribcli.statement import compute, settlement, statement_id, statement_lines, statement_root
 
     path = Path(path)
     if not path.is_file():
@@ -168,7 +168,7 @@ def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> l
     entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)
     if entry is None:
         return problems + [f"{path}: statement {sid} was never settled in this ledger"]
-    payout = _compute(run, spec)
+    payout = compute(run, spec)
     st = settlement(run, spec, payout)
     want = {"merkle_root": statement_root(statement_lines(run, spec, payout, st)),
             "carried_in": {k: v for k, v in sorted(st.carried_in.items()) if v},

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from attribcli.cli import main
 from attribcli.errors import AttribError
 from attribcli.plots import write_payout_plot
-from attribcli.report import ReportSpec, _compute
+from attribcli.report import ReportSpec
+from attribcli.statement import compute
 from attribcli.rundir import open_run
 from tests.runs import write_config
 
@@ -24,7 +25,7 @@ def run_and_payout(tmp_path_factory):
     r = CliRunner().invoke(main, ["train", str(write_config(base))])
     assert r.exit_code == 0, r.output
     run = open_run(base / "run")
-    return run, _compute(run, ReportSpec(kind="payout", format="md", revenue="100"))
+    return run, compute(run, ReportSpec(kind="payout", format="md", revenue="100"))
 
 
 def test_plot_is_a_valid_png_of_the_fixed_size(run_and_payout, tmp_path):
