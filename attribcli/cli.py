@@ -150,7 +150,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money import exponent
-    from attribcli.report import ReportSpec, render
+    from attribcli.report import ReportSpec
     from attribcli.rundir import open_run
 
     if (revenue is None) == (not revenue_from_generations):
@@ -224,28 +224,24 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 
         _emit(json.dumps(line_proof(run, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
         return
-    text = render(run, spec)
+    from attribcli.statement import build, render_statement
+
+    stmt = build(run, spec)  # computed once: rendered, plotted and recorded from the same numbers
+    text = render_statement(run, spec, stmt)
     if spec.plot:
         from attribcli.plots import write_payout_plot
-        from attribcli.statement import compute
 
-        write_payout_plot(run, compute(run, spec), Path(output).with_name(spec.plot), title=f"Run {run.path.name}")
+        write_payout_plot(run, stmt.payout, Path(output).with_name(spec.plot), title=f"Run {run.path.name}")
     _emit(text, output)
     if book is not None:
         from attribcli import ledger as ledgers
-        from attribcli.statement import compute, settlement, statement_id, statement_lines, statement_root
-
         from attribcli.payout import escrow_by_document
 
-        payout_ = compute(run, spec)
-        st = settlement(run, spec, payout_)
         claimed = dict(spec.claims or ())
-        per_doc = escrow_by_document(run, payout_)
+        per_doc = escrow_by_document(run, stmt.payout)
         escrow_docs = {d: balances.get(d, 0) + per_doc.get(d, 0) for d in set(balances) | set(per_doc)
                        if d not in claimed}
-        ledgers.record(ledger, book, statement=statement_id(run, spec),
-                       root=statement_root(statement_lines(run, spec, payout_, st)),
-                       carried_in=st.carried_in, carried_out=st.carried_out, paid=st.paid,
+        ledgers.record(ledger, book, statement=stmt.id, root=stmt.root, settlement=stmt.settlement,
                        claims=claimed, escrow_documents=escrow_docs)
 
 

@@ -78,15 +78,19 @@ def escrow_balances(ledger: dict, statement: str) -> dict[str, int]:
     return dict(entries[-1].get("escrow_documents", {})) if entries else {}
 
 
-def record(path: Path, ledger: dict, *, statement: str, root: str, carried_in: dict, carried_out: dict,
-           paid: dict, claims: dict | None = None, escrow_documents: dict | None = None) -> None:
+def settled_fields(root: str, settlement) -> dict:
+    """What an entry records of a statement's settlement; verify compares exactly these."""
+    return {"merkle_root": root,
+            **{name: {k: v for k, v in sorted(getattr(settlement, name).items()) if v}
+               for name in ("carried_in", "paid", "carried_out")}}
+
+
+def record(path: Path, ledger: dict, *, statement: str, root: str, settlement, claims: dict | None = None,
+           escrow_documents: dict | None = None) -> None:
     entries = ledger["entries"]
     if entries and entries[-1]["statement"] == statement:
         return  # already recorded: re-rendering the same statement changes nothing
-    entry = {"statement": statement, "merkle_root": root,
-             "carried_in": {k: v for k, v in sorted(carried_in.items()) if v},
-             "paid": {k: v for k, v in sorted(paid.items()) if v},
-             "carried_out": {k: v for k, v in sorted(carried_out.items()) if v},
+    entry = {"statement": statement, **settled_fields(root, settlement),
              "claims": dict(sorted((claims or {}).items())),
              "escrow_documents": {k: v for k, v in sorted((escrow_documents or {}).items()) if v},
              "previous_sha256": entries[-1]["entry_sha256"] if entries else None}

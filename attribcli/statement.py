@@ -22,13 +22,34 @@ from attribcli.rights import ESCROW_ID
 from attribcli.rundir import Run
 
 
-def render_statement(run: Run, spec: ReportSpec) -> str:
-    """A payout statement in spec.format (or, with spec.holder, the statement one payee is sent)."""
+@dataclasses.dataclass(frozen=True)
+class Statement:
+    """Everything one statement is, computed once: renderers, the ledger and verify all read this."""
+
+    id: str
+    payout: Payout
+    settlement: Settlement
+    lines: list          # Merkle leaves, one per payee, in order
+    root: str            # their Merkle root
+
+    @property
+    def size(self) -> int:
+        return len(self.lines)
+
+
+def build(run: Run, spec: ReportSpec) -> Statement:
     payout = compute(run, spec)
+    st = settlement(run, spec, payout)
+    lines = statement_lines(run, spec, payout, st)
+    return Statement(statement_id(run, spec), payout, st, lines, statement_root(lines))
+
+
+def render_statement(run: Run, spec: ReportSpec, stmt: Statement | None = None) -> str:
+    """A payout statement in spec.format (or, with spec.holder, the statement one payee is sent)."""
+    stmt = stmt or build(run, spec)
     if spec.holder is not None:
-        return _holder_statement(run, spec, payout, settlement(run, spec, payout))
-    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, payout,
-                                                                                     settlement(run, spec, payout))
+        return _holder_statement(run, spec, stmt)
+    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, stmt)
 
 
 def settlement(run: Run, spec: ReportSpec, payout: Payout) -> Settlement:
@@ -83,10 +104,9 @@ def statement_id(run: Run, spec: ReportSpec) -> str:
     return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
-def statement_lines(run: Run, spec: ReportSpec, payout: Payout, st: Settlement | None = None) -> list[dict]:
+def statement_lines(run: Run, spec: ReportSpec, payout: Payout, st: Settlement) -> list[dict]:
     """The statement's lines as Merkle leaves (canonical JSON of each): one per payee, in order."""
     sid, cur = statement_id(run, spec), payout.currency
-    st = st or settlement(run, spec, payout)
     return [{"statement": sid, "payee_id": p, "kind": payee_kind(p, payout), "name": str(name),
              "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur,
              "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
@@ -100,9 +120,10 @@ def statement_root(lines: list[dict]) -> str:
     return merkle_root([leaf_bytes(line) for line in lines])
 
 
-def _holder_statement(run: Run, spec: ReportSpec, payout: Payout, st: Settlement) -> str:
+def _holder_statement(run: Run, spec: ReportSpec, stmt: Statement) -> str:
     """The statement one payee is sent: their amounts per generation, their documents, their settlement,
     and their line with its Merkle proof, checkable against the full statement's published root."""
+    payout, st = stmt.payout, stmt.settlement
     payee = V.payee_of(run).get(spec.holder, spec.holder)
     if payee not in payout.payees():
         raise AttribError(f"'{spec.holder}' is not a payee of this statement", field="--holder",
@@ -110,7 +131,7 @@ def _holder_statement(run: Run, spec: ReportSpec, payout: Payout, st: Settlement
     cur = payout.currency
     f = lambda a: format_amount(a, cur)  # noqa: E731
     name = next(n for p, n, _, _ in _payee_rows(run, payout) if p == payee)
-    proof = line_proof(run, spec, payee)
+    proof = _proof(stmt, payee, "--holder")  # holder does not enter the statement id: the full statement's line
     gens = [{"generation_id": g.generation_id, "revenue": f(g.revenue), "data_stage": f(g.stage_amounts["fine_tuning"]),
              "value": g.values.get(payee, 0.0), "amount": f(g.amounts.get(payee, 0)),
              "amount_minor": g.amounts.get(payee, 0)} for g in payout.generations]
@@ -162,19 +183,21 @@ def signature(sid: str, root: str, size: int) -> str:
 
 def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
     """The proof document a single payee can be sent: their line, its index, the audit path, the root."""
+    return _proof(build(run, dataclasses.replace(spec, holder=None)), payee, "--proof-for")
+
+
+def _proof(stmt: Statement, payee: str, field: str) -> dict:
     from attribcli.merkle import proof_document
 
-    full = dataclasses.replace(spec, holder=None)  # the line in the full statement, whatever is rendered
-    payout = compute(run, full)
-    lines = statement_lines(run, full, payout)
-    index = next((i for i, line in enumerate(lines) if line["payee_id"] == payee), None)
+    index = next((i for i, line in enumerate(stmt.lines) if line["payee_id"] == payee), None)
     if index is None:
-        raise AttribError(f"'{payee}' is not a payee of this statement", field="--proof-for",
-                          fix=f"use one of: {', '.join(line['payee_id'] for line in lines)}")
-    return proof_document(lines, index, statement=lines[index]["statement"])
+        raise AttribError(f"'{payee}' is not a payee of this statement", field=field,
+                          fix=f"use one of: {', '.join(line['payee_id'] for line in stmt.lines)}")
+    return proof_document(stmt.lines, index, statement=stmt.id)
 
 
-def _payout_csv(run, spec, payout: Payout, st: Settlement):
+def _payout_csv(run, spec, stmt: Statement):
+    payout, st = stmt.payout, stmt.settlement
     cur = payout.currency
     extras = _extra_columns(run)
     tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
@@ -219,7 +242,8 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def _payout_json(run, spec, payout: Payout, st: Settlement):
+def _payout_json(run, spec, stmt: Statement):
+    payout, st = stmt.payout, stmt.settlement
     cur = payout.currency
     payees = [{"payee_id": p, "kind": payee_kind(p, payout), "name": name, "contact": contact,
                **dict(zip(_extra_columns(run), ex)), "value": payout.value(p),
@@ -245,11 +269,10 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
            "merkle": {"root": statement_root(statement_lines(run, spec, payout, st)), "size": len(payout.payees()),
                       "algorithm": "RFC 6962 Merkle tree hash, SHA-256",
                       "leaf": "canonical JSON (sorted keys, no spaces, UTF-8) of each line of 'lines'"},
-           "lines": statement_lines(run, spec, payout, st),
+           "lines": stmt.lines,
            **({"signature": {"algorithm": "HMAC-SHA256", "over": "statement_id, merkle root, size (one per line)",
                              "key": "ATTRIB_SIGNING_KEY",
-                             "value": signature(statement_id(run, spec), statement_root(statement_lines(run, spec, payout, st)),
-                                                len(payout.payees()))}} if spec.sign else {}),
+                             "value": signature(stmt.id, stmt.root, stmt.size)}} if spec.sign else {}),
            "period": spec.period, "opted_out_after_training": list(spec.opted_out or ()),
            "escrow_claims": [list(c) for c in spec.claims or ()],
            "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
@@ -258,7 +281,8 @@ def _payout_json(run, spec, payout: Payout, st: Settlement):
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _payout_md(run, spec, payout: Payout, st: Settlement):
+def _payout_md(run, spec, stmt: Statement):
+    payout, st = stmt.payout, stmt.settlement
     cur, total = payout.currency, payout.revenue
     f = lambda a: format_amount(a, cur)  # noqa: E731
     info = _holder_info(run)
@@ -278,11 +302,11 @@ def _payout_md(run, spec, payout: Payout, st: Settlement):
              f"{f(sum(st.paid.values()))} + carried forward {f(sum(st.carried_out.values()))} {cur} (minimum payout "
              f"{f(st.minimum)}; escrow is carried until claimed)",
              f"- Run manifest SHA-256: `{run.manifest_sha256}`",
-             f"- Statement `{statement_id(run, spec)}`: Merkle root `{statement_root(statement_lines(run, spec, payout, st))}` "
-             f"over its {len(payout.payees())} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
+             f"- Statement `{stmt.id}`: Merkle root `{stmt.root}` "
+             f"over its {stmt.size} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)",
              *([f"- HMAC-SHA256 signature (key ATTRIB_SIGNING_KEY) over statement id, root and size: `"
-                f"{signature(statement_id(run, spec), statement_root(statement_lines(run, spec, payout, st)), len(payout.payees()))}`"]
+                f"{signature(stmt.id, stmt.root, stmt.size)}`"]
                if spec.sign else []), "",
              *([f"![Payee shares and the distribution of sample values]({spec.plot})", ""] if spec.plot else []),
              "## Stage split", "",

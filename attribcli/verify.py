@@ -152,8 +152,8 @@ def _published_root(report: Path) -> tuple[str, int]:
 
 def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> list[str]:
     """The ledger's chain is intact, and (with a statement REPORT) its entry matches the statement."""
-    from attribcli.ledger import check_chain
-    from attribcli.statement import compute, settlement, statement_id, statement_lines, statement_root
+    from attribcli.ledger import check_chain, settled_fields
+    from attribcli.statement import build
 
     path = Path(path)
     if not path.is_file():
@@ -164,17 +164,12 @@ def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> l
         return problems
     run = open_run(run_dir)
     spec, _ = read_spec(Path(report).read_text(encoding="utf-8"), str(report))
-    sid = statement_id(run, spec)
+    stmt = build(run, spec)
+    sid = stmt.id
     entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)
     if entry is None:
         return problems + [f"{path}: statement {sid} was never settled in this ledger"]
-    payout = compute(run, spec)
-    st = settlement(run, spec, payout)
-    want = {"merkle_root": statement_root(statement_lines(run, spec, payout, st)),
-            "carried_in": {k: v for k, v in sorted(st.carried_in.items()) if v},
-            "paid": {k: v for k, v in sorted(st.paid.items()) if v},
-            "carried_out": {k: v for k, v in sorted(st.carried_out.items()) if v}}
-    for key, value in want.items():
+    for key, value in settled_fields(stmt.root, stmt.settlement).items():
         if entry.get(key) != value:
             problems.append(f"{path}: the entry for statement {sid} has a different {key} than the statement")
     return problems
