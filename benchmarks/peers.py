@@ -61,6 +61,7 @@ import torch.nn.functional as F
 warnings.filterwarnings("ignore", message=".*per-example.*loss function")  # Captum: yes, it is one
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
 
 NOT_INSTALLED = "not installed (see benchmarks/peers-requirements.txt)"
 WORDS = ("the cat sat on a mat and the dog ran to the park while birds sang in old green trees "
@@ -225,15 +226,9 @@ def run_dattri(cfg, data, order, targets, lr, ckpts, *, exact: bool):
     return phi
 
 
-def ranks(a: np.ndarray) -> np.ndarray:
-    r = np.empty(a.size)
-    r[np.argsort(a, kind="stable")] = np.arange(a.size)
-    return r
-
-
 def agreement(phi: np.ndarray, ref: np.ndarray) -> tuple[float, float, float]:
     a, b = phi.ravel(), ref.ravel()
-    return (float(np.corrcoef(a, b)[0, 1]), float(np.corrcoef(ranks(a), ranks(b))[0, 1]),
+    return (pearson(a, b), spearman(a, b),
             float(np.abs(a - b).max() / np.abs(b).max()))
 
 

@@ -39,6 +39,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
 
 STYLES = {
     "animals": ["the cat sat on the mat.", "the dog lay on the rug.", "a cat and a dog sat."],
@@ -53,46 +54,11 @@ def tokens(s: str) -> list[int]:
     return list(s.encode("utf-8"))
 
 
-def batch(seqs: list[list[int]]):
-    """Right-padded ``(inputs, targets, mask)``; the loss counts every real next-token position."""
-    n = max(len(t) for t in seqs) - 1
-    x = torch.zeros(len(seqs), n, dtype=torch.long)
-    y = torch.zeros(len(seqs), n, dtype=torch.long)
-    m = torch.zeros(len(seqs), n, dtype=torch.bool)
-    for i, t in enumerate(seqs):
-        L = len(t) - 1
-        x[i, :L], y[i, :L], m[i, :L] = torch.tensor(t[:-1]), torch.tensor(t[1:]), True
-    return x, y, m
-
-
-def rank(a: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, tied values sharing the average of their ranks."""
-    a = np.asarray(a, dtype=float)
-    order = np.argsort(a, kind="mergesort")
-    r = np.empty(len(a))
-    r[order] = np.arange(1, len(a) + 1)
-    for v in np.unique(a):
-        tie = a == v
-        if tie.sum() > 1:
-            r[tie] = r[tie].mean()
-    return r
-
-
-def pearson(a, b) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def spearman(a, b) -> float:
-    return pearson(rank(a), rank(b))
-
-
 def main() -> None:
     from attribcli.config import TrainingConfig
     from attribcli.inrun.optim import attach_names, update_rule
     from attribcli.inrun.step import tracked_step
+    from attribcli.train import pad_batch
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
 
@@ -107,8 +73,8 @@ def main() -> None:
     torch.manual_seed(a.seed)
     torch.set_num_threads(1)  # tiny ops: one thread is faster and steadier on a shared CPU
     init = GPT(GPTConfig(vocab_size=257, context_length=32, n_layer=1, n_head=2, n_embd=32)).double()
-    train = batch([tokens(s) for seqs in STYLES.values() for s in seqs])
-    target = batch([tokens(s) for s in TARGETS])
+    train = pad_batch([(tokens(s), 1) for seqs in STYLES.values() for s in seqs], "cpu")  # every position scored
+    target = pad_batch([(tokens(s), 1) for s in TARGETS], "cpu")
     N, M = train[0].shape[0], target[0].shape[0]
     tcfg = TrainingConfig(lr=a.lr, optimizer="sgd", momentum=0.0, weight_decay=0.0, batch_size=N)
     rule = update_rule(tcfg)

@@ -21,21 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks with ties averaged (Spearman without scipy)."""
-    order = np.argsort(x, kind="mergesort")
-    r = np.empty(len(x))
-    r[order] = np.arange(len(x), dtype=float)
-    for v in np.unique(x):
-        tie = x == v
-        r[tie] = r[tie].mean()
-    return r
-
-
-def spearman(a, b) -> float:
-    return float(np.corrcoef(ranks(np.asarray(a)), ranks(np.asarray(b)))[0, 1])
+from ranking import spearman  # noqa: E402  (benchmarks/ranking.py)
 
 
 def main() -> None:
