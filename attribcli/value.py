@@ -69,9 +69,10 @@ def _trained(doc: dict) -> bool:
     return bool(doc.get("trained", not doc["opt_out"]))
 
 
-def payee_order(run: Run) -> list[str]:
-    """Holders in table order, then escrow, then commons / not-payable lines when the run has any."""
-    used, aliases = set(ownership(run)["payee_id"]), dict(merged_holders(run))
+def payee_order(run: Run, own: pd.DataFrame) -> list[str]:
+    """Holders in table order, then escrow, then commons / not-payable lines when ``own`` (the run's
+    ownership table) has any."""
+    used, aliases = set(own["payee_id"]), dict(merged_holders(run))
     return [str(h) for h in run.holders["holder_id"] if str(h) not in aliases] + [ESCROW_ID] + [
         p for p in (COMMONS_ID, NOT_PAYABLE_ID) if p in used]
 
@@ -84,7 +85,7 @@ def holder_values(run: Run) -> pd.DataFrame:
     table = pd.DataFrame(weighted, columns=docs.columns)
     table["payee_id"] = own["payee_id"].values
     table = table.groupby("payee_id", sort=False).sum()
-    return table.reindex(payee_order(run), fill_value=0.0)
+    return table.reindex(payee_order(run, own), fill_value=0.0)
 
 
 def license_values(run: Run) -> pd.DataFrame:
