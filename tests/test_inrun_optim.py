@@ -160,3 +160,12 @@ def test_bf16_autocast_on_cpu_gives_values_close_to_fp32():
         out[name] = tracked_step(model, GhostTracker(model), opt, rule, [b], target, autocast=amp).first
     assert out["bf16"].dtype == np.float64 and np.isfinite(out["bf16"]).all()
     assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_routes_are_reported_with_and_without_target_chunks(chunk):
+    t = TrainingConfig(optimizer="sgd", lr=0.1)
+    model, rule, opt, tracker = _setup(t)
+    (b, *_), target = _data(7)
+    r = tracked_step(model, tracker, opt, rule, [b], target, target_chunk=chunk, want_routes=True)
+    assert r.routes and set(r.routes) == {name for name, _ in tracker.layers}

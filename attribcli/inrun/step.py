@@ -67,7 +67,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         else:
             loss.backward()
     names = tracker.param_names()
-    first, v_losses, K = np.zeros((n, M)), np.zeros(M), None
+    first, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), None, None
     for sl in chunks:
         with tracker.capture("target"), amp():
             vl = target_losses(model, *(t[sl] for t in targets))
@@ -80,7 +80,8 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         raw = tracker.dots() * scalar if scalar is not None else \
             tracker.direction_dots(_scaled(tracker.target_grads(), K, names))
         first[:, sl] = raw.cpu().numpy()
-        routes = tracker.routes() if want_routes and sl.start == 0 else None
+        if want_routes and routes is None:
+            routes = tracker.routes()  # from the first chunk's captures; later chunks must not erase it
         v_losses[sl] = vl.detach().double().cpu().numpy()
     params = dict(model.named_parameters())
     summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
