@@ -202,19 +202,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         from attribcli.statement import statement_id
 
         book = ledgers.load(ledger, currency.upper())
-        sid = statement_id(run, spec)
-        last = book["entries"][-1] if book["entries"] else None
-        if last and last["statement"] == sid:  # the same statement again: as recorded, no new transfers
-            carried, claimed = dict(last["carried_in"]), dict(last.get("claims", {}))
-        else:
-            carried, claimed = ledgers.carried(book, sid), ledgers.standing_claims(book, sid)
-            balances = ledgers.escrow_balances(book, sid)
-            for doc, who in (_read_claims(claims, run, claimed) if claims else {}).items():
-                moved = balances.pop(doc, 0)
-                if moved:
-                    carried["ESCROW"] = carried.get("ESCROW", 0) - moved
-                    carried[who] = carried.get(who, 0) + moved
-                claimed[doc] = who
+        carried, claimed, balances = ledgers.opening(book, statement_id(run, spec), claims, run)
         spec = dataclasses.replace(spec, carried_in=tuple(sorted((k, v) for k, v in carried.items() if v)) or None,
                                    claims=tuple(sorted(claimed.items())) or None)
     if proof_for is not None:
@@ -243,35 +231,6 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
                        if d not in claimed}
         ledgers.record(ledger, book, statement=stmt.id, root=stmt.root, settlement=stmt.settlement,
                        claims=claimed, escrow_documents=escrow_docs)
-
-
-def _read_claims(path: Path, run, standing: dict[str, str]) -> dict[str, str]:
-    """doc_id,holder_id rows: each an escrow document of the run, claimed by a holder of the run."""
-    import csv
-
-    from attribcli.errors import AttribError
-    from attribcli.value import escrow_documents
-
-    if not Path(path).is_file():
-        raise AttribError(f"claims file not found: {path}", field="--claims", fix="pass a CSV with doc_id,holder_id")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    escrow = set(escrow_documents(run)["id"].astype(str))
-    holders = set(run.holders["holder_id"].astype(str))
-    out = {}
-    for n, row in enumerate(rows, start=2):
-        doc, who = (row.get("doc_id") or "").strip(), (row.get("holder_id") or "").strip()
-        if doc not in escrow:
-            raise AttribError(f"'{doc}' is not an escrow document of this run", file=f"{path}:{n}", field="doc_id",
-                              fix=f"claim one of: {', '.join(sorted(escrow))}")
-        if who not in holders:
-            raise AttribError(f"'{who}' is not a holder of this run", file=f"{path}:{n}", field="holder_id",
-                              fix="add the holder to the holders table first")
-        if standing.get(doc, who) != who:
-            raise AttribError(f"'{doc}' was already claimed by {standing[doc]}", file=f"{path}:{n}", field="doc_id",
-                              fix="resolve the dispute outside attrib; a claim is settled once")
-        out[doc] = who
-    return out
 
 
 @main.command()

@@ -8,11 +8,13 @@ The current balances are the last entry's ``carried_out``.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, sha256_bytes
+from attribcli.rights import ESCROW_ID
 
 FORMAT = "attrib-ledger-v1"
 
@@ -54,7 +56,7 @@ def check_chain(ledger: dict) -> list[str]:
     return problems
 
 
-def carried(ledger: dict, statement: str) -> dict[str, int]:
+def carried_in(ledger: dict, statement: str) -> dict[str, int]:
     """Balances carried into ``statement``: the last entry's carried_out, or, when the last entry IS this
     statement (the same statement rendered again, in another format), what it carried in."""
     entries = ledger["entries"]
@@ -83,6 +85,52 @@ def settled_fields(root: str, settlement) -> dict:
     return {"merkle_root": root,
             **{name: {k: v for k, v in sorted(getattr(settlement, name).items()) if v}
                for name in ("carried_in", "paid", "carried_out")}}
+
+
+def opening(ledger: dict, statement: str, claims_file: Path | None, run) -> tuple[dict, dict, dict]:
+    """What ``statement`` settles against: (carried-in balances, escrow claims, escrow per document).
+
+    New claims in ``claims_file`` move each claimed document's carried escrow to its holder. The same
+    statement rendered again reuses what was recorded for it: nothing is transferred twice."""
+    entries = ledger["entries"]
+    if entries and entries[-1]["statement"] == statement:
+        return dict(entries[-1]["carried_in"]), dict(entries[-1].get("claims", {})), {}
+    carried, claimed = carried_in(ledger, statement), standing_claims(ledger, statement)
+    balances = escrow_balances(ledger, statement)
+    for doc, holder in (read_claims(claims_file, run, claimed) if claims_file else {}).items():
+        moved = balances.pop(doc, 0)
+        if moved:
+            carried[ESCROW_ID] = carried.get(ESCROW_ID, 0) - moved
+            carried[holder] = carried.get(holder, 0) + moved
+        claimed[doc] = holder
+    return carried, claimed, balances
+
+
+def read_claims(path: Path, run, standing: dict[str, str]) -> dict[str, str]:
+    """doc_id,holder_id rows: each an escrow document of the run, claimed by a holder of the run."""
+    from attribcli.value import escrow_documents
+
+    if not Path(path).is_file():
+        raise AttribError(f"claims file not found: {path}", field="--claims", fix="pass a CSV with doc_id,holder_id")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    escrow = set(escrow_documents(run)["id"].astype(str))
+    holders = set(run.holders["holder_id"].astype(str))
+    out = {}
+    for n, row in enumerate(rows, start=2):
+        doc, who = (row.get("doc_id") or "").strip(), (row.get("holder_id") or "").strip()
+        if doc not in escrow:
+            raise AttribError(f"'{doc}' is not an escrow document of this run", file=f"{path}:{n}", field="doc_id",
+                              fix=f"claim one of: {', '.join(sorted(escrow))}")
+        if who not in holders:
+            raise AttribError(f"'{who}' is not a holder of this run", file=f"{path}:{n}", field="holder_id",
+                              fix="add the holder to the holders table first")
+        if standing.get(doc, who) != who:
+            raise AttribError(f"'{doc}' was already claimed by {standing[doc]}", file=f"{path}:{n}", field="doc_id",
+                              fix="resolve the dispute outside attrib; a claim is settled once")
+        out[doc] = who
+    return out
+
 
 
 def record(path: Path, ledger: dict, *, statement: str, root: str, settlement, claims: dict | None = None,
