@@ -5,17 +5,21 @@ directory under the final name is always a finished run; an interrupted one stay
 ``attrib train --resume`` continues it. Layout (all written atomically, all hashed in the manifest):
 
     config.yaml              resolved config: absolute paths, every default filled in
-    inputs/documents.jsonl   rights metadata of every document (no text: its SHA-256 instead)
+    inputs/documents.jsonl   rights metadata of every document, its licence class and the policy's
+                             decision (trained? paid to holders / commons / none? why); no text,
+                             its SHA-256 instead
     inputs/holders.csv       copy of the holders table
     inputs/generations.jsonl the generations valued
     samples.csv              sample → document, chunk, predicted tokens, steps it was trained in
-    values.npy               float64 [samples × generations] first-order In-Run Data Shapley values
-    losses.csv               per generation: reference/base/final losses, value sum, efficiency gap
+    values.npy               float64 [samples × generations] In-Run Data Shapley values used downstream
+    values_order1.npy, values_order2.npy   with attribution.order 2: the two parts of values.npy
+    losses.csv               per generation: reference/base/final losses, value sums, carry, efficiency gap
     steps.csv                per step: epoch, learning rate, training loss
-    target_steps.csv         per step and generation: loss before the step, predicted reduction
+    target_steps.csv         per step and generation: loss before the step, predicted reduction, carry
     model.pt                 fine-tuned weights
-    checkpoints/last.pt      latest checkpoint (resume)
+    checkpoints/last.pt      latest checkpoint (resume; removed when the run completes)
     manifest.json            SHA-256 of inputs and outputs, method, environment: written last
+    reports/                 statements and ledgers written later: re-derived by verify, not hashed
 """
 
 from __future__ import annotations
