@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 RULES: dict[type[nn.Module], "LayerRule"] = {}
 MATERIALIZE_MAX_ELEMENTS = 1 << 27  # per-sample gradients of one layer above this: never materialized
@@ -125,7 +126,7 @@ class LinearRule(LayerRule):
         a_y, b_y = _tokens(a_y, 1), _tokens(b_y, 1)
         G = {}
         if module.weight.requires_grad:
-            g = torch.einsum("mse,msd->med", b_y, a_y)  # [M, d_out, d_in]
+            g = torch.bmm(b_y.transpose(1, 2), a_y)  # [M, d_out, d_in]
             G["weight"] = g.transpose(1, 2) if self._weight(module)[1] else g
         if self._has_bias(module):
             G["bias"] = b_y.sum(1)
@@ -140,7 +141,7 @@ class LinearRule(LayerRule):
             M, d_out = W.shape[0], W.shape[1]
             route = route or ("project" if N * d_in * d_out > MATERIALIZE_MAX_ELEMENTS else "materialize")
             if route == "materialize":
-                per_sample = torch.einsum("nte,ntd->ned", b_x, a_x).reshape(N, -1)
+                per_sample = torch.bmm(b_x.transpose(1, 2), a_x).reshape(N, -1)  # [N, d_out·d_in]
                 out = per_sample @ W.reshape(M, -1).T
             else:  # project: one target at a time keeps the intermediate at [N·T, d_out]
                 a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, d_out)
@@ -216,13 +217,10 @@ class LayerNormRule(LayerRule):
 
     @staticmethod
     def _per_sample(module, a, b) -> dict[str, torch.Tensor]:
-        dims = tuple(range(a.dim() - len(module.normalized_shape), a.dim()))
         shape = (a.shape[0], -1, *module.normalized_shape)
         out = {}
         if module.weight is not None and module.weight.requires_grad:
-            mean = a.mean(dims, keepdim=True)
-            var = a.var(dims, unbiased=False, keepdim=True)
-            xhat = (a - mean) * torch.rsqrt(var + module.eps)
+            xhat = F.layer_norm(a, module.normalized_shape, eps=module.eps)  # one fused kernel, as forward
             out["weight"] = (b * xhat).reshape(shape).sum(1)
         if module.bias is not None and module.bias.requires_grad:
             out["bias"] = b.reshape(shape).sum(1)
