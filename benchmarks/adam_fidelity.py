@@ -1,6 +1,7 @@
 """How well do values predict what a sample actually did to a generation's loss under AdamW?
 
     python benchmarks/adam_fidelity.py [--config configs/sample.yaml] [--warmup 20] [--steps 6] [--batch 8] [--lr 1e-3]
+        [--png out.png]
 
 For each step and each sample z of the batch, the *realised* effect of z is measured by re-taking the
 same AdamW step from the same weights and optimizer state without z (its loss term removed, the rest
@@ -27,6 +28,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 
 def main() -> None:
@@ -43,6 +45,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--png", default=None, help="predicted vs realised effect scatter (needs matplotlib)")
     a = ap.parse_args()
     cfg = load_config(a.config)
     cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, optimizer="adamw", lr=a.lr,
@@ -100,11 +103,28 @@ def main() -> None:
     real = np.concatenate(realised).ravel()
     print(f"AdamW, lr {a.lr}, {a.warmup} warm-up steps, then {a.steps} steps x {a.batch} samples x "
           f"{len(prep.generations)} generations = {real.size} (step, sample, generation) triples")
-    for name, label in (("fixed", "attrib AdamW rule (fixed precond.)"), ("jacobian", "update Jacobian (moves v too)"),
-                        ("naive", "naive SGD proxy")):
-        pred = np.concatenate(preds[name]).ravel()
-        print(f"{label:38s} Pearson {np.corrcoef(pred, real)[0, 1]:.4f}   sign agreement "
-              f"{np.mean(np.sign(pred) == np.sign(real)):.3f}")
+    labels = {"fixed": "attrib AdamW rule (fixed precond.)", "jacobian": "update Jacobian (moves v too)",
+              "naive": "naive SGD proxy"}
+    pred, r = {}, {}
+    for name, label in labels.items():
+        pred[name] = np.concatenate(preds[name]).ravel()
+        r[name] = np.corrcoef(pred[name], real)[0, 1]
+        print(f"{label:38s} Pearson {r[name]:.4f}   sign agreement "
+              f"{np.mean(np.sign(pred[name]) == np.sign(real)):.3f}")
+
+    with png_figure(a.png, ncols=2, title=f"AdamW lr {a.lr}: predicted vs realised effect of a sample on a "
+                    f"generation's loss ({real.size} triples)") as axes:
+        if axes is None:
+            return
+        for ax, name in zip(axes, ("fixed", "naive")):
+            ax.scatter(real, pred[name], s=10, alpha=0.6, color="C0" if name == "fixed" else "C1",
+                       label=f"Pearson {r[name]:.4f}")
+            lo, hi = min(real.min(), pred[name].min()), max(real.max(), pred[name].max())
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
+            ax.set_title(labels[name])
+            ax.set_xlabel("realised effect: loss without z - loss with z")
+            ax.set_ylabel("predicted effect")
+            ax.legend(fontsize=8)
 
 
 def _jacobian(g, state, lr, b1, b2, eps):

@@ -1,6 +1,6 @@
 """attrib next to other ways of computing the same in-run, first-order data value, on one small run.
 
-    python benchmarks/peers.py [--steps 8] [--batch 8] [--lr 0.05] [--seed 0] [--repeat 3]
+    python benchmarks/peers.py [--steps 8] [--batch 8] [--lr 0.05] [--seed 0] [--repeat 3] [--png out.png]
 
 The quantity, for every training sample z and target v, summed over the SGD steps t whose batch B_t
 holds z (the first-order In-Run Data Shapley value of plain SGD, Wang et al. 2024; also TracIn's
@@ -62,6 +62,7 @@ warnings.filterwarnings("ignore", message=".*per-example.*loss function")  # Cap
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
+from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 NOT_INSTALLED = "not installed (see benchmarks/peers-requirements.txt)"
 WORDS = ("the cat sat on a mat and the dog ran to the park while birds sang in old green trees "
@@ -254,6 +255,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="time each method this many times, report the best")
+    ap.add_argument("--png", default=None, help="time over attrib's and agreement per method (needs matplotlib)")
     a = ap.parse_args()
     global REPEAT
     REPEAT = a.repeat
@@ -300,6 +302,7 @@ def main() -> None:
           f"{width} tokens wide, seed {a.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"best of {REPEAT}")
     print(f"{'method':44s} {'time s':>8s} {'x attrib':>9s} {'Pearson':>9s} {'Spearman':>9s} {'max rel diff':>13s}")
+    agree = {}  # name -> (Pearson, Spearman, max rel diff), the methods that ran and computed values
     for name, t, phi, note in rows:
         if t is None:
             print(f"{name:44s} {note}")
@@ -308,8 +311,29 @@ def main() -> None:
         if phi is None:
             print(f"{head} {note}")
         else:
-            p, s, d = agreement(phi, ref)
+            agree[name] = p, s, d = agreement(phi, ref)
             print(f"{head} {p:9.6f} {s:9.6f} {d:13.2e}")
+
+    with png_figure(a.png, ncols=2, width=6.5, height=4.8,
+                    title=f"Peers of attrib: {a.steps} SGD steps x batch {a.batch}, best of {REPEAT}") as axes:
+        if axes is None:
+            return
+        ran = [(name, t) for name, t, _, _ in rows if t is not None]  # skipped peers have no time
+        color = {name: f"C{i}" for i, (name, _) in enumerate(ran)}
+        axes[0].barh([n for n, _ in ran], [t / t_ref for _, t in ran], color=[color[n] for n, _ in ran])
+        axes[0].axvline(1, color="k", ls=":", lw=0.8)
+        axes[0].invert_yaxis()
+        axes[0].set_xlabel("time / attrib's time")
+        peers = [n for n in agree if n != rows[0][0]]  # attrib against itself is not a comparison
+        diffs = [agree[n][2] for n in peers]
+        axes[1].barh([f"{n}\nPearson {agree[n][0]:.6f}, Spearman {agree[n][1]:.6f}" for n in peers], diffs,
+                     color=[color[n] for n in peers])
+        if diffs and min(diffs) > 0:
+            axes[1].set_xscale("log")
+        axes[1].tick_params(axis="y", labelsize=7)
+        axes[1].invert_yaxis()
+        axes[1].set_xlabel("max |peer - attrib| / max |attrib|")
+        axes[1].set_title("agreement with attrib", fontsize=10)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
+from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 STYLES = {
     "animals": ["the cat sat on the mat.", "the dog lay on the rug.", "a cat and a dog sat."],
@@ -158,15 +159,9 @@ def main() -> None:
         print(label.ljust(26) + f"{se[sl].mean():10.2e}{se[sl].max():10.2e}{shap[sl].std():15.2e}"
               f"{spearman(loo[sl].ravel(), shap[sl].ravel()):12.3f}")
 
-    if a.png:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            print("matplotlib not installed: no plot", file=sys.stderr)
+    with png_figure(a.png, ncols=2, title=f"In-run vs retraining, {a.steps} SGD steps, lr {a.lr}") as axes:
+        if axes is None:
             return
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
         for ax, gt, name in ((axes[0], shap, "MC Shapley (retraining)"), (axes[1], loo, "leave-one-out (retraining)")):
             for j in range(M):
                 ax.scatter(gt[:, j], inrun[1][:, j], marker="o", label=f"order 1, target {j}", color=f"C{j}")
@@ -178,10 +173,6 @@ def main() -> None:
             ax.set_xlabel(name)
             ax.set_ylabel("in-run value")
         axes[0].legend(fontsize=7)
-        fig.suptitle(f"In-run vs retraining, {a.steps} SGD steps, lr {a.lr}")
-        fig.tight_layout()
-        fig.savefig(a.png, dpi=120)
-        print(f"wrote {a.png}", file=sys.stderr)
 
 
 if __name__ == "__main__":

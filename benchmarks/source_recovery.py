@@ -1,6 +1,6 @@
 """When a generation copies, paraphrases or imitates one holder's documents, is that holder ranked first?
 
-    python benchmarks/source_recovery.py [--per-holder 1] [--seed 0] [--epochs N] [--keep-run DIR]
+    python benchmarks/source_recovery.py [--per-holder 1] [--seed 0] [--epochs N] [--keep-run DIR] [--png out.png]
 
 Generations are built from the sample corpus (fixed seed) for every holder that owns, alone, at least
 one document the sample's licence policy trains on (non-commercial documents are left out, so h05 has
@@ -47,6 +47,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 KINDS = ("copy", "paraphrase", "imitation")
 MAX_BYTES = 230
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the generation builder")
     ap.add_argument("--epochs", type=int, default=None, help="override the config's training epochs")
     ap.add_argument("--keep-run", metavar="DIR", default=None, help="keep the run (and its config) in DIR")
+    ap.add_argument("--png", default=None, help="top-1 and MRR per method and kind, grouped bars (needs matplotlib)")
     a = ap.parse_args()
 
     from attribcli.licenses import LicensePolicy, apply_policy
@@ -146,12 +148,33 @@ def main() -> None:
     print(header)
     print(f"{'':20s}" + " | top-1    MRR       " * len(KINDS))
     print("-" * len(header))
+    top1: dict[str, list[float]] = {}  # method -> per kind (order: KINDS)
+    mrr: dict[str, list[float]] = {}
     for method, per_gen in scores.items():
         cells = []
+        top1[method], mrr[method] = [], []
         for kind in KINDS:
             ranks = [_rank(per_gen[gid], holders.index(h)) for gid, (k, h) in truth.items() if k == kind]
-            cells.append(f" | {np.mean([r == 1 for r in ranks]):5.3f}  {np.mean([1 / r for r in ranks]):6.3f}     ")
+            top1[method].append(np.mean([r == 1 for r in ranks]))
+            mrr[method].append(np.mean([1 / r for r in ranks]))
+            cells.append(f" | {top1[method][-1]:5.3f}  {mrr[method][-1]:6.3f}     ")
         print(f"{method:20s}" + "".join(cells))
+
+    with png_figure(a.png, ncols=2, width=6.0, title=f"Source recovery on the sample: {len(holders)} candidate "
+                    f"holders, {a.per_holder} generation(s) per holder and kind") as axes:
+        if axes is None:
+            return
+        x = np.arange(len(KINDS))
+        w = 0.8 / len(scores)
+        for ax, values, name in ((axes[0], top1, "top-1 accuracy"), (axes[1], mrr, "mean reciprocal rank")):
+            for i, (method, v) in enumerate(values.items()):
+                ax.bar(x + (i - (len(scores) - 1) / 2) * w, v, w, label=method, color=f"C{i}")
+            ax.set_xticks(x, [f"{k} (n={counts[k]})" for k in KINDS])
+            ax.set_ylim(0, 1.3)  # room for the legend above the bars
+            ax.set_yticks(np.linspace(0, 1, 6))
+            ax.set_ylabel(name)
+        axes[0].axhline(1 / len(holders), color="k", ls=":", lw=0.8, label="chance")
+        axes[0].legend(fontsize=7, ncol=3, loc="upper center")
 
 
 def build_generations(by_holder: dict[str, list[dict]], per_holder: int, seed: int):

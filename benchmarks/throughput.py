@@ -3,10 +3,18 @@
     python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--order 1 2]
                                     [--optimizer sgd|adamw] [--batch-size N] [--device cpu|cuda]
     python benchmarks/throughput.py --synthetic 64x64 256x256 1024x256 [--batch-size 8] [--generations 4]
+    python benchmarks/throughput.py --corpus 64 256 1024 [--synthetic 128x128] [--png scaling.png]
 
 ``--synthetic TxW``: instead of the sample, a 2-layer built-in GPT of width W on random T-token
 samples and T-token generations (one row of the table per size), to see the ratios across sequence
 lengths and widths.
+
+``--corpus N ...``: one epoch over a synthetic corpus of N samples (the first ``--synthetic`` size,
+default 128x128), each mode keeping its ``[N, generations]`` value table as training does: total
+seconds, seconds per sample and peak memory as the corpus grows (the per-step cost does not depend on
+N, so the time should grow linearly; the value table adds N x generations x 8 bytes).
+
+``--png PATH`` draws the ratios (or, with ``--corpus``, seconds against corpus size).
 
 Every mode runs the same model, data and steps. "plain" is forward + backward + optimizer step on the
 training batch; "order N" is attrib's tracked step (attribcli.inrun.step.tracked_step): the targets'
@@ -25,10 +33,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 
 def synthetic(size: str, batch: int, generations: int, device, seed: int = 0):
@@ -49,7 +59,7 @@ def synthetic(size: str, batch: int, generations: int, device, seed: int = 0):
 
 
 def measure(config: str, steps: int, mode: str, device: str, optimizer: str, batch_size: int | None,
-            size: str | None = None, generations: int = 4) -> dict:
+            size: str | None = None, generations: int = 4, corpus: int | None = None) -> dict:
     import dataclasses
 
     from attribcli.config import load_config
@@ -64,6 +74,8 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
         cfg.training, optimizer=optimizer, batch_size=batch_size or cfg.training.batch_size))
     dev = torch.device(device)
     B = cfg.training.batch_size
+    if corpus:
+        steps = -(-corpus // B)  # one epoch
     if size:
         model, make_batch, targets = synthetic(size, B, generations, dev)
         batches = [make_batch() for _ in range(steps + 1)]
@@ -80,22 +92,26 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     attach_names(opt, model)
     tracker = GhostTracker(model) if mode != "plain" else None
     order = int(mode[-1]) if mode != "plain" else 0
+    values = np.zeros((corpus, n_generations)) if corpus and tracker is not None else None
 
-    def step(b):
+    def step(b, i=None):
         if tracker is None:
             opt.zero_grad(set_to_none=True)
             sequence_losses(model(b[0]), b[1], b[2]).mean().backward()
             opt.step()
         else:
-            tracked_step(model, tracker, opt, rule, [b], targets, order=order)
+            r = tracked_step(model, tracker, opt, rule, [b], targets, order=order)
+            if values is not None and i is not None:  # the run's value table, as train.py keeps it
+                rows = min(B, corpus - i * B)
+                values[i * B:i * B + rows] += r.first[:rows] + (r.second[:rows] if r.second is not None else 0)
 
     step(batches[0])  # warm-up
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    for b in batches[1:]:
-        step(b)
+    for i, b in enumerate(batches[1:]):
+        step(b, i)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     secs = time.perf_counter() - t0
@@ -103,7 +119,22 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {"mode": mode, "steps": steps, "seconds": secs, "samples_per_s": steps * B / secs,
             "peak_bytes": peak, "tokens_per_sample": int(batches[1][0].shape[1]),
-            "generations": n_generations, "threads": torch.get_num_threads(), "batch": B}
+            "generations": n_generations, "threads": torch.get_num_threads(), "batch": B,
+            "corpus": corpus}
+
+
+def run_child(a, mode: str, size: str | None = None, corpus: int | None = None) -> dict:
+    """One mode in a fresh process, so each peak memory figure is its own."""
+    args = [sys.executable, __file__, "--config", a.config, "--steps", str(a.steps), "--device", a.device,
+            "--optimizer", a.optimizer, "--child", mode, "--generations", str(a.generations)]
+    if size:
+        args += ["--size", size, "--batch-size", str(a.batch_size or 8)]
+    elif a.batch_size:
+        args += ["--batch-size", str(a.batch_size)]
+    if corpus:
+        args += ["--corpus-size", str(corpus)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -116,37 +147,55 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, help="override training.batch_size")
     ap.add_argument("--synthetic", nargs="+", metavar="TxW", help="sizes: tokens x width, e.g. 64x64 1024x256")
     ap.add_argument("--generations", type=int, default=4, help="with --synthetic: generations per step")
+    ap.add_argument("--corpus", nargs="+", type=int, metavar="N", help="one epoch over N synthetic samples, per N")
+    ap.add_argument("--png", help="write a plot of the table (needs matplotlib)")
     ap.add_argument("--size", help=argparse.SUPPRESS)
+    ap.add_argument("--corpus-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    modes = ["plain"] + [f"order {o}" for o in a.order]
     if a.child:
         print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer, a.batch_size, a.size,
-                                 a.generations)))
+                                 a.generations, a.corpus_size)))
+        return
+    if a.corpus:
+        size = (a.synthetic or ["128x128"])[0]
+        print(f"device {a.device} ({torch.get_num_threads()} threads), optimizer {a.optimizer}, one epoch, "
+              f"batch {a.batch_size or 8}, {a.generations} generations, 2-layer GPT {size}, random tokens")
+        print(f"{'samples':>8s} " + " ".join(f"{m + ' s':>11s} {'us/sample':>9s} {'MiB':>6s}" for m in modes)
+              + " " + " ".join(f"{o + '/plain':>13s}" for o in modes[1:]))
+        table = {}
+        for n in a.corpus:
+            res = table[n] = {m: run_child(a, m, size, n) for m in modes}
+            print(f"{n:8d} " + " ".join(f"{r['seconds']:11.2f} {r['seconds'] / n * 1e6:9.0f} "
+                                        f"{r['peak_bytes'] / 2**20:6.0f}" for r in res.values())
+                  + " " + " ".join(f"{res['plain']['seconds'] / res[m]['seconds']:13.3f}" for m in modes[1:]),
+                  flush=True)
+        with png_figure(a.png, ncols=2, title=f"One epoch vs corpus size ({size}, {a.device})") as axes:
+            if axes is not None:
+                ns = list(table)
+                for m in modes:
+                    axes[0].loglog(ns, [table[n][m]["seconds"] for n in ns], "o-", label=m)
+                    axes[1].semilogx(ns, [table[n][m]["peak_bytes"] / 2**20 for n in ns], "o-", label=m)
+                axes[0].set(xlabel="samples in the corpus", ylabel="seconds per epoch")
+                axes[1].set(xlabel="samples in the corpus", ylabel="peak MiB")
+                axes[0].legend()
         return
     if a.synthetic:
         print(f"device {a.device} ({torch.get_num_threads()} threads), optimizer {a.optimizer}, {a.steps} steps, "
               f"batch {a.batch_size or 8}, {a.generations} generations, 2-layer GPT, random tokens")
         print(f"{'T x W':>10s} " + " ".join(f"{'order ' + str(o) + ' thr.':>13s} {'mem':>6s}" for o in a.order))
+        rows = {}
         for size in a.synthetic:
-            res = {}
-            for mode in ["plain"] + [f"order {o}" for o in a.order]:
-                out = subprocess.run([sys.executable, __file__, "--steps", str(a.steps), "--device", a.device,
-                                      "--optimizer", a.optimizer, "--child", mode, "--size", size,
-                                      "--batch-size", str(a.batch_size or 8), "--generations", str(a.generations)],
-                                     capture_output=True, text=True, check=True)
-                res[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+            res = {m: run_child(a, m, size) for m in modes}
             p = res["plain"]
+            rows[size] = {m: res[m]["samples_per_s"] / p["samples_per_s"] for m in modes[1:]}
             print(f"{size:>10s} " + " ".join(
                 f"{res[f'order {o}']['samples_per_s'] / p['samples_per_s']:13.3f} "
                 f"{res[f'order {o}']['peak_bytes'] / p['peak_bytes']:6.2f}" for o in a.order), flush=True)
+        _plot_ratios(a.png, rows, f"Tracked / plain throughput ({a.device}, batch {a.batch_size or 8})")
         return
-    res = {}
-    for mode in ["plain"] + [f"order {o}" for o in a.order]:
-        out = subprocess.run([sys.executable, __file__, "--config", a.config, "--steps", str(a.steps),
-                              "--device", a.device, "--optimizer", a.optimizer, "--child", mode]
-                             + (["--batch-size", str(a.batch_size)] if a.batch_size else []),
-                             capture_output=True, text=True, check=True)
-        res[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    res = {m: run_child(a, m) for m in modes}
     p = res["plain"]
     print(f"device {a.device} ({torch.get_num_threads()} threads), optimizer {a.optimizer}, {p['steps']} steps, "
           f"batch {p['batch']} x {p['tokens_per_sample']}-token samples, {p['generations']} generations")
@@ -154,7 +203,25 @@ def main() -> None:
     for mode, r in res.items():
         print(f"{mode:8s} {r['samples_per_s']:10.2f} {r['peak_bytes'] / 2**20:9.1f} "
               f"{r['samples_per_s'] / p['samples_per_s']:17.3f} {r['peak_bytes'] / p['peak_bytes']:13.3f}")
+    _plot_ratios(a.png, {f"batch {p['batch']}": {m: res[m]["samples_per_s"] / p["samples_per_s"] for m in modes[1:]}},
+                 f"Tracked / plain throughput ({a.device}, {a.optimizer})")
 
+
+def _plot_ratios(path, rows: dict[str, dict[str, float]], title: str) -> None:
+    """Grouped bars: one group per row of the table, one bar per order, with the targets as lines."""
+    with png_figure(path, title=title, width=max(5.0, 1.2 * len(rows) + 2)) as axes:
+        if axes is None:
+            return
+        ax, labels = axes[0], list(rows)
+        orders = list(next(iter(rows.values())))
+        for k, m in enumerate(orders):
+            ax.bar([i + 0.8 * k / len(orders) for i in range(len(labels))], [rows[r][m] for r in labels],
+                   width=0.8 / len(orders), label=m, color=f"C{k}")
+        for target, k in ((0.95, 0), (0.6, 1)):
+            ax.axhline(target, color=f"C{k}", ls="--", lw=0.8)
+        ax.set_xticks([i + 0.4 - 0.4 / len(orders) for i in range(len(labels))], labels)
+        ax.set(ylabel="tracked / plain throughput", ylim=(0, 1.05))
+        ax.legend()
 
 if __name__ == "__main__":
     main()

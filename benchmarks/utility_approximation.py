@@ -1,6 +1,7 @@
 """Does a step's predicted loss reduction match the realised one? First vs second order, several lrs.
 
     python benchmarks/utility_approximation.py [--config configs/sample.yaml] [--steps 6] [--lrs 1e-3 5e-3 2e-2 5e-2]
+        [--png out.png]
 
 For each learning rate, from the same starting weights (the sample's base model), ``--steps`` SGD steps
 with attrib's tracked step (order 2). Per step and generation: the predicted reduction of the
@@ -22,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ranking import spearman  # noqa: E402  (benchmarks/ranking.py)
+from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 
 def main() -> None:
@@ -37,6 +39,7 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 5e-3, 2e-2, 5e-2])
+    ap.add_argument("--png", default=None, help="predicted vs realised scatter per lr (needs matplotlib)")
     a = ap.parse_args()
     cfg = load_config(a.config)
     prep = prepare(cfg)
@@ -50,6 +53,7 @@ def main() -> None:
           f"{a.steps * len(prep.generations)} (step, generation) pairs per lr")
     print(f"{'lr':>8s} | {'Spearman o1':>11s} {'o1+o2':>7s} | {'Pearson o1':>10s} {'o1+o2':>7s} | "
           f"{'median rel. err. o1':>19s} {'o1+o2':>7s}")
+    results = []  # (lr, realised, predicted o1, predicted o1+o2) per lr
     for lr in a.lrs:
         model = copy.deepcopy(start)
         t = dataclasses.replace(cfg.training, lr=lr)
@@ -67,10 +71,25 @@ def main() -> None:
             p12.extend(r.first.sum(0) + r.second.sum(0))
             before = after
         real, p1, p12 = map(np.asarray, (real, p1, p12))
+        results.append((lr, real, p1, p12))
         err = lambda p: float(np.median(np.abs(p - real) / np.maximum(np.abs(real), 1e-12)))  # noqa: E731
         print(f"{lr:8.0e} | {spearman(p1, real):11.3f} {spearman(p12, real):7.3f} | "
               f"{np.corrcoef(p1, real)[0, 1]:10.3f} {np.corrcoef(p12, real)[0, 1]:7.3f} | "
               f"{err(p1):19.3f} {err(p12):7.3f}", flush=True)
+
+    with png_figure(a.png, ncols=len(results), width=4.2,
+                    title=f"Predicted vs realised loss reduction per (step, generation), SGD, {a.steps} steps") as axes:
+        if axes is None:
+            return
+        for ax, (lr, real, p1, p12) in zip(axes, results):
+            ax.scatter(real, p1, s=14, marker="o", label="first order")
+            ax.scatter(real, p12, s=14, marker="x", label="first + second order")
+            lo, hi = min(real.min(), p1.min(), p12.min()), max(real.max(), p1.max(), p12.max())
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
+            ax.set_title(f"lr {lr:.0e}")
+            ax.set_xlabel("realised loss reduction")
+            ax.set_ylabel("predicted loss reduction")
+        axes[0].legend(fontsize=7)
 
 
 if __name__ == "__main__":

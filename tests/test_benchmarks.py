@@ -17,31 +17,49 @@ def _bench(*args, timeout=300):
     return r.stdout
 
 
+def _assert_png(path):
+    assert path.read_bytes()[:4] == b"\x89PNG", path
+
+
 @pytest.fixture(scope="module")
 def tiny_config(tmp_path_factory):
     return write_config(tmp_path_factory.mktemp("bench"), training__max_steps=2, training__batch_size=4)
 
 
-def test_throughput_benchmark_runs(tiny_config):
-    out = _bench("benchmarks/throughput.py", "--config", tiny_config, "--steps", "1")
+def test_throughput_benchmark_runs(tiny_config, tmp_path):
+    out = _bench("benchmarks/throughput.py", "--config", tiny_config, "--steps", "1", "--png", tmp_path / "t.png")
     assert "order 1" in out and "order 2" in out
+    _assert_png(tmp_path / "t.png")
     out = _bench("benchmarks/throughput.py", "--synthetic", "16x32", "--steps", "1", "--batch-size", "2",
                  "--generations", "2")
     assert "16x32" in out
+    out = _bench("benchmarks/throughput.py", "--corpus", "6", "12", "--synthetic", "16x32", "--batch-size", "4",
+                 "--generations", "2", "--png", tmp_path / "corpus.png")
+    lines = out.splitlines()
+    assert lines[-2].split()[0] == "6" and lines[-1].split()[0] == "12"
+    _assert_png(tmp_path / "corpus.png")
 
 
-def test_fidelity_benchmarks_run(tiny_config):
-    out = _bench("benchmarks/utility_approximation.py", "--config", tiny_config, "--steps", "2", "--lrs", "1e-3")
+def test_fidelity_benchmarks_run(tiny_config, tmp_path):
+    out = _bench("benchmarks/utility_approximation.py", "--config", tiny_config, "--steps", "2", "--lrs", "1e-3",
+                 "--png", tmp_path / "utility.png")
     assert "Spearman" in out
+    _assert_png(tmp_path / "utility.png")
     out = _bench("benchmarks/adam_fidelity.py", "--config", tiny_config, "--warmup", "1", "--steps", "1",
-                 "--batch", "3")
+                 "--batch", "3", "--png", tmp_path / "adam.png")
     assert "Pearson" in out
-    out = _bench("benchmarks/shapley_ground_truth.py", "--permutations", "2", "--steps", "2")
+    _assert_png(tmp_path / "adam.png")
+    out = _bench("benchmarks/shapley_ground_truth.py", "--permutations", "2", "--steps", "2",
+                 "--png", tmp_path / "shapley.png")
     assert "Spearman" in out and "pooled" in out
-    out = _bench("benchmarks/peers.py", "--steps", "2", "--repeat", "1")
+    _assert_png(tmp_path / "shapley.png")
+    out = _bench("benchmarks/peers.py", "--steps", "2", "--repeat", "1", "--png", tmp_path / "peers.png")
     assert "torch.func" in out
+    _assert_png(tmp_path / "peers.png")
 
 
-def test_source_recovery_benchmark_runs(tiny_config):
-    out = _bench("benchmarks/source_recovery.py", "--config", tiny_config, "--per-holder", "1")
+def test_source_recovery_benchmark_runs(tiny_config, tmp_path):
+    out = _bench("benchmarks/source_recovery.py", "--config", tiny_config, "--per-holder", "1",
+                 "--png", tmp_path / "recovery.png")
     assert "attrib" in out and "BM25" in out and "TF-IDF" in out
+    _assert_png(tmp_path / "recovery.png")
