@@ -23,7 +23,8 @@ def _user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except AttribError as exc:
-            click.echo(f"error: {exc.line()}", err=True)
+            if not exc.quiet:
+                click.echo(f"error: {exc.line()}", err=True)
             sys.exit(exc.exit_code)
     return wrapper
 
@@ -46,9 +47,12 @@ def main():
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Override run_dir from the config.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Delete an existing run (finished or interrupted) at run_dir first.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on this machine (one per GPU): launches torchrun. Several machines: see README.")
 @_user_errors
-def train(config, run_dir, resume, overwrite):
+def train(config, run_dir, resume, overwrite, nproc):
     """Fine-tune the model of CONFIG and value every training sample for every generation."""
+    from attribcli import distributed
     from attribcli.config import load_config
     from attribcli.train import train as run_training
 
@@ -57,7 +61,23 @@ def train(config, run_dir, resume, overwrite):
     if resume and overwrite:
         raise AttribError("--resume and --overwrite contradict each other", field="--overwrite", fix="pass one of them")
     cfg = load_config(config, run_dir=run_dir)
-    out = run_training(cfg, resume=resume, overwrite=overwrite, log=stderr_log)
+    if nproc > 1 and not distributed.launched_by_torchrun():
+        from attribcli.launch import launch
+
+        launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
+        return  # process 0 printed where the run is
+    else:
+        group = distributed.init()
+        try:
+            out = run_training(cfg, resume=resume, overwrite=overwrite, log=stderr_log, group=group)
+        except AttribError as exc:
+            if not group.main:  # process 0 reports it; the others only exit with its code
+                exc.quiet = True
+            raise
+        finally:
+            distributed.shutdown(group)
+        if not group.main:
+            return
     stderr_log(f"run written to {out}")
     stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/reports/payout.md")
 

@@ -12,8 +12,9 @@ class AttribError(Exception):
     exit_code = 2
 
     def __init__(self, problem: str, *, file: str | None = None, field: str | None = None,
-                 fix: str | None = None):
+                 fix: str | None = None, quiet: bool = False):
         self.problem = problem
+        self.quiet = quiet  # already reported by another process of the same job: exit 2, print nothing
         self.file = None if file is None else str(file)
         self.field = field
         self.fix = fix

@@ -20,15 +20,17 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from rich.console import Console
 
 from attribcli.config import Config
+from attribcli.distributed import Group, wrap
 from attribcli.corpus import Document, Sample, load_corpus, make_samples
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_path
 from attribcli.generations import Generation, load_generations
 from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.licenses import LicensePolicy, PolicyOutcome, apply_policy
-from attribcli.inrun.step import NonFiniteLoss, tracked_step
+from attribcli.inrun.step import NonFiniteLoss, Shard, tracked_step
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.manifest import method_description, write_manifest
 from attribcli.model.gpt import GPT, GPTConfig, load_base_weights, save_weights, sequence_losses
@@ -143,10 +145,55 @@ def target_losses(model: GPT, batch) -> np.ndarray:
     return sequence_losses(model(x), y, m).double().cpu().numpy()
 
 
-def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=print) -> Path:
-    """Run (or resume) training with in-run valuation; returns the finished run directory."""
-    prep = prepare(config)  # raises AttribError before anything is written
+def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=print,
+          group: Group = Group()) -> Path:
+    """Run (or resume) training with in-run valuation; returns the finished run directory.
+
+    Under torchrun (``group.active``) every process runs this; process 0 alone touches the run
+    directory and tells the others what it found (distributed.py)."""
+    prep = prepare(config)  # raises AttribError before anything is written (on every process alike)
     final, part = config.run_dir, partial_dir(config.run_dir)
+    state, outcome = None, None
+    if group.main:
+        try:
+            state = _open_run_dir(final, part, prep, resume, overwrite, log)
+            outcome = "done" if state == "done" else "go"
+        except AttribError:
+            group.broadcast(("error", None))
+            raise
+    outcome, shared = group.broadcast((outcome, _shared_state(state) if outcome == "go" else None))
+    if outcome == "error":
+        raise AttribError("process 0 refused the run directory (its message says why)", file=str(final),
+                          quiet=True)
+    if outcome == "done":
+        return final
+    if not group.main:
+        state = shared
+    try:
+        if group.main and state is None:
+            _write_inputs(part, prep)
+        _loop(part, prep, state, log if group.main else _silent, group)
+    except AttribError:
+        if group.main:
+            shutil.rmtree(part, ignore_errors=True)  # bad input found mid-run (NaN): leave nothing behind
+        raise
+    if group.main:
+        os.replace(part, final)
+    group.barrier()  # the others return once the run directory is final
+    return final
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+def _shared_state(state: dict | None) -> dict | None:
+    """What every process needs to resume (the value tally lives on process 0 only)."""
+    return None if state is None else {k: state[k] for k in ("step", "model", "optimizer")}
+
+
+def _open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log):
+    """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete."""
     if overwrite:
         for old in (final, part):
             if old.exists():
@@ -155,10 +202,9 @@ def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=
     if final.exists():
         if resume and (final / "manifest.json").is_file():
             log(f"run already complete: {final}")
-            return final
+            return "done"
         raise AttribError("run directory already exists", file=str(final), field="run_dir",
                           fix="choose another --run-dir, or delete it to train again")
-    state = None
     if part.exists():
         if not resume:
             raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
@@ -166,18 +212,9 @@ def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=
         if (part / CHECKPOINT).is_file():
             state = _load_checkpoint(part, prep)
             log(f"resuming {part} from step {state['step']}")
-        else:
-            shutil.rmtree(part)
-    created = state is None
-    try:
-        if created:
-            _write_inputs(part, prep)
-        _loop(part, prep, state, log)
-    except AttribError:
-        shutil.rmtree(part, ignore_errors=True)  # bad input found mid-run (NaN): leave nothing behind
-        raise
-    os.replace(part, final)
-    return final
+            return state
+        shutil.rmtree(part)
+    return None
 
 
 def _write_inputs(part: Path, prep: Prepared) -> None:
@@ -238,7 +275,7 @@ class Tally:
         return cls(**{k: (v.numpy().copy() if isinstance(v, torch.Tensor) else list(v)) for k, v in state.items()})
 
 
-def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
+def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Group()) -> None:
     cfg, model, dev = prep.config, prep.model, prep.device
     t, att = cfg.training, cfg.attribution
     n, M = len(prep.samples), len(prep.generations)
@@ -250,43 +287,58 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
     tracker = GhostTracker(model)
     targets = target_batch(prep.generations, dev, tok=prep.tokenizer)
     start = 0
-    if state is None:
-        tally = Tally.empty(n, M, target_losses(model, targets))
-    else:
+    tally = Tally.empty(n, M, target_losses(model, targets))
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        tally, start = Tally.from_state(state["tally"]), state["step"]
+        start = state["step"]
+        if "tally" in state:  # process 0
+            tally = Tally.from_state(state["tally"])
+    if group.active and t.batch_size < group.world:
+        raise AttribError(f"training.batch_size ({t.batch_size}) is smaller than the {group.world} processes",
+                          file=str(cfg.source), field="training.batch_size",
+                          fix=f"use a batch of at least {group.world} samples, or fewer processes")
+    train_forward = wrap(model, group)
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
     log(f"training {n} samples from {len(prep.licensing.trained_ids)} documents "
         f"({len(prep.documents) - len(prep.licensing.trained_ids)} excluded: opted out or licence), "
-        f"{M} generations, {total} steps on {dev.type}; optimizer {rule.name}, order {att.order}")
+        f"{M} generations, {total} steps on {dev.type}"
+        + (f" x {group.world} processes" if group.active else "") + f"; optimizer {rule.name}, order {att.order}")
     micro = t.micro_batch_size or t.batch_size
-    with Progress(total, start=start, log=log, every=t.log_every) as bar:
+    console = None if group.main else Console(stderr=True, quiet=True)
+    with Progress(total, start=start, log=log, every=t.log_every, console=console) as bar:
         for step in range(start, total):
             epoch, pos = divmod(step, per_epoch)
             idx = epoch_order(cfg.seed, epoch, n)[pos * t.batch_size:(pos + 1) * t.batch_size]
             lr = lr_at(step, total, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in idx[k:k + micro]], dev)
-                             for k in range(0, len(idx), micro)]
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = lr
+            mine = group.shard(idx)
+            micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in mine[k:k + micro]], dev)
+                             for k in range(0, len(mine), micro)] or [_placeholder(prep, idx[0], dev)]
             try:
                 r = tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
                                  target_chunk=att.target_chunk, want_routes=step == start,
-                                 autocast=torch.bfloat16 if t.precision == "bf16" else None)
+                                 autocast=torch.bfloat16 if t.precision == "bf16" else None,
+                                 shard=Shard(train_forward, group, len(idx)) if group.active else None)
             except NonFiniteLoss as exc:
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr", fix=f"lower training.lr (now {t.lr}) or add warmup_steps") from None
             if r.routes:
                 _log_routes(r.routes, log)
-            tally.first[idx] += r.first
-            if r.second is not None:
-                tally.second[idx] += r.second
+            first, second = _gathered(group, r, len(mine))
+            if not group.main:
+                if kill_after and step + 1 == kill_after:
+                    os._exit(137)
+                continue
+            tally.first[idx] += first
+            if second is not None:
+                tally.second[idx] += second
             tally.seen[idx] += 1
             tally.carry += r.carry
             tally.step_rows.append((step + 1, epoch + 1, lr, r.train_loss))
-            second = r.second.sum(0) if r.second is not None else np.zeros(M)
-            first = r.first.sum(0)
+            second = second.sum(0) if second is not None else np.zeros(M)
+            first = first.sum(0)
             tally.target_rows.extend((step + 1, j, float(r.target_losses[j]), float(first[j]), float(second[j]),
                                       float(r.carry[j])) for j in range(M))
             bar.update(step + 1, loss=r.train_loss, samples=len(idx))
@@ -296,7 +348,26 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log) -> None:
             if kill_after and step + 1 == kill_after:
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
-    _finish(part, prep, model, total, tally, targets, rule)
+    if group.main:
+        _finish(part, prep, model, total, tally, targets, rule)
+
+
+def _placeholder(prep: Prepared, i: int, dev):
+    """A process whose shard of the last, short batch is empty still joins the gradient all-reduce:
+    one sample with an all-false loss mask has loss 0 and gradient 0, and its value row is dropped."""
+    x, y, m = pad_batch([(list(prep.samples[i].tokens), 1)], dev)
+    return x, y, torch.zeros_like(m)
+
+
+def _gathered(group: Group, r, rows: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The global batch's value rows on process 0, in batch order (shards are contiguous, rank order)."""
+    if not group.active:
+        return r.first, r.second
+    parts = group.gather_rows((r.first[:rows], None if r.second is None else r.second[:rows]))
+    if not group.main:
+        return None, None
+    second = None if r.second is None else np.concatenate([p[1] for p in parts])
+    return np.concatenate([p[0] for p in parts]), second
 
 
 def _log_routes(routes: dict[str, str], log) -> None:

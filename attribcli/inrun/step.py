@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from attribcli.distributed import no_sync
 from attribcli.inrun.optim import UpdateRule
 from attribcli.inrun.tracker import GhostTracker, loss_jvp
 from attribcli.model.gpt import sequence_losses
@@ -41,9 +42,22 @@ def target_losses(forward, x, y, m) -> torch.Tensor:
     return sequence_losses(forward(x), y, m)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's part of a data-parallel step (distributed.py). Its samples' losses are scaled by
+    ``world / global_n`` so that DDP's average of the processes' gradients is the global batch's mean
+    gradient; the captured output gradients are then ``world`` times each sample's share, so the values
+    are divided by ``world`` again (a power of two for 2, 4, 8 processes: exact)."""
+
+    forward: object        # the DistributedDataParallel module: its backward all-reduces the gradient
+    group: object          # distributed.Group: all_reduce for the loss check, world size
+    global_n: int          # samples in the global batch, over every process
+
+
 def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_batches: list[Batch],
                  targets: Batch, *, order: int = 1, target_chunk: int | None = None,
-                 want_routes: bool = False, autocast: torch.dtype | None = None) -> StepResult:
+                 want_routes: bool = False, autocast: torch.dtype | None = None,
+                 shard: Shard | None = None) -> StepResult:
     n = sum(b[0].shape[0] for b in micro_batches)
     M = targets[0].shape[0]
     chunks = [slice(i, i + target_chunk) for i in range(0, M, target_chunk)] if target_chunk else [slice(0, M)]
@@ -55,17 +69,25 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         return torch.autocast(device, dtype=autocast) if autocast else nullcontext()
 
     train_loss, pending = 0.0, None
-    for x, y, m in micro_batches:
-        with tracker.capture("train"), amp():
-            per_sample = sequence_losses(model(x), y, m)
-            loss = per_sample.mean() if len(micro_batches) == 1 else per_sample.sum() / n
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(loss.item())
-        train_loss += loss.item()
-        if combined:
-            pending = loss
-        else:
-            loss.backward()
+    forward = shard.forward if shard else model
+    for k, (x, y, m) in enumerate(micro_batches):
+        last = k == len(micro_batches) - 1
+        with (no_sync(forward) if shard and not last else nullcontext()):  # one all-reduce per step
+            with tracker.capture("train"), amp():
+                per_sample = sequence_losses(forward(x), y, m)
+                if shard:
+                    loss = per_sample.sum() * (shard.group.world / shard.global_n)
+                else:
+                    loss = per_sample.mean() if len(micro_batches) == 1 else per_sample.sum() / n
+            # every process must see the same verdict, or one would wait forever in the all-reduce
+            seen = shard.group.all_reduce(loss.detach().float().clone()) / shard.group.world if shard else loss
+            if not torch.isfinite(seen):
+                raise NonFiniteLoss(seen.item())
+            train_loss += seen.item()
+            if combined:
+                pending = loss
+            else:
+                loss.backward()
     names = tracker.param_names()
     first, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), None, None
     for sl in chunks:
@@ -100,6 +122,10 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
             h = tracker.hessian_directions(target_losses, tuple(t[sl] for t in targets), direction, at=before)
             second[:, sl] = -tracker.direction_dots(_scaled(h, K, names)).cpu().numpy()
     tracker.clear()
+    if shard and shard.group.world > 1:
+        first /= shard.group.world
+        if second is not None:
+            second /= shard.group.world
     return StepResult(train_loss, v_losses, first, second, carry, routes)
 
 

@@ -1,0 +1,55 @@
+"""``attrib train CONFIG --nproc N``: check the inputs here, then hand the job to torchrun on this machine.
+
+torchrun (``python -m torch.distributed.run``) starts the N processes, restarts nothing, and stops
+every process when one fails; attrib writes no scheduler of its own. Bad inputs are found before any
+process starts, so they still end in one line and exit code 2. Several machines: run torchrun
+yourself with its rendezvous flags (README).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from attribcli.config import Config
+from attribcli.errors import AttribError
+from attribcli.rundir import partial_dir
+
+
+class RunFailed(AttribError):
+    """A process of the job died (not a bad input): exit 1, the checkpoint is kept for --resume."""
+
+    exit_code = 1
+
+
+def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) -> Path:
+    from attribcli.train import prepare
+
+    prepare(config)  # every input error, in this process, before torchrun starts anything
+    if config.training.batch_size < nproc:
+        raise AttribError(f"training.batch_size ({config.training.batch_size}) is smaller than the {nproc} processes",
+                          file=str(config.source), field="training.batch_size",
+                          fix=f"use a batch of at least {nproc} samples, or fewer processes")
+    final, part = config.run_dir, partial_dir(config.run_dir)
+    if final.exists() and not overwrite and not resume:
+        raise AttribError("run directory already exists", file=str(final), field="run_dir",
+                          fix="choose another --run-dir, or delete it to train again")
+    if part.exists() and not overwrite and not resume:
+        raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
+                          fix="continue it with --resume, or delete it to start over")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+           "-m", "attribcli", "train", str(config.source), "--run-dir", str(final)]
+    cmd += ["--resume"] if resume else []
+    cmd += ["--overwrite"] if overwrite else []
+    log(f"launching {nproc} processes: {' '.join(cmd[1:])}")
+    code = subprocess.run(cmd).returncode
+    if code == 0 and (final / "manifest.json").is_file():
+        return final
+    if not part.exists():  # process 0 removed it: a bad input found mid-run (e.g. a NaN loss), reported above
+        raise AttribError(f"training stopped on the error above (torchrun exit code {code}); nothing was written",
+                          file=str(config.source), field="--nproc", fix="fix what the error above names, then train again")
+    raise RunFailed(f"training stopped: a process failed (torchrun exit code {code}); nothing was written to the "
+                    "run directory", file=str(part), field="--nproc",
+                    fix=f"read the first error above, then continue with 'attrib train {config.source} --resume "
+                        f"--nproc {nproc}' (the last checkpoint is kept)")
