@@ -81,7 +81,7 @@ def open_run(path: str | Path) -> Run:
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
     generations = read("inputs/generations.jsonl", lambda p: pd.read_json(p, lines=True, dtype=False))
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": str}))
-    values = read("values.npy", lambda p: np.load(p, allow_pickle=False))
+    values = read("values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
     losses = read("losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
     if values.shape != (len(samples), len(generations)):
         raise AttribError(f"values.npy has shape {values.shape}, expected "

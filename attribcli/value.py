@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from attribcli.aggregate import codes, group_sums
 from attribcli.rights import ESCROW_ID, alias_roots
 
 COMMONS_ID = "COMMONS"
@@ -27,28 +28,30 @@ def generation_ids(run: Run) -> list[str]:
 
 def document_values(run: Run) -> pd.DataFrame:
     """``[documents × generations]`` value of every trained document (opted-out ones excluded)."""
-    gens = generation_ids(run)
-    per_sample = pd.DataFrame(run.values, columns=gens)
-    per_sample["doc_id"] = run.samples["doc_id"].astype(str).values
-    docs = per_sample.groupby("doc_id", sort=False).sum()
-    order = [d for d in run.documents["id"].astype(str) if d in docs.index]
-    return docs.loc[order]
+    doc_ids = run.samples["doc_id"].astype(str).to_numpy()
+    order = [d for d in dict.fromkeys(run.documents["id"].astype(str)) if d in set(doc_ids)]
+    sums = group_sums(run.values, np.arange(len(doc_ids)), codes(doc_ids, order), None, len(order))
+    return pd.DataFrame(sums, index=pd.Index(order, name="doc_id"), columns=generation_ids(run))
 
 
 def ownership(run: Run) -> pd.DataFrame:
     """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners."""
-    rows, payee = [], payee_of(run)
-    for doc in run.documents.to_dict("records"):
-        if not _trained(doc):
+    d, rows, payee = run.documents, [], payee_of(run)
+    n = len(d)
+    trained = d["trained"] if "trained" in d else [None] * n
+    pay_to = d["pay_to"] if "pay_to" in d else ["holders"] * n
+    for doc_id, holders, opt_out, was_trained, pay in zip(d["id"].astype(str), d["holders"], d["opt_out"],
+                                                          trained, pay_to):
+        if not _trained({"trained": was_trained, "opt_out": opt_out}):
             continue
-        pay_to = doc.get("pay_to", "holders")
-        if pay_to == "commons":
-            holders = [{"id": COMMONS_ID, "share": 1.0}]
-        elif pay_to == "none":
-            holders = [{"id": NOT_PAYABLE_ID, "share": 1.0}]
+        if pay == "commons":
+            rows.append((doc_id, COMMONS_ID, 1.0))
+        elif pay == "none":
+            rows.append((doc_id, NOT_PAYABLE_ID, 1.0))
+        elif not holders:
+            rows.append((doc_id, ESCROW_ID, 1.0))
         else:
-            holders = list(doc["holders"]) or [{"id": ESCROW_ID, "share": 1.0}]
-        rows.extend((str(doc["id"]), payee.get(h["id"], h["id"]), float(h["share"])) for h in holders)
+            rows.extend((doc_id, payee.get(h["id"], h["id"]), float(h["share"])) for h in holders)
     return pd.DataFrame(rows, columns=["doc_id", "payee_id", "share"])
 
 
@@ -66,7 +69,8 @@ def merged_holders(run: Run) -> list[tuple[str, str]]:
 
 
 def _trained(doc: dict) -> bool:
-    return bool(doc.get("trained", not doc["opt_out"]))
+    trained = doc.get("trained")
+    return bool(not doc["opt_out"] if trained is None or trained != trained else trained)  # NaN: column absent
 
 
 def payee_order(run: Run, own: pd.DataFrame) -> list[str]:
@@ -78,22 +82,25 @@ def payee_order(run: Run, own: pd.DataFrame) -> list[str]:
 
 
 def holder_values(run: Run) -> pd.DataFrame:
-    """``[payees × generations]``: every holder in table order, then the escrow line."""
-    docs = document_values(run)
+    """``[payees × generations]``: every holder in table order, then the escrow line.
+
+    Straight from the sample rows (one pair per sample and owner, weighted by share) in one chunked
+    pass over the memory-mapped value table: no per-document table in between (aggregate.py)."""
     own = ownership(run)
-    weighted = docs.loc[own["doc_id"]].to_numpy() * own["share"].to_numpy()[:, None]
-    table = pd.DataFrame(weighted, columns=docs.columns)
-    table["payee_id"] = own["payee_id"].values
-    table = table.groupby("payee_id", sort=False).sum()
-    return table.reindex(payee_order(run, own), fill_value=0.0)
+    order = payee_order(run, own)
+    samples = pd.DataFrame({"row": np.arange(len(run.samples)), "doc_id": run.samples["doc_id"].astype(str).values})
+    pairs = samples.merge(own, on="doc_id", how="inner", sort=False).sort_values("row", kind="stable")
+    sums = group_sums(run.values, pairs["row"].to_numpy(), codes(pairs["payee_id"].to_numpy(), order),
+                      pairs["share"].to_numpy(), len(order))
+    return pd.DataFrame(sums, index=pd.Index(order, name="payee_id"), columns=generation_ids(run))
 
 
 def license_values(run: Run) -> pd.DataFrame:
-    docs = document_values(run)
-    lic = run.documents.set_index(run.documents["id"].astype(str))["license"]
-    table = docs.copy()
-    table["license"] = lic.loc[docs.index].values
-    return table.groupby("license", sort=True).sum()
+    lic = dict(zip(run.documents["id"].astype(str), run.documents["license"].astype(str)))
+    per_sample = run.samples["doc_id"].astype(str).map(lic).to_numpy()
+    order = sorted(set(per_sample))
+    sums = group_sums(run.values, np.arange(len(per_sample)), codes(per_sample, order), None, len(order))
+    return pd.DataFrame(sums, index=pd.Index(order, name="license"), columns=generation_ids(run))
 
 
 def efficiency(run: Run) -> pd.DataFrame:
