@@ -11,7 +11,8 @@ import csv
 import difflib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from collections.abc import Iterator
 from pathlib import Path
 
 from attribcli.errors import AttribError
@@ -26,15 +27,20 @@ SHARE_TOLERANCE = 1e-9
 @dataclass(frozen=True)
 class Document:
     id: str
-    text: str
+    text: str                               # "" once its tokens are in the token cache (tokens.py)
     holders: tuple[tuple[str, float], ...]  # (holder_id, share); empty = unknown owner → escrow
     license: str
     source: str
     opt_out: bool
+    text_sha256: str = ""                   # of the UTF-8 text; computed when not given
 
-    @property
-    def text_sha256(self) -> str:
-        return sha256_bytes(self.text.encode("utf-8"))
+    def __post_init__(self):
+        if not self.text_sha256:
+            object.__setattr__(self, "text_sha256", sha256_bytes(self.text.encode("utf-8")))
+
+    def without_text(self) -> "Document":
+        """The metadata alone (the text's hash kept): what stays in memory for a streamed corpus."""
+        return replace(self, text="")
 
 
 @dataclass(frozen=True)
@@ -46,35 +52,54 @@ class Sample:
 
 
 def load_corpus(path: Path, holders: dict[str, Holder]) -> list[Document]:
+    """Every document in memory, text included (small corpora, tests); see ``iter_documents``."""
+    return list(iter_documents(path, holders))
+
+
+def iter_documents(path: Path, holders: dict[str, Holder]) -> Iterator[Document]:
+    """The corpus one validated document at a time: the file is read line by line (row by row), so a
+    corpus of millions of documents is never in memory at once. Raises at once when the file is
+    missing, on the first bad record, and at the end when there was nothing to train on."""
     path = Path(path)
     if not path.is_file():
         raise AttribError(f"corpus file not found: {path}", field="data.corpus",
                           fix="point data.corpus at a .jsonl or .csv file")
+    return _documents(path, holders)
+
+
+def _documents(path: Path, holders: dict[str, Holder]) -> Iterator[Document]:
     records = _read_csv(path) if path.suffix.lower() == ".csv" else _read_jsonl(path)
-    docs, seen = [], {}
+    seen: dict[str, int] = {}   # id → line: the one per-document record kept for the whole pass
+    usable = False
     for where, rec in records:
         doc = _document(rec, where, holders)
         if doc.id in seen:
-            raise AttribError(f"duplicate document id '{doc.id}' (first at {seen[doc.id]})", file=where,
+            raise AttribError(f"duplicate document id '{doc.id}' (first at {path}:{seen[doc.id]})", file=where,
                               field="id", fix="give every document a unique id")
-        seen[doc.id] = where
-        docs.append(doc)
-    if not docs:
+        seen[doc.id] = int(where.rpartition(":")[2])
+        usable = usable or not doc.opt_out
+        yield doc
+    if not seen:
         raise AttribError("the corpus has no documents", file=str(path), fix="add one document per line")
-    if all(d.opt_out for d in docs):
+    if not usable:
         raise AttribError("every document is opted out: nothing to train on", file=str(path),
                           field="opt_out", fix="include at least one document that may be used")
-    return docs
 
 
 def _read_jsonl(path: Path):
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise AttribError("not UTF-8 text", file=str(path), fix="save the corpus as UTF-8") from None
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise AttribError("not UTF-8 text", file=f"{path}:{n}", fix="save the corpus as UTF-8") from None
+            if n == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            yield from _jsonl_record(path, n, line)
+
+
+def _jsonl_record(path: Path, n: int, line: str):
+    if line.strip():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -89,15 +114,40 @@ def _read_jsonl(path: Path):
 
 
 def _read_csv(path: Path):
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        rows = _csv_rows(reader, path)
+        names = reader.fieldnames or []
+        dup = [c for c in names if names.count(c) > 1]
+        if dup:  # DictReader would silently keep the last one
+            raise AttribError("duplicate column name", file=str(path), field=dup[0],
+                              fix="give each column a distinct name")
+        yield from _csv_records(rows, path)
+
+
+def _csv_rows(reader, path: Path):
+    """Rows one at a time; an undecodable byte or a broken quote is reported with its file."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            rows, names = list(reader), reader.fieldnames or []
+        first = next(reader, None)  # reads the header too, so fieldnames are known after this
     except (UnicodeDecodeError, csv.Error) as exc:
         raise AttribError(f"cannot read CSV: {exc}", file=str(path), fix="save it as UTF-8 CSV") from None
-    dup = [c for c in names if names.count(c) > 1]
-    if dup:  # DictReader would silently keep the last one
-        raise AttribError("duplicate column name", file=str(path), field=dup[0], fix="give each column a distinct name")
+
+    def rest():
+        if first is None:
+            return
+        yield first
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise AttribError(f"cannot read CSV: {exc}", file=str(path), fix="save it as UTF-8 CSV") from None
+            yield row
+    return rest()
+
+
+def _csv_records(rows, path: Path):
     for n, row in enumerate(rows, start=2):
         if None in row:
             raise AttribError("more cells than columns", file=f"{path}:{n}", fix="quote cells that contain commas")

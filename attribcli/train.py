@@ -24,7 +24,7 @@ from rich.console import Console
 
 from attribcli.config import Config
 from attribcli.distributed import Group, wrap
-from attribcli.corpus import Document, Sample, load_corpus, make_samples
+from attribcli.corpus import Document, iter_documents
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_path
 from attribcli.generations import Generation, load_generations
@@ -38,6 +38,8 @@ from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.progress import Progress
 from attribcli.rights import load_holders
 from attribcli.rundir import CHECKPOINT, partial_dir
+from attribcli.tokens import SampleTable, TokenCache, build as build_token_cache, cache_key
+from attribcli.tokens import discard as discard_token_cache
 
 KILL_ENV = "ATTRIB_TEST_KILL_AFTER_STEP"  # fault injection for the resume tests: die like SIGKILL
 
@@ -50,15 +52,18 @@ class Prepared:
     tokenizer: object               # ByteTokenizer or HFTokenizer: encode, decode, bos_id, vocab_size
     documents: list[Document]
     licensing: PolicyOutcome        # per document: licence class, trained or not, paid to whom, why
-    samples: list[Sample]
+    samples: SampleTable
     generations: list[Generation]
     model: GPT
     device: torch.device
     input_paths: dict[str, Path]
     input_hashes: dict[str, str]
+    token_cache: TokenCache
 
 
 def prepare(config: Config) -> Prepared:
+    """Check every input and tokenize the corpus in one streaming pass into the token cache (tokens.py:
+    content-addressed, written atomically, reused by later runs); the run directory is not touched."""
     d, mc = config.data, config.model
     inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders, "generations": d.generations}
     if mc.kind == "hf":
@@ -78,18 +83,27 @@ def prepare(config: Config) -> Prepared:
             load_base_weights(model, mc.base_weights, config_file=str(config.source))
             inputs["base_weights"] = mc.base_weights
     holders = load_holders(d.holders)
-    documents = load_corpus(d.corpus, holders)
-    licensing = apply_policy(documents, LicensePolicy.from_mapping(config.licenses, file=str(config.source)),
-                             file=str(d.corpus))
+    policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
     generations = load_generations(d.generations, context_length=context, currency=config.payout.currency,
                                    tokenizer=tok)
-    samples = make_samples(documents, tok, context, trainable=set(licensing.trained_ids))
-    if not samples:
-        raise AttribError("no document may be trained on under the licence policy", file=str(config.source),
-                          field="licenses.trainable", fix="allow more licence classes, or add documents")
     device = resolve_device(config)
+    stream = iter_documents(d.corpus, holders)  # checks the file exists; read below, once
+    hashes = {k: sha256_path(p) for k, p in inputs.items()}
+    tokenizer_id = f"hf:{hashes['model']}" if mc.kind == "hf" else "bytes-v1"
+    cache, documents = build_token_cache(stream, tok,
+                                         d.token_cache or config.run_dir.parent / ".attrib-cache" / "tokens",
+                                         cache_key(hashes["corpus"], tokenizer_id))
+    try:
+        licensing = apply_policy(documents, policy, file=str(d.corpus))
+        samples = SampleTable(cache, documents, context, trainable=set(licensing.trained_ids))
+        if not samples:
+            raise AttribError("no document may be trained on under the licence policy", file=str(config.source),
+                              field="licenses.trainable", fix="allow more licence classes, or add documents")
+    except AttribError:
+        discard_token_cache(cache)
+        raise
     return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
-                    inputs, {k: sha256_path(p) for k, p in inputs.items()})
+                    inputs, hashes, cache)
 
 
 def resolve_device(config: Config) -> torch.device:
@@ -151,7 +165,11 @@ def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=
 
     Under torchrun (``group.active``) every process runs this; process 0 alone touches the run
     directory and tells the others what it found (distributed.py)."""
+    if not group.main:
+        group.barrier()  # process 0 tokenizes the corpus into the cache first; the others then reuse it
     prep = prepare(config)  # raises AttribError before anything is written (on every process alike)
+    if group.main:
+        group.barrier()
     final, part = config.run_dir, partial_dir(config.run_dir)
     state, outcome = None, None
     if group.main:
@@ -221,9 +239,8 @@ def _write_inputs(part: Path, prep: Prepared) -> None:
     cfg = prep.config
     part.mkdir(parents=True)
     atomic_write_text(part / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    counts: dict[str, int] = {}
-    for s in prep.samples:
-        counts[s.doc_id] = counts.get(s.doc_id, 0) + 1
+    per_doc = np.bincount(prep.samples.doc, minlength=len(prep.documents))
+    counts = {d.id: int(c) for d, c in zip(prep.documents, per_doc)}
     decisions = {dec.id: dec for dec in prep.licensing.decisions}
     docs = [json.dumps({"id": d.id, "holders": [{"id": h, "share": s} for h, s in d.holders],
                         "license": d.license, "source": d.source, "opt_out": d.opt_out,
@@ -406,9 +423,9 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
         "efficiency_gap": explained - realised,
         "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
     })
-    samples = pd.DataFrame({"sample": [s.index for s in prep.samples], "doc_id": [s.doc_id for s in prep.samples],
-                            "chunk": [s.chunk for s in prep.samples],
-                            "tokens": [len(s.tokens) - 1 for s in prep.samples], "steps_trained": tally.seen})
+    st = prep.samples
+    samples = pd.DataFrame({"sample": np.arange(len(st)), "doc_id": [prep.documents[d].id for d in st.doc],
+                            "chunk": st.chunk, "tokens": st.length - 1, "steps_trained": tally.seen})
     atomic_write_text(part / "losses.csv", _csv(losses))
     atomic_write_text(part / "samples.csv", _csv(samples))
     _npy(part / "values.npy", values)
@@ -430,6 +447,8 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     summary = {
         "seed": prep.config.seed, "steps": total, "samples": len(prep.samples), "generations": len(gens),
         "device": prep.device.type,
+        "token_cache": {"path": str(prep.token_cache.directory), "tokens_sha256": prep.token_cache.sha256,
+                        "tokens": int(len(prep.token_cache.tokens))},
         "efficiency": {
             "max_abs_relative_gap": float(np.nanmax(np.abs(losses["relative_gap"]))) if ok.any() else None,
             "total_value": float(value_sum.sum()), "total_carry": float(tally.carry.sum()),

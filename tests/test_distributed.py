@@ -43,7 +43,7 @@ def test_two_processes_equal_one_process(tmp_path, setting):
     r1 = _train(one)
     assert r1.returncode == 0, r1.stderr
     r2 = _train(two, "--nproc", "2")
-    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert r2.returncode == 0, r2.stderr[:3000] + r2.stderr[-3000:]
     assert "x 2 processes" in r2.stderr and r2.stderr.count("run written to") == 1
     a, b = _values(tmp_path / "one/run"), _values(tmp_path / "two/run")
     assert a.keys() == b.keys() and a["values.npy"].shape == b["values.npy"].shape
