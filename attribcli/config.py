@@ -59,6 +59,8 @@ class DataConfig:
     corpus: Path = _f(help="JSONL or CSV, one document per line/row")
     holders: Path = _f(help="CSV holder_id,name,contact[,...]")
     generations: Path = _f(help="JSONL id, prompt, completion[, revenue]")
+    duplicates: Literal["share", "keep"] = _f("share", help="exact duplicate texts: share = train once, split "
+                                                            "the value equally among the copies; keep = train each")
     token_cache: Path | None = _f(None, help="folder of memory-mapped token caches; none = .attrib-cache/tokens "
                                              "next to run_dir")
 

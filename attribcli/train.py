@@ -22,9 +22,10 @@ import torch
 import yaml
 from rich.console import Console
 
+from attribcli import duplicates
 from attribcli.config import Config
-from attribcli.distributed import Group, wrap
 from attribcli.corpus import Document, iter_documents
+from attribcli.distributed import Group, wrap
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_path
 from attribcli.generations import Generation, load_generations
@@ -59,6 +60,8 @@ class Prepared:
     input_paths: dict[str, Path]
     input_hashes: dict[str, str]
     token_cache: TokenCache
+    duplicates: list[duplicates.Group]  # exact duplicate texts (reported whatever data.duplicates says)
+    duplicate_of: dict[str, str]        # copy → the copy trained in its place (data.duplicates: share)
 
 
 def prepare(config: Config) -> Prepared:
@@ -95,6 +98,10 @@ def prepare(config: Config) -> Prepared:
                                          cache_key(hashes["corpus"], tokenizer_id))
     try:
         licensing = apply_policy(documents, policy, file=str(d.corpus))
+        copies = duplicates.find(documents, licensing)
+        duplicate_of = {}
+        if d.duplicates == "share":
+            licensing, duplicate_of = duplicates.deduplicate(licensing, copies)
         samples = SampleTable(cache, documents, context, trainable=set(licensing.trained_ids))
         if not samples:
             raise AttribError("no document may be trained on under the licence policy", file=str(config.source),
@@ -103,7 +110,7 @@ def prepare(config: Config) -> Prepared:
         discard_token_cache(cache)
         raise
     return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
-                    inputs, hashes, cache)
+                    inputs, hashes, cache, copies, duplicate_of)
 
 
 def resolve_device(config: Config) -> torch.device:
@@ -249,9 +256,13 @@ def _write_inputs(part: Path, prep: Prepared) -> None:
                         "public_domain": decisions[d.id].cls.public_domain,
                         "trained": decisions[d.id].train, "pay_to": decisions[d.id].pay_to,
                         "reason": decisions[d.id].reason,
-                        "n_samples": counts.get(d.id, 0), "text_sha256": d.text_sha256}, ensure_ascii=False)
+                        "n_samples": counts.get(d.id, 0), "text_sha256": d.text_sha256}
+                       | ({"duplicate_of": prep.duplicate_of[d.id]} if d.id in prep.duplicate_of else {}),
+                       ensure_ascii=False)
             for d in prep.documents]
     atomic_write_text(part / "inputs/documents.jsonl", "\n".join(docs) + "\n")
+    atomic_write_text(part / "inputs/duplicates.csv",
+                      duplicates.report_csv(prep.duplicates, prep.documents, prep.licensing))
     shutil.copyfile(cfg.data.holders, part / "inputs/holders.csv")
     gens = [json.dumps({"id": g.id, "prompt": g.prompt, "completion": g.completion, "revenue": g.revenue},
                        ensure_ascii=False) for g in prep.generations]
@@ -321,6 +332,8 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
         f"({len(prep.documents) - len(prep.licensing.trained_ids)} excluded: opted out or licence), "
         f"{M} generations, {total} steps on {dev.type}"
         + (f" x {group.world} processes" if group.active else "") + f"; optimizer {rule.name}, order {att.order}")
+    if duplicates.summary(prep.duplicates):
+        log(duplicates.summary(prep.duplicates))
     micro = t.micro_batch_size or t.batch_size
     console = None if group.main else Console(stderr=True, quiet=True)
     with Progress(total, start=start, log=log, every=t.log_every, console=console) as bar:

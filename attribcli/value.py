@@ -11,6 +11,8 @@ Values are in nats: the first-order predicted reduction of the generation's comp
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
@@ -40,18 +42,25 @@ def ownership(run: Run) -> pd.DataFrame:
     n = len(d)
     trained = d["trained"] if "trained" in d else [None] * n
     pay_to = d["pay_to"] if "pay_to" in d else ["holders"] * n
-    for doc_id, holders, opt_out, was_trained, pay in zip(d["id"].astype(str), d["holders"], d["opt_out"],
-                                                          trained, pay_to):
-        if not _trained({"trained": was_trained, "opt_out": opt_out}):
-            continue
-        if pay == "commons":
-            rows.append((doc_id, COMMONS_ID, 1.0))
-        elif pay == "none":
-            rows.append((doc_id, NOT_PAYABLE_ID, 1.0))
-        elif not holders:
-            rows.append((doc_id, ESCROW_ID, 1.0))
+    copy_of = [c if isinstance(c, str) else None for c in (d["duplicate_of"] if "duplicate_of" in d else [None] * n)]
+    sharers = Counter(c for c in copy_of if c)  # duplicates.py: a trained text's value is split equally
+    for doc_id, holders, opt_out, was_trained, pay, of in zip(d["id"].astype(str), d["holders"], d["opt_out"],
+                                                              trained, pay_to, copy_of):
+        if of:
+            target = of
+        elif _trained({"trained": was_trained, "opt_out": opt_out}):
+            target = doc_id
         else:
-            rows.extend((doc_id, payee.get(h["id"], h["id"]), float(h["share"])) for h in holders)
+            continue
+        weight = 1.0 / (1 + sharers.get(target, 0))
+        if pay == "commons":
+            rows.append((target, COMMONS_ID, weight))
+        elif pay == "none":
+            rows.append((target, NOT_PAYABLE_ID, weight))
+        elif not holders:
+            rows.append((target, ESCROW_ID, weight))
+        else:
+            rows.extend((target, payee.get(h["id"], h["id"]), float(h["share"]) * weight) for h in holders)
     return pd.DataFrame(rows, columns=["doc_id", "payee_id", "share"])
 
 
