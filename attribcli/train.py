@@ -8,7 +8,6 @@ the weights, optimizer state and every value accumulated so far, ends with the s
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -27,7 +26,7 @@ from attribcli.config import Config
 from attribcli.corpus import Document, iter_documents
 from attribcli.distributed import Group, wrap
 from attribcli.errors import AttribError
-from attribcli.files import atomic_torch_save, atomic_write_bytes, atomic_write_text, sha256_path
+from attribcli.files import atomic_torch_save, atomic_write_text, sha256_path
 from attribcli.generations import Generation, load_generations
 from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.licenses import LicensePolicy, PolicyOutcome, apply_policy
@@ -39,6 +38,7 @@ from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.progress import Progress
 from attribcli.rights import load_holders
 from attribcli.rundir import CHECKPOINT, partial_dir
+from attribcli.tally import Tally
 from attribcli.tokens import SampleTable, TokenCache, build as build_token_cache, cache_key
 from attribcli.tokens import discard as discard_token_cache
 
@@ -279,30 +279,6 @@ def _load_checkpoint(part: Path, prep: Prepared) -> dict:
     return state
 
 
-@dataclass
-class Tally:
-    """Everything accumulated so far: what a checkpoint saves and the final files are made of."""
-
-    first: np.ndarray                 # [samples, generations]
-    second: np.ndarray                # [samples, generations]; zeros unless order 2
-    seen: np.ndarray                  # [samples] steps each sample was trained in
-    carry: np.ndarray                 # [generations] first-order reduction from the optimizer's carry
-    loss_base: np.ndarray             # [generations]
-    step_rows: list[tuple]
-    target_rows: list[tuple]
-
-    @classmethod
-    def empty(cls, n: int, M: int, loss_base: np.ndarray) -> "Tally":
-        return cls(np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [])
-
-    def to_state(self) -> dict:
-        return {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
-
-    @classmethod
-    def from_state(cls, state: dict) -> "Tally":
-        return cls(**{k: (v.numpy().copy() if isinstance(v, torch.Tensor) else list(v)) for k, v in state.items()})
-
-
 def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Group()) -> None:
     cfg, model, dev = prep.config, prep.model, prep.device
     t, att = cfg.training, cfg.attribution
@@ -315,13 +291,15 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
     tracker = GhostTracker(model)
     targets = target_batch(prep.generations, dev, tok=prep.tokenizer)
     start = 0
-    tally = Tally.empty(n, M, target_losses(model, targets))
+    tally = None  # process 0 alone keeps the values (in files under the unfinished run: tally.py)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
-        if "tally" in state:  # process 0
-            tally = Tally.from_state(state["tally"])
+        if group.main:
+            tally = Tally.resume(part, state["tally"], start)
+    elif group.main:
+        tally = Tally.create(part, n, M, target_losses(model, targets))
     if group.active and t.batch_size < group.world:
         raise AttribError(f"training.batch_size ({t.batch_size}) is smaller than the {group.world} processes",
                           file=str(cfg.source), field="training.batch_size",
@@ -361,10 +339,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
                 if kill_after and step + 1 == kill_after:
                     os._exit(137)
                 continue
-            tally.first[idx] += first
-            if second is not None:
-                tally.second[idx] += second
-            tally.seen[idx] += 1
+            tally.add(step + 1, idx, first, second)
             tally.carry += r.carry
             tally.step_rows.append((step + 1, epoch + 1, lr, r.train_loss))
             second = second.sum(0) if second is not None else np.zeros(M)
@@ -374,7 +349,9 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
             bar.update(step + 1, loss=r.train_loss, samples=len(idx))
             if (step + 1) % t.checkpoint_every == 0 and step + 1 < total:
                 atomic_torch_save({"step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                   "tally": tally.to_state(), "input_hashes": prep.input_hashes}, part / CHECKPOINT)
+                                   "tally": tally.checkpoint_state(), "input_hashes": prep.input_hashes},
+                                  part / CHECKPOINT)
+                tally.committed()
             if kill_after and step + 1 == kill_after:
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
@@ -411,19 +388,13 @@ def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n")
 
 
-def _npy(path: Path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     gens = prep.generations
     order = prep.config.attribution.order
     loss_final = target_losses(model, targets)
     loss_no_prompt = target_losses(model, target_batch(gens, prep.device, with_prompt=False, tok=prep.tokenizer))
-    values = tally.first + tally.second
-    value_sum = values.sum(0)
+    first_sum, second_sum = tally.sums()
+    value_sum = first_sum + second_sum
     realised = tally.loss_base - loss_final
     explained = value_sum + tally.carry
     losses = pd.DataFrame({
@@ -431,7 +402,7 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
         "completion_tokens": [len(prep.tokenizer.encode(g.completion)) for g in gens],
         "loss_reference": math.log(prep.tokenizer.vocab_size),
         "loss_base": tally.loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
-        "value_sum": value_sum, "value_sum_order1": tally.first.sum(0), "value_sum_order2": tally.second.sum(0),
+        "value_sum": value_sum, "value_sum_order1": first_sum, "value_sum_order2": second_sum,
         "carry_sum": tally.carry, "realised_reduction": realised,
         "efficiency_gap": explained - realised,
         "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
@@ -441,10 +412,7 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
                             "chunk": st.chunk, "tokens": st.length - 1, "steps_trained": tally.seen})
     atomic_write_text(part / "losses.csv", _csv(losses))
     atomic_write_text(part / "samples.csv", _csv(samples))
-    _npy(part / "values.npy", values)
-    if order == 2:
-        _npy(part / "values_order1.npy", tally.first)
-        _npy(part / "values_order2.npy", tally.second)
+    tally.write_values(part, order)
     atomic_write_text(part / "steps.csv", _csv(pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr", "train_loss"])))
     tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
                                                   "predicted_order2", "carry"])
@@ -456,6 +424,7 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     else:
         atomic_torch_save({"format": "attrib-hf-state-v1", "state_dict": model.cpu().state_dict()}, part / "model.pt")
     (part / CHECKPOINT).unlink(missing_ok=True)  # complete: weights live in model.pt, not hashed twice
+    tally.remove()
     ok = realised != 0
     summary = {
         "seed": prep.config.seed, "steps": total, "samples": len(prep.samples), "generations": len(gens),
