@@ -80,7 +80,7 @@ def open_run(path: str | Path) -> Run:
     documents = read("inputs/documents.jsonl", lambda p: pd.read_json(p, lines=True, dtype={"id": str}))
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
     generations = read("inputs/generations.jsonl", lambda p: pd.read_json(p, lines=True, dtype=False))
-    samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": str}))
+    samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings
     values = read("values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
     losses = read("losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
     if values.shape != (len(samples), len(generations)):

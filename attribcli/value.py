@@ -30,10 +30,20 @@ def generation_ids(run: Run) -> list[str]:
 
 def document_values(run: Run) -> pd.DataFrame:
     """``[documents × generations]`` value of every trained document (opted-out ones excluded)."""
-    doc_ids = run.samples["doc_id"].astype(str).to_numpy()
-    order = [d for d in dict.fromkeys(run.documents["id"].astype(str)) if d in set(doc_ids)]
-    sums = group_sums(run.values, np.arange(len(doc_ids)), codes(doc_ids, order), None, len(order))
+    codes_, docs = _sample_documents(run)
+    trained = set(docs)
+    order = [d for d in dict.fromkeys(run.documents["id"].astype(str)) if d in trained]
+    position = codes(docs, order)  # category → row of the result
+    sums = group_sums(run.values, np.arange(len(codes_)), position[codes_], None, len(order))
     return pd.DataFrame(sums, index=pd.Index(order, name="doc_id"), columns=generation_ids(run))
+
+
+def _sample_documents(run: Run) -> tuple[np.ndarray, list[str]]:
+    """(each sample's document as a code, the documents those codes name): integers per sample rather
+    than 10 million strings."""
+    col = run.samples["doc_id"]
+    cat = col.cat if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col.astype(str))
+    return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
 
 
 def ownership(run: Run) -> pd.DataFrame:
@@ -97,18 +107,29 @@ def holder_values(run: Run) -> pd.DataFrame:
     pass over the memory-mapped value table: no per-document table in between (aggregate.py)."""
     own = ownership(run)
     order = payee_order(run, own)
-    samples = pd.DataFrame({"row": np.arange(len(run.samples)), "doc_id": run.samples["doc_id"].astype(str).values})
-    pairs = samples.merge(own, on="doc_id", how="inner", sort=False).sort_values("row", kind="stable")
-    sums = group_sums(run.values, pairs["row"].to_numpy(), codes(pairs["payee_id"].to_numpy(), order),
-                      pairs["share"].to_numpy(), len(order))
+    sample_doc, docs = _sample_documents(run)
+    own_doc = pd.Index(docs).get_indexer(own["doc_id"])
+    keep = own_doc >= 0                                   # documents with samples
+    by_doc = np.argsort(own_doc[keep], kind="stable")     # ownership rows grouped by document, in order
+    own_payee = codes(own["payee_id"].to_numpy()[keep], order)[by_doc]
+    own_share = own["share"].to_numpy()[keep][by_doc]
+    per_doc = np.bincount(own_doc[keep], minlength=len(docs))
+    first = np.concatenate([[0], np.cumsum(per_doc)[:-1]])
+    reps = per_doc[sample_doc]                            # pairs per sample: its document's owners
+    rows = np.repeat(np.arange(len(sample_doc)), reps)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
+    pick = np.repeat(first[sample_doc], reps) + within
+    sums = group_sums(run.values, rows, own_payee[pick], own_share[pick], len(order))
     return pd.DataFrame(sums, index=pd.Index(order, name="payee_id"), columns=generation_ids(run))
 
 
 def license_values(run: Run) -> pd.DataFrame:
+    sample_doc, docs = _sample_documents(run)
     lic = dict(zip(run.documents["id"].astype(str), run.documents["license"].astype(str)))
-    per_sample = run.samples["doc_id"].astype(str).map(lic).to_numpy()
-    order = sorted(set(per_sample))
-    sums = group_sums(run.values, np.arange(len(per_sample)), codes(per_sample, order), None, len(order))
+    doc_license = [lic[d] for d in docs]
+    order = sorted(set(doc_license))
+    sums = group_sums(run.values, np.arange(len(sample_doc)), codes(doc_license, order)[sample_doc], None,
+                      len(order))
     return pd.DataFrame(sums, index=pd.Index(order, name="license"), columns=generation_ids(run))
 
 
