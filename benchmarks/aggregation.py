@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from peak import peak_rss_bytes  # noqa: E402  (benchmarks/peak.py)
 from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 LICENSES = ["CC-BY-4.0", "CC0-1.0", "MIT", "LicenseRef-Publisher-Terms"]
@@ -109,7 +109,7 @@ def measure(run: str) -> dict:
     text = render_statement(r, ReportSpec(kind="payout", format="csv", revenue="1000000.00", currency="USD"))
     out["payout"] = time.perf_counter() - t
     out["payout_lines"] = text.count("\n") - 1
-    out["peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peak_bytes"] = peak_rss_bytes()
     return out
 
 

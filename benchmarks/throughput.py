@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from peak import peak_rss_bytes  # noqa: E402  (benchmarks/peak.py)
 from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 
@@ -116,7 +116,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
         torch.cuda.synchronize()
     secs = time.perf_counter() - t0
     peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+            else peak_rss_bytes())
     return {"mode": mode, "steps": steps, "seconds": secs, "samples_per_s": steps * B / secs,
             "peak_bytes": peak, "tokens_per_sample": int(batches[1][0].shape[1]),
             "generations": n_generations, "threads": torch.get_num_threads(), "batch": B,
