@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--order 1 2]
                                     [--optimizer sgd|adamw] [--batch-size N] [--device cpu|cuda]
+                                    [--precision fp32|bf16]
     python benchmarks/throughput.py --synthetic 64x64 256x256 1024x256 [--batch-size 8] [--generations 4]
     python benchmarks/throughput.py --corpus 64 256 1024 [--synthetic 128x128] [--png scaling.png]
 
@@ -59,7 +60,7 @@ def synthetic(size: str, batch: int, generations: int, device, seed: int = 0):
 
 
 def measure(config: str, steps: int, mode: str, device: str, optimizer: str, batch_size: int | None,
-            size: str | None = None, generations: int = 4, corpus: int | None = None) -> dict:
+            size: str | None = None, generations: int = 4, corpus: int | None = None, precision: str = "fp32") -> dict:
     import dataclasses
 
     from attribcli.config import load_config
@@ -94,13 +95,17 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     order = int(mode[-1]) if mode != "plain" else 0
     values = np.zeros((corpus, n_generations)) if corpus and tracker is not None else None
 
+    half = torch.bfloat16 if precision == "bf16" else None
+
     def step(b, i=None):
         if tracker is None:
             opt.zero_grad(set_to_none=True)
-            sequence_losses(model(b[0]), b[1], b[2]).mean().backward()
+            with torch.autocast(dev.type, dtype=half, enabled=half is not None):
+                loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
+            loss.backward()
             opt.step()
         else:
-            r = tracked_step(model, tracker, opt, rule, [b], targets, order=order)
+            r = tracked_step(model, tracker, opt, rule, [b], targets, order=order, autocast=half)
             if values is not None and i is not None:  # the run's value table, as train.py keeps it
                 rows = min(B, corpus - i * B)
                 values[i * B:i * B + rows] += r.first[:rows] + (r.second[:rows] if r.second is not None else 0)
@@ -120,13 +125,14 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     return {"mode": mode, "steps": steps, "seconds": secs, "samples_per_s": steps * B / secs,
             "peak_bytes": peak, "tokens_per_sample": int(batches[1][0].shape[1]),
             "generations": n_generations, "threads": torch.get_num_threads(), "batch": B,
-            "corpus": corpus}
+            "corpus": corpus, "precision": precision}
 
 
 def run_child(a, mode: str, size: str | None = None, corpus: int | None = None) -> dict:
     """One mode in a fresh process, so each peak memory figure is its own."""
     args = [sys.executable, __file__, "--config", a.config, "--steps", str(a.steps), "--device", a.device,
-            "--optimizer", a.optimizer, "--child", mode, "--generations", str(a.generations)]
+            "--optimizer", a.optimizer, "--child", mode, "--generations", str(a.generations),
+            "--precision", a.precision]
     if size:
         args += ["--size", size, "--batch-size", str(a.batch_size or 8)]
     elif a.batch_size:
@@ -149,6 +155,7 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=4, help="with --synthetic: generations per step")
     ap.add_argument("--corpus", nargs="+", type=int, metavar="N", help="one epoch over N synthetic samples, per N")
     ap.add_argument("--png", help="write a plot of the table (needs matplotlib)")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast forward passes")
     ap.add_argument("--size", help=argparse.SUPPRESS)
     ap.add_argument("--corpus-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -156,7 +163,7 @@ def main() -> None:
     modes = ["plain"] + [f"order {o}" for o in a.order]
     if a.child:
         print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer, a.batch_size, a.size,
-                                 a.generations, a.corpus_size)))
+                                 a.generations, a.corpus_size, a.precision)))
         return
     if a.corpus:
         size = (a.synthetic or ["128x128"])[0]
