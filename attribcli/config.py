@@ -44,6 +44,14 @@ def _f(default=dataclasses.MISSING, *, check=None, help=""):
 
 
 @dataclass(frozen=True)
+class LoRAConfig:
+    rank: int = _f(8, check=_positive)
+    alpha: float = _f(16.0, check=_positive, help="the adapter's output is scaled by alpha / rank")
+    targets: list[str] = _f([], help="names of the layers to adapt (last part: qkv, c_attn, q_proj, ...); "
+                                     "[] = every linear layer but the output head")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     kind: Literal["gpt", "hf"] = _f("gpt", help="gpt: the built-in GPT; hf: a local Hugging Face causal LM (model.path)")
     path: Path | None = _f(None, help="hf: a local directory with config.json, weights and tokenizer")
@@ -52,6 +60,7 @@ class ModelConfig:
     n_embd: int = _f(128, check=_positive)
     context_length: int = _f(256, check=_positive)
     base_weights: Path | None = _f(None, help="weights made by 'attrib pretrain'; none = random init")
+    lora: LoRAConfig | None = _f(None, help="train low-rank adapters only; values are over the adapters")
 
 
 @dataclass(frozen=True)
@@ -312,4 +321,9 @@ def _coerce(tp, value, dotted: str, file: Path):
         if not isinstance(value, str):
             raise AttribError(f"expected text, got {value!r}", file=str(file), field=dotted, fix="write it as text")
         return value
+    if typing.get_origin(tp) is list:
+        if not isinstance(value, list):
+            raise AttribError(f"expected a list, got {value!r}", file=str(file), field=dotted,
+                              fix="write it as [a, b] or as '- a' lines")
+        return [_coerce(typing.get_args(tp)[0], v, f"{dotted}[{i}]", file) for i, v in enumerate(value)]
     raise TypeError(f"unsupported config type {tp} for {dotted}")  # a schema bug, not a user error

@@ -14,9 +14,12 @@ import torch
 from attribcli import __version__
 from attribcli.files import atomic_write_text, sha256_file, sha256_path
 
-def method_description(rule, order: int) -> dict:
+def method_description(rule, order: int, lora: dict | None = None) -> dict:
     """What the values are and what they approximate, for the manifest and the reports."""
     return {
+        "parameters": (f"LoRA adapters only (rank {lora['rank']}, alpha {lora['alpha']}, {len(lora['layers'])} "
+                       "layers); every other weight frozen and outside the values; adapters merged into model.pt"
+                       if lora else "every weight of the model"),
         "name": f"In-Run Data Shapley, {'second' if order == 2 else 'first'} order (Wang et al., 2024)",
         "order": order,
         "optimizer_rule": rule.name,

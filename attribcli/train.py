@@ -34,6 +34,7 @@ from attribcli.inrun.step import NonFiniteLoss, Shard, tracked_step
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.manifest import method_description, write_manifest
 from attribcli.model.gpt import GPT, GPTConfig, load_base_weights, save_weights, sequence_losses
+from attribcli.model.lora import apply_lora, merge_lora
 from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.progress import Progress
 from attribcli.rights import load_holders
@@ -62,6 +63,7 @@ class Prepared:
     token_cache: TokenCache
     duplicates: list[duplicates.Group]  # exact duplicate texts (reported whatever data.duplicates says)
     duplicate_of: dict[str, str]        # copy → the copy trained in its place (data.duplicates: share)
+    lora: dict | None                   # rank, alpha, adapted layers (model.lora), or None
 
 
 def prepare(config: Config) -> Prepared:
@@ -85,6 +87,16 @@ def prepare(config: Config) -> Prepared:
         if mc.base_weights is not None:
             load_base_weights(model, mc.base_weights, config_file=str(config.source))
             inputs["base_weights"] = mc.base_weights
+    lora = None
+    if mc.lora is not None:
+        torch.manual_seed(config.seed)  # the adapters' initial A
+        head = model.lm_head if isinstance(model, GPT) else model.hf.get_output_embeddings()
+        layers = apply_lora(model, mc.lora.rank, mc.lora.alpha, mc.lora.targets, head)
+        if not layers:
+            raise AttribError(f"no layer of the model is named {', '.join(mc.lora.targets)}", file=str(config.source),
+                              field="model.lora.targets", fix="use names of its linear layers (e.g. qkv, proj, fc for "
+                              "the built-in GPT; c_attn for GPT-2; q_proj for Llama), or [] for all")
+        lora = {"rank": mc.lora.rank, "alpha": mc.lora.alpha, "layers": layers}
     holders = load_holders(d.holders)
     policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
     generations = load_generations(d.generations, context_length=context, currency=config.payout.currency,
@@ -110,7 +122,7 @@ def prepare(config: Config) -> Prepared:
         discard_token_cache(cache)
         raise
     return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
-                    inputs, hashes, cache, copies, duplicate_of)
+                    inputs, hashes, cache, copies, duplicate_of, lora)
 
 
 def resolve_device(config: Config) -> torch.device:
@@ -286,7 +298,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
     per_epoch = math.ceil(n / t.batch_size)
     total = t.max_steps if t.max_steps else t.epochs * per_epoch
     rule = update_rule(t)
-    optimizer = rule.make(model.parameters(), t)
+    optimizer = rule.make([p for p in model.parameters() if p.requires_grad], t)  # LoRA: the adapters
     attach_names(optimizer, model)
     tracker = GhostTracker(model)
     targets = target_batch(prep.generations, dev, tok=prep.tokenizer)
@@ -419,6 +431,8 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
     tr["generation"] = [gens[j].id for j in tr["generation"]]
     atomic_write_text(part / "target_steps.csv", _csv(tr))
+    if prep.lora:
+        merge_lora(model)  # model.pt is the plain model: a base for the next run
     if isinstance(model, GPT):
         save_weights(model.cpu(), part / "model.pt")
     else:
@@ -438,4 +452,4 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
         },
     }
     write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
-                   method=method_description(rule, order))
+                   method=method_description(rule, order, prep.lora))
