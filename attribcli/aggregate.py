@@ -58,7 +58,8 @@ def _rows(values: np.ndarray, start: int, count: int) -> np.ndarray:
     if whole:
         M = values.shape[1]
         with open(values.filename, "rb") as fh:
-            block = np.fromfile(fh, dtype=values.dtype, count=count * M, offset=values.offset + start * M * values.itemsize)
+            at = values.offset + start * M * values.itemsize
+            block = np.fromfile(fh, dtype=values.dtype, count=count * M, offset=at)
         return block.reshape(count, M).astype(np.float64, copy=False)
     return np.asarray(values[start:start + count], dtype=np.float64)
 

@@ -48,7 +48,8 @@ def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) ->
         return final
     if not part.exists():  # process 0 removed it: a bad input found mid-run (e.g. a NaN loss), reported above
         raise AttribError(f"training stopped on the error above (torchrun exit code {code}); nothing was written",
-                          file=str(config.source), field="--nproc", fix="fix what the error above names, then train again")
+                          file=str(config.source), field="--nproc",
+                          fix="fix what the error above names, then train again")
     raise RunFailed(f"training stopped: a process failed (torchrun exit code {code}); nothing was written to the "
                     "run directory", file=str(part), field="--nproc",
                     fix=f"read the first error above, then continue with 'attrib train {config.source} --resume "

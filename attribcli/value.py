@@ -52,7 +52,8 @@ def ownership(run: Run) -> pd.DataFrame:
     n = len(d)  # columns as lists: iterating pandas Series element by element is 5x slower
     trained = d["trained"].tolist() if "trained" in d else [None] * n
     pay_to = d["pay_to"].tolist() if "pay_to" in d else ["holders"] * n
-    copy_of = [c if isinstance(c, str) else None for c in (d["duplicate_of"].tolist() if "duplicate_of" in d else [None] * n)]
+    copies = d["duplicate_of"].tolist() if "duplicate_of" in d else [None] * n
+    copy_of = [c if isinstance(c, str) else None for c in copies]
     sharers = Counter(c for c in copy_of if c)  # duplicates.py: a trained text's value is split equally
     for doc_id, holders, opt_out, was_trained, pay, of in zip(d["id"].astype(str).tolist(), d["holders"].tolist(),
                                                               d["opt_out"].tolist(), trained, pay_to, copy_of):

@@ -104,7 +104,8 @@ def test_hf_gpt2_conv1d_adapters_equal_brute_force_and_merge():
     cfg._attn_implementation = "eager"
     model = HFCausalLM(transformers.GPT2LMHeadModel(cfg)).double()
     layers = apply_lora(model, 2, 2.0, ["c_attn", "c_proj"], model.hf.get_output_embeddings())
-    assert layers == ["hf.transformer.h.0.attn.c_attn", "hf.transformer.h.0.attn.c_proj", "hf.transformer.h.0.mlp.c_proj"]
+    block = "hf.transformer.h.0."
+    assert layers == [block + "attn.c_attn", block + "attn.c_proj", block + "mlp.c_proj"]
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, LoRA):

@@ -6,7 +6,8 @@ from attribcli.tally import Tally
 
 
 def _steps(rng, n, M, k):
-    return [(s, rng.permutation(n)[:4], rng.standard_normal((4, M)), rng.standard_normal((4, M))) for s in range(1, k + 1)]
+    return [(s, rng.permutation(n)[:4], rng.standard_normal((4, M)), rng.standard_normal((4, M)))
+            for s in range(1, k + 1)]
 
 
 def test_resume_undoes_every_step_after_the_checkpoint_exactly(tmp_path):
