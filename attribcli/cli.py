@@ -67,7 +67,9 @@ def train(config, run_dir, resume, overwrite, nproc):
         launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
         return  # process 0 printed where the run is
     else:
-        group = distributed.init()
+        from attribcli.train import resolve_device
+
+        group = distributed.init(cuda=resolve_device(cfg).type == "cuda")
         try:
             out = run_training(cfg, resume=resume, overwrite=overwrite, log=stderr_log, group=group)
         except AttribError as exc:

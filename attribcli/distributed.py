@@ -10,7 +10,7 @@ gradient and the targets' (identical on every process), the result equals a sing
 the same global batches, up to the rounding of summing the gradient in N parts.
 
 Process 0 alone writes the run directory and its checkpoints (atomically); the others wait at a
-barrier. Backend: NCCL when CUDA is available, gloo on CPU. Multi-node: torchrun's rendezvous
+barrier. Backend: NCCL when the run trains on CUDA, gloo on CPU. Multi-node: torchrun's rendezvous
 flags (``--nnodes``, ``--node_rank``, ``--rdzv_endpoint``), see the README.
 """
 
@@ -77,12 +77,12 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def init() -> Group:
-    """Join the process group torchrun describes in the environment (once per process)."""
+def init(cuda: bool) -> Group:
+    """Join the process group torchrun describes in the environment (once per process). ``cuda``: the
+    run trains on GPUs (NCCL, one GPU per process on each node); otherwise gloo on the CPU."""
     if not launched_by_torchrun():
         return Group()
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(local)  # "cuda" now means this process's own GPU
     if not dist.is_initialized():

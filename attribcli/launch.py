@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from attribcli.config import Config
 from attribcli.errors import AttribError
 from attribcli.rundir import partial_dir
@@ -26,11 +28,15 @@ class RunFailed(AttribError):
 def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) -> Path:
     from attribcli.train import prepare
 
-    prepare(config)  # every input error, in this process, before torchrun starts anything
+    prepared = prepare(config)  # every input error, in this process, before torchrun starts anything
     if config.training.batch_size < nproc:
         raise AttribError(f"training.batch_size ({config.training.batch_size}) is smaller than the {nproc} processes",
                           file=str(config.source), field="training.batch_size",
                           fix=f"use a batch of at least {nproc} samples, or fewer processes")
+    if prepared.device.type == "cuda" and nproc > torch.cuda.device_count():
+        raise AttribError(f"--nproc {nproc} asks for more processes than the {torch.cuda.device_count()} GPUs here "
+                          "(one GPU per process)", field="--nproc",
+                          fix=f"use --nproc {torch.cuda.device_count()} or less, or training.device: cpu")
     final, part = config.run_dir, partial_dir(config.run_dir)
     if final.exists() and not overwrite and not resume:
         raise AttribError("run directory already exists", file=str(final), field="run_dir",

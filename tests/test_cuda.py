@@ -73,3 +73,21 @@ def test_bf16_autocast_values_track_fp32_values():
         out[name] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, autocast=amp).first
     assert np.isfinite(out["bf16"]).all()
     assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_two_gpus_with_nccl_equal_one_gpu(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.runs import ROOT, write_config
+
+    runs = {}
+    for name, extra in (("one", []), ("two", ["--nproc", "2"])):
+        cfg = write_config(tmp_path / name, training__max_steps=3, training__device="cuda")
+        r = subprocess.run([sys.executable, "-m", "attribcli", "train", str(cfg), *extra], capture_output=True,
+                           text=True, cwd=ROOT, env=dict(os.environ), timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs[name] = np.load(tmp_path / name / "run/values.npy")
+    np.testing.assert_allclose(runs["two"], runs["one"], rtol=1e-3, atol=1e-6 * np.abs(runs["one"]).max())
