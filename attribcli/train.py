@@ -297,6 +297,10 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
     n, M = len(prep.samples), len(prep.generations)
     per_epoch = math.ceil(n / t.batch_size)
     total = t.max_steps if t.max_steps else t.epochs * per_epoch
+    if group.active and t.batch_size < group.world:
+        raise AttribError(f"training.batch_size ({t.batch_size}) is smaller than the {group.world} processes",
+                          file=str(cfg.source), field="training.batch_size",
+                          fix=f"use a batch of at least {group.world} samples, or fewer processes")
     rule = update_rule(t)
     optimizer = rule.make([p for p in model.parameters() if p.requires_grad], t)  # LoRA: the adapters
     attach_names(optimizer, model)
@@ -312,10 +316,6 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
             tally = Tally.resume(part, state["tally"], start)
     elif group.main:
         tally = Tally.create(part, n, M, target_losses(model, targets))
-    if group.active and t.batch_size < group.world:
-        raise AttribError(f"training.batch_size ({t.batch_size}) is smaller than the {group.world} processes",
-                          file=str(cfg.source), field="training.batch_size",
-                          fix=f"use a batch of at least {group.world} samples, or fewer processes")
     train_forward = wrap(model, group)
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
     log(f"training {n} samples from {len(prep.licensing.trained_ids)} documents "
@@ -327,9 +327,12 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
     micro = t.micro_batch_size or t.batch_size
     console = None if group.main else Console(stderr=True, quiet=True)
     with Progress(total, start=start, log=log, every=t.log_every, console=console) as bar:
+        order = (None, None)  # (epoch, its sample order): one permutation per epoch, not per step
         for step in range(start, total):
             epoch, pos = divmod(step, per_epoch)
-            idx = epoch_order(cfg.seed, epoch, n)[pos * t.batch_size:(pos + 1) * t.batch_size]
+            if order[0] != epoch:
+                order = (epoch, epoch_order(cfg.seed, epoch, n))
+            idx = order[1][pos * t.batch_size:(pos + 1) * t.batch_size]
             lr = lr_at(step, total, cfg)
             for param_group in optimizer.param_groups:
                 param_group["lr"] = lr
