@@ -8,6 +8,9 @@ directory under the final name is always a finished run; an interrupted one stay
     inputs/documents.jsonl   rights metadata of every document, its licence class and the policy's
                              decision (trained? paid to holders / commons / none? why); no text,
                              its SHA-256 instead
+    inputs/ownership.csv     where each trained document's value goes: doc_id, holder (or ESCROW,
+                             COMMONS, UNALLOCATED), share (a duplicate's split included)
+    inputs/duplicates.csv    exact duplicate texts: copies, holders, what happened to each
     inputs/holders.csv       copy of the holders table
     inputs/generations.jsonl the generations valued
     samples.csv              sample → document, chunk, predicted tokens, steps it was trained in
@@ -43,16 +46,24 @@ def partial_dir(run_dir: Path) -> Path:
 
 @dataclass
 class Run:
-    """A finished run, loaded for valuation and payouts."""
+    """A finished run, loaded for valuation and payouts. The documents' metadata is parsed on first use
+    (millions of JSON lines take seconds): holder values read ``inputs/ownership.csv`` instead."""
 
     path: Path
     manifest: dict
-    documents: pd.DataFrame
     holders: pd.DataFrame
     generations: pd.DataFrame
     samples: pd.DataFrame
     values: np.ndarray
     losses: pd.DataFrame
+    _documents: pd.DataFrame | None = None
+
+    @property
+    def documents(self) -> pd.DataFrame:
+        if self._documents is None:
+            self._documents = _read(self.path, "inputs/documents.jsonl",
+                                    lambda p: pd.read_json(p, lines=True, dtype={"id": str}))
+        return self._documents
 
     @property
     def manifest_sha256(self) -> str:
@@ -70,14 +81,11 @@ def open_run(path: str | Path) -> Run:
         raise AttribError(f"not a finished attrib run: no {MANIFEST}", file=str(path),
                           fix="pass the run directory that 'attrib train' printed")
     def read(name, loader):
-        try:
-            return loader(path / name)
-        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-            raise AttribError(f"{name} is missing or unreadable ({type(exc).__name__}): was the run altered?",
-                              file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None
+        return _read(path, name, loader)
 
     manifest = read(MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
-    documents = read("inputs/documents.jsonl", lambda p: pd.read_json(p, lines=True, dtype={"id": str}))
+    if not (path / "inputs/documents.jsonl").is_file():
+        read("inputs/documents.jsonl", lambda p: p.read_bytes())  # missing: say so now, not at first use
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
     generations = read("inputs/generations.jsonl", lambda p: pd.read_json(p, lines=True, dtype=False))
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings
@@ -87,4 +95,12 @@ def open_run(path: str | Path) -> Run:
         raise AttribError(f"values.npy has shape {values.shape}, expected "
                           f"({len(samples)}, {len(generations)})", file=str(path / "values.npy"),
                           fix="the run was altered: train it again")
-    return Run(path, manifest, documents, holders, generations, samples, values, losses)
+    return Run(path, manifest, holders, generations, samples, values, losses)
+
+
+def _read(path: Path, name: str, loader):
+    try:
+        return loader(path / name)
+    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise AttribError(f"{name} is missing or unreadable ({type(exc).__name__}): was the run altered?",
+                          file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None

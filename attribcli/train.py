@@ -40,6 +40,7 @@ from attribcli.progress import Progress
 from attribcli.rights import load_holders
 from attribcli.rundir import CHECKPOINT, partial_dir
 from attribcli.tally import Tally
+from attribcli.value import rights_rows
 from attribcli.tokens import SampleTable, TokenCache, build as build_token_cache, cache_key
 from attribcli.tokens import discard as discard_token_cache
 
@@ -273,6 +274,9 @@ def _write_inputs(part: Path, prep: Prepared) -> None:
                        ensure_ascii=False)
             for d in prep.documents]
     atomic_write_text(part / "inputs/documents.jsonl", "\n".join(docs) + "\n")
+    rows = rights_rows((d.id, list(d.holders), decisions[d.id].train, decisions[d.id].pay_to,
+                        prep.duplicate_of.get(d.id)) for d in prep.documents)
+    atomic_write_text(part / "inputs/ownership.csv", _csv(pd.DataFrame(rows, columns=["doc_id", "holder_id", "share"])))
     atomic_write_text(part / "inputs/duplicates.csv",
                       duplicates.report_csv(prep.duplicates, prep.documents, prep.licensing))
     shutil.copyfile(cfg.data.holders, part / "inputs/holders.csv")

@@ -47,21 +47,41 @@ def _sample_documents(run: Run) -> tuple[np.ndarray, list[str]]:
 
 
 def ownership(run: Run) -> pd.DataFrame:
-    """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners."""
-    d, rows, payee = run.documents, [], payee_of(run)
+    """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners, aliases
+    resolved. Read from ``inputs/ownership.csv`` (written by training); runs made before it existed are
+    mapped from their documents' metadata."""
+    payee = payee_of(run)
+    path = run.path / "inputs/ownership.csv"
+    if path.is_file():
+        t = pd.read_csv(path, dtype={"doc_id": str, "holder_id": str}, keep_default_na=False)
+        payees = t["holder_id"].map(payee).fillna(t["holder_id"]) if payee else t["holder_id"]
+        return pd.DataFrame({"doc_id": t["doc_id"], "payee_id": payees.astype(str), "share": t["share"].astype(float)})
+    d = run.documents
     n = len(d)  # columns as lists: iterating pandas Series element by element is 5x slower
     trained = d["trained"].tolist() if "trained" in d else [None] * n
     pay_to = d["pay_to"].tolist() if "pay_to" in d else ["holders"] * n
     copies = d["duplicate_of"].tolist() if "duplicate_of" in d else [None] * n
-    copy_of = [c if isinstance(c, str) else None for c in copies]
-    sharers = Counter(c for c in copy_of if c)  # duplicates.py: a trained text's value is split equally
-    for doc_id, holders, opt_out, was_trained, pay, of in zip(d["id"].astype(str).tolist(), d["holders"].tolist(),
-                                                              d["opt_out"].tolist(), trained, pay_to, copy_of):
-        if of:
-            target = of
-        elif _trained({"trained": was_trained, "opt_out": opt_out}):
-            target = doc_id
-        else:
+    rows = rights_rows(
+        (doc_id, [(h["id"], h["share"]) for h in holders], _trained({"trained": t, "opt_out": o}), pay,
+         c if isinstance(c, str) else None)
+        for doc_id, holders, o, t, pay, c in zip(d["id"].astype(str).tolist(), d["holders"].tolist(),
+                                                 d["opt_out"].tolist(), trained, pay_to, copies))
+    return pd.DataFrame([(doc, payee.get(h, h), w) for doc, h, w in rows], columns=["doc_id", "payee_id", "share"])
+
+
+def rights_rows(documents) -> list[tuple[str, str, float]]:
+    """(document whose samples carry the value, holder id or ESCROW / COMMONS / UNALLOCATED, share) for
+    ``documents`` given as (id, [(holder, share)], trained, pay_to, duplicate_of or None).
+
+    A trained document pays its holders by share (escrow when it has none), the commons line or the
+    unallocated line, as the licence policy decided; an exact duplicate not trained again shares its
+    copy's value equally (duplicates.py), each share paid by its own rights."""
+    docs = list(documents)
+    sharers = Counter(of for *_, of in docs if of)
+    rows = []
+    for doc_id, holders, trained, pay, of in docs:
+        target = of or (doc_id if trained else None)
+        if target is None:
             continue
         weight = 1.0 / (1 + sharers.get(target, 0))
         if pay == "commons":
@@ -71,8 +91,8 @@ def ownership(run: Run) -> pd.DataFrame:
         elif not holders:
             rows.append((target, ESCROW_ID, weight))
         else:
-            rows.extend((target, payee.get(h["id"], h["id"]), float(h["share"]) * weight) for h in holders)
-    return pd.DataFrame(rows, columns=["doc_id", "payee_id", "share"])
+            rows.extend((target, h, float(share) * weight) for h, share in holders)
+    return rows
 
 
 def payee_of(run: Run) -> dict[str, str]:

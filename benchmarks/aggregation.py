@@ -7,10 +7,11 @@ For each size a synthetic run directory is written (in a temporary folder, remov
 ``values.npy`` [samples x generations] float64 of random values (written chunk by chunk), one
 document per ``--samples-per-doc`` samples, owned by random holders (one in ten co-owned by two at
 0.5/0.5, one in fifty with no known owner), with the run's other files as ``attrib train`` writes
-them. A fresh process then does what ``attrib value`` and ``attrib payout`` do on it and reports the
+them (``inputs/ownership.csv`` included). A fresh process then does what ``attrib value`` and ``attrib payout`` do on it and reports the
 seconds of each phase and its peak resident memory:
 
-- load: ``open_run`` (metadata tables parsed; the value table memory-mapped, not read);
+- load: ``open_run`` (samples and holders parsed; documents' metadata only when a report needs it;
+  the value table memory-mapped, not read);
 - holders: ``value.holder_values`` (one chunked pass over the value table, aggregate.py);
 - licences: ``value.license_values`` (another pass);
 - payout: the CSV payout statement (exact allocation to the cent over every payee and generation).
@@ -45,6 +46,7 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
     import pandas as pd
     from numpy.lib.format import open_memmap
 
+    from attribcli.value import rights_rows
     from tests.runs import write_config
 
     rng = np.random.default_rng(seed)
@@ -64,6 +66,7 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
     owner, other = rng.integers(0, holders, docs), rng.integers(0, holders, docs)
     kind = rng.random(docs)
     lic = rng.integers(0, len(LICENSES), docs)
+    rows = []
     with open(path / "inputs/documents.jsonl", "w", encoding="utf-8") as fh:
         for i in range(docs):
             if kind[i] < 0.02:
@@ -72,9 +75,12 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
                 hs = [{"id": f"h{owner[i]}", "share": 0.5}, {"id": f"h{other[i]}", "share": 0.5}]
             else:
                 hs = [{"id": f"h{owner[i]}", "share": 1.0}]
+            rows.append((f"d{i}", [(h["id"], h["share"]) for h in hs], True, "holders", None))
             fh.write(json.dumps({"id": f"d{i}", "holders": hs, "license": LICENSES[lic[i]], "source": "",
                                  "opt_out": False, "trained": True, "pay_to": "holders",
                                  "n_samples": int(min(per_doc, n - i * per_doc))}) + "\n")
+    pd.DataFrame(rights_rows(rows), columns=["doc_id", "holder_id", "share"]).to_csv(path / "inputs/ownership.csv",
+                                                                                  index=False)
     pd.DataFrame({"holder_id": [f"h{i}" for i in range(holders)], "name": [f"Holder {i}" for i in range(holders)],
                   "contact": ""}).to_csv(path / "inputs/holders.csv", index=False)
     gens = [f"g{j:03d}" for j in range(M)]

@@ -83,3 +83,19 @@ def test_a_run_trains_the_text_once_and_splits_its_value_three_ways(tmp_path, mo
     for _, row in own[(own["payee_id"] == "h05") & (own["doc_id"] != "doc-0001")].iterrows():
         want = want + row["share"] * values[doc_of == row["doc_id"]].sum(0)
     np.testing.assert_allclose(hv.loc["h05"].to_numpy(), want, rtol=1e-9, atol=1e-15)
+
+
+def test_ownership_is_written_by_training_and_equals_the_mapping_from_the_documents(tmp_path):
+    data = _corpus_with_copies(tmp_path / "data")
+    cfg = write_config(tmp_path / "cfg", data=data)
+    assert CliRunner().invoke(main, ["train", str(cfg)]).exit_code == 0
+    run_dir = tmp_path / "cfg/run"
+    rows = list(csv.DictReader((run_dir / "inputs/ownership.csv").read_text().splitlines()))
+    assert [(r["holder_id"], float(r["share"])) for r in rows if r["doc_id"] == "doc-0001"] == [
+        ("h10", 1 / 3), ("h05", 1 / 3), ("h10", 1 / 3)]
+    assert not any(r["doc_id"].startswith("dup-") for r in rows)  # the copies' shares ride on doc-0001
+    from_file = ownership(open_run(run_dir))
+    (run_dir / "inputs/ownership.csv").rename(tmp_path / "aside.csv")  # a run made before the file existed
+    from_documents = ownership(open_run(run_dir))
+    assert from_file[["doc_id", "payee_id"]].equals(from_documents[["doc_id", "payee_id"]])
+    np.testing.assert_allclose(from_file["share"], from_documents["share"], rtol=1e-15)
