@@ -106,9 +106,12 @@ def prepare(config: Config) -> Prepared:
     stream = iter_documents(d.corpus, holders)  # checks the file exists; read below, once
     hashes = {k: sha256_path(p) for k, p in inputs.items()}
     tokenizer_id = f"hf:{hashes['model']}" if mc.kind == "hf" else "bytes-v1"
-    cache, documents = build_token_cache(stream, tok,
-                                         d.token_cache or config.run_dir.parent / ".attrib-cache" / "tokens",
-                                         cache_key(hashes["corpus"], tokenizer_id))
+    cache_root = d.token_cache or config.run_dir.parent / ".attrib-cache" / "tokens"
+    try:
+        cache, documents = build_token_cache(stream, tok, cache_root, cache_key(hashes["corpus"], tokenizer_id))
+    except OSError as exc:
+        raise AttribError(f"cannot write the token cache ({exc.strerror or type(exc).__name__})", file=str(cache_root),
+                          field="data.token_cache", fix="point data.token_cache at a writable folder") from None
     try:
         licensing = apply_policy(documents, policy, file=str(d.corpus))
         copies = duplicates.find(documents, licensing)

@@ -34,6 +34,8 @@ BAD = {
                        "corpus.jsonl:1", "holders[0].id"),
     "holders missing column": (lambda d, c: (d / "holders.csv").write_text("holder_id,name\nh01,A\n"),
                                "holders.csv", "header"),
+    "unwritable token cache": (lambda d, c: (d / "blocker").write_text("x") or c.write_text(
+        c.read_text().replace("data:\n", f"data:\n  token_cache: {d}/blocker/sub\n")), "blocker", "data.token_cache"),
     "generation too long": (lambda d, c: _edit_jsonl(d / "generations.jsonl", 2, completion="x" * 400),
                             "generations.jsonl:3", "completion"),
 }
