@@ -226,8 +226,8 @@ def _build(cls, raw: Any, prefix: str, file: Path):
         dotted = f"{prefix}{name}"
         if name in raw:
             values[name] = _coerce(hints[name], raw[name], dotted, file)
-        elif dataclasses.is_dataclass(_strip_optional(hints[name])):
-            values[name] = _build(_strip_optional(hints[name]), {}, dotted + ".", file)
+        elif dataclasses.is_dataclass(hints[name]):  # a section left out: its defaults (optional ones stay None)
+            values[name] = _build(hints[name], {}, dotted + ".", file)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise AttribError("required key is missing", file=str(file), field=dotted,
                               fix=f"add '{name}:' ({f.metadata.get('help') or 'see configs/sample.yaml'})")

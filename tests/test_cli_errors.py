@@ -17,6 +17,11 @@ def _edit_jsonl(path, line_no, **changes):
     path.write_text("\n".join(lines) + "\n")
 
 
+def _cache_under_a_file(data, cfg):
+    (data / "blocker").write_text("x")
+    cfg.write_text(cfg.read_text().replace("data:\n", f"data:\n  token_cache: {data}/blocker/sub\n"))
+
+
 BAD = {
     "malformed YAML": (lambda d, c: c.write_text("run_dir: [unclosed\n"), "config.yaml", "line"),
     "unknown key": (lambda d, c: c.write_text(c.read_text().replace("seed:", "sead:")), "config.yaml", "sead"),
@@ -34,8 +39,7 @@ BAD = {
                        "corpus.jsonl:1", "holders[0].id"),
     "holders missing column": (lambda d, c: (d / "holders.csv").write_text("holder_id,name\nh01,A\n"),
                                "holders.csv", "header"),
-    "unwritable token cache": (lambda d, c: (d / "blocker").write_text("x") or c.write_text(
-        c.read_text().replace("data:\n", f"data:\n  token_cache: {d}/blocker/sub\n")), "blocker", "data.token_cache"),
+    "unwritable token cache": (lambda d, c: _cache_under_a_file(d, c), "blocker", "data.token_cache"),
     "generation too long": (lambda d, c: _edit_jsonl(d / "generations.jsonl", 2, completion="x" * 400),
                             "generations.jsonl:3", "completion"),
 }

@@ -84,6 +84,8 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     assert cfg.seed == 0
     assert cfg.model.kind == "gpt" and cfg.model.n_layer == 4 and cfg.model.context_length == 256
     assert cfg.model.base_weights is None
+    assert cfg.model.lora is None  # an optional section left out stays off (it once defaulted to on)
+    assert cfg.data.duplicates == "share" and cfg.data.token_cache is None
     assert cfg.training.epochs == 1 and cfg.training.max_steps is None
     assert cfg.training.batch_size == 16 and cfg.training.lr == 0.005 and cfg.training.optimizer == "sgd"
     assert cfg.training.device == "auto" and cfg.training.checkpoint_every == 25
@@ -366,3 +368,11 @@ def test_scientific_notation_is_a_number_as_in_yaml_1_2(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("run_dir: r\ndata: {corpus: a, holders: b, generations: c}\ntraining: {lr: 1e-3, max_steps: 2}\n")
     assert load_config(p).training.lr == 0.001
+
+
+@pytest.mark.parametrize("lora, want", [("null", None), ("{}", (8, 16.0, [])),
+                                        ("{rank: 2, targets: [qkv]}", (2, 16.0, ["qkv"]))])
+def test_lora_section_is_off_unless_given(tmp_path, lora, want):
+    cfg = load_config(write(tmp_path, MINIMAL + f"model:\n  lora: {lora}\n"))
+    got = cfg.model.lora
+    assert (got if got is None else (got.rank, got.alpha, got.targets)) == want
