@@ -146,3 +146,11 @@ def test_lora_targets_matching_nothing_is_one_line_exit_2(tmp_path):
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
     assert "model.lora.targets" in r.output and "q_proj" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_a_run_without_lora_trains_every_weight(tmp_path):
+    cfg = write_config(tmp_path, training__max_steps=1)
+    r = CliRunner().invoke(main, ["train", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "run/manifest.json").read_text())["method"]["parameters"] == "every weight of the model"
+    assert "wte" in r.output and "lora_A" not in r.output  # the run log's per-layer routes
