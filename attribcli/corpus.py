@@ -24,7 +24,7 @@ REQUIRED = ("id", "text", "holders", "license")
 SHARE_TOLERANCE = 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no per-document __dict__: millions of them
 class Document:
     id: str
     text: str                               # "" once its tokens are in the token cache (tokens.py)

@@ -322,7 +322,7 @@ class LicensePolicy:
             raise AttribError(e.problem, file=file, field=f"{field}.{e.field}", fix=e.fix) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """One document's outcome. ``pay_to`` is "none" for everything not trained (it earns no value)."""
 
