@@ -252,14 +252,16 @@ def settle(payout: Payout, *, minimum: int = 0, carried_in: dict[str, int] | Non
 def escrow_by_document(run: Run, payout: Payout) -> dict[str, int]:
     """This statement's escrow amount split over the holder-less documents it came from, per generation
     in proportion to each document's positive value (so a later claim moves exactly that document's money)."""
-    from attribcli.value import document_values, escrow_documents
+    from attribcli.value import document_values, escrow_documents, value_sources
 
     docs = [str(d) for d in escrow_documents(run)["id"]]
     values = document_values(run)
+    source = value_sources(run, docs)  # an exact duplicate's escrow is its share of its trained copy's value
     out = dict.fromkeys(docs, 0)
     for g in payout.generations:
         amount = g.amounts.get(ESCROW_ID, 0)
-        weights = {d: max(float(values.loc[d, g.generation_id]), 0.0) for d in docs if d in values.index}
+        weights = {d: source[d][1] * max(float(values.loc[source[d][0], g.generation_id]), 0.0) for d in docs
+                   if source[d][0] in values.index}
         if amount and any(w > 0 for w in weights.values()):
             for d, minor in allocate(amount, weights).items():
                 out[d] += minor

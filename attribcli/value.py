@@ -171,11 +171,29 @@ def excluded_documents(run: Run) -> pd.DataFrame:
 
 
 def escrow_documents(run: Run) -> pd.DataFrame:
+    """Documents with no known holder whose value goes to escrow: trained ones, and exact duplicates
+    sharing a trained copy's value (duplicates.py)."""
     d = run.documents
     trained = d.apply(lambda r: _trained(r.to_dict()), axis=1)
+    if "duplicate_of" in d:
+        trained = trained | d["duplicate_of"].map(lambda c: isinstance(c, str))
     pay = d["pay_to"] if "pay_to" in d else pd.Series("holders", index=d.index)
     mask = trained & pay.eq("holders") & d["holders"].map(len).eq(0)
     return d[mask][["id", "license", "source"]]
+
+
+def value_sources(run: Run, doc_ids) -> dict[str, tuple[str, float]]:
+    """doc id → (the document whose samples carry its value, its share of that value): itself and 1 for
+    a document trained alone; the trained copy and 1/copies for an exact duplicate (duplicates.py)."""
+    d = run.documents
+    copy_of = dict(zip(d["id"].astype(str), d["duplicate_of"])) if "duplicate_of" in d else {}
+    copy_of = {k: v for k, v in copy_of.items() if isinstance(v, str)}
+    sharers = Counter(copy_of.values())
+    out = {}
+    for doc in doc_ids:
+        target = copy_of.get(doc, doc)
+        out[doc] = (target, 1.0 / (1 + sharers.get(target, 0)))
+    return out
 
 
 def holder_of_documents(run: Run) -> dict[str, str]:

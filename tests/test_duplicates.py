@@ -99,3 +99,27 @@ def test_ownership_is_written_by_training_and_equals_the_mapping_from_the_docume
     from_documents = ownership(open_run(run_dir))
     assert from_file[["doc_id", "payee_id"]].equals(from_documents[["doc_id", "payee_id"]])
     np.testing.assert_allclose(from_file["share"], from_documents["share"], rtol=1e-15)
+
+
+def test_a_holderless_copy_escrows_its_share_and_can_be_claimed(tmp_path):
+    from attribcli.config import payout_policy
+    from attribcli.payout import compute_payout, escrow_by_document
+    from attribcli.rights import ESCROW_ID
+    from attribcli.value import escrow_documents
+
+    data = copy_sample(tmp_path / "data")
+    lines = (data / "corpus.jsonl").read_text().splitlines()
+    copy = dict(json.loads(lines[0]), id="dup-nobody", holders=[])  # doc-0001's text, owner unknown
+    (data / "corpus.jsonl").write_text("\n".join(lines + [json.dumps(copy)]) + "\n")
+    cfg = write_config(tmp_path / "cfg", data=data)
+    assert CliRunner().invoke(main, ["train", str(cfg)]).exit_code == 0
+    run = open_run(tmp_path / "cfg/run")
+    assert "dup-nobody" in set(escrow_documents(run)["id"])
+    payout = compute_payout(run, revenue="1000.00", currency="USD",
+                            policy=payout_policy(run.path / "config.yaml", stages="data_only"))
+    per_doc = escrow_by_document(run, payout)
+    assert sum(per_doc.values()) == sum(g.amounts.get(ESCROW_ID, 0) for g in payout.generations)
+    assert per_doc["dup-nobody"] > 0  # half of doc-0001's value is escrowed for the unknown owner
+    # ... and it is half of what doc-0001's value earns its own holder h10 through that document
+    own = ownership(run)
+    assert own[own["doc_id"] == "doc-0001"].set_index("payee_id")["share"].to_dict() == {"h10": 0.5, ESCROW_ID: 0.5}
