@@ -21,6 +21,7 @@ directory under the final name is always a finished run; an interrupted one stay
     target_steps.csv         per step and generation: loss before the step, predicted reduction, carry
     model.pt                 fine-tuned weights
     checkpoints/last.pt      latest checkpoint (resume; removed when the run completes)
+    tally/                   while training: the value table being accumulated (tally.py); removed at the end
     manifest.json            SHA-256 of inputs and outputs, method, environment: written last
     reports/                 statements and ledgers written later: re-derived by verify, not hashed
 """
