@@ -26,24 +26,17 @@ class RunFailed(AttribError):
 
 
 def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) -> Path:
-    from attribcli.train import prepare
+    from attribcli.train import prepare, refuse_existing, require_batch_for
 
     prepared = prepare(config)  # every input error, in this process, before torchrun starts anything
-    if config.training.batch_size < nproc:
-        raise AttribError(f"training.batch_size ({config.training.batch_size}) is smaller than the {nproc} processes",
-                          file=str(config.source), field="training.batch_size",
-                          fix=f"use a batch of at least {nproc} samples, or fewer processes")
+    require_batch_for(config, nproc)
     if prepared.device.type == "cuda" and nproc > torch.cuda.device_count():
         raise AttribError(f"--nproc {nproc} asks for more processes than the {torch.cuda.device_count()} GPUs here "
                           "(one GPU per process)", field="--nproc",
                           fix=f"use --nproc {torch.cuda.device_count()} or less, or training.device: cpu")
     final, part = config.run_dir, partial_dir(config.run_dir)
-    if final.exists() and not overwrite and not resume:
-        raise AttribError("run directory already exists", file=str(final), field="run_dir",
-                          fix="choose another --run-dir, or delete it to train again")
-    if part.exists() and not overwrite and not resume:
-        raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
-                          fix="continue it with --resume, or delete it to start over")
+    if not overwrite:  # what process 0 would refuse, refused before any process starts
+        refuse_existing(final, part, resume)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
            "-m", "attribcli", "train", str(config.source), "--run-dir", str(final)]
     cmd += ["--resume"] if resume else []

@@ -233,6 +233,25 @@ def _shared_state(state: dict | None) -> dict | None:
     return None if state is None else {k: state[k] for k in ("step", "model", "optimizer")}
 
 
+def refuse_existing(final: Path, part: Path, resume: bool) -> None:
+    """The run directories a run may not write over (``--overwrite`` removes them first); a finished run
+    under ``--resume`` is not refused: it is reported complete."""
+    if final.exists() and not (resume and (final / "manifest.json").is_file()):
+        raise AttribError("run directory already exists", file=str(final), field="run_dir",
+                          fix="choose another --run-dir, or delete it to train again")
+    if part.exists() and not resume:
+        raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
+                          fix="continue it with --resume, or delete it to start over")
+
+
+def require_batch_for(config: Config, processes: int) -> None:
+    """Each process needs a sample of every global batch but the last (whose empty shards are padded)."""
+    if config.training.batch_size < processes:
+        raise AttribError(f"training.batch_size ({config.training.batch_size}) is smaller than the {processes} "
+                          "processes", file=str(config.source), field="training.batch_size",
+                          fix=f"use a batch of at least {processes} samples, or fewer processes")
+
+
 def _open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log):
     """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete."""
     if overwrite:
@@ -240,16 +259,11 @@ def _open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwri
             if old.exists():
                 log(f"removing {old} (--overwrite)")
                 shutil.rmtree(old)
-    if final.exists():
-        if resume and (final / "manifest.json").is_file():
-            log(f"run already complete: {final}")
-            return "done"
-        raise AttribError("run directory already exists", file=str(final), field="run_dir",
-                          fix="choose another --run-dir, or delete it to train again")
-    if part.exists():
-        if not resume:
-            raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
-                              fix="continue it with --resume, or delete it to start over")
+    refuse_existing(final, part, resume)
+    if final.exists():  # complete, and resuming: nothing to do
+        log(f"run already complete: {final}")
+        return "done"
+    if part.exists():  # resuming
         if (part / CHECKPOINT).is_file():
             state = _load_checkpoint(part, prep)
             log(f"resuming {part} from step {state['step']}")
@@ -304,10 +318,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
     n, M = len(prep.samples), len(prep.generations)
     per_epoch = math.ceil(n / t.batch_size)
     total = t.max_steps if t.max_steps else t.epochs * per_epoch
-    if group.active and t.batch_size < group.world:
-        raise AttribError(f"training.batch_size ({t.batch_size}) is smaller than the {group.world} processes",
-                          file=str(cfg.source), field="training.batch_size",
-                          fix=f"use a batch of at least {group.world} samples, or fewer processes")
+    require_batch_for(cfg, group.world)
     rule = update_rule(t)
     optimizer = rule.make([p for p in model.parameters() if p.requires_grad], t)  # LoRA: the adapters
     attach_names(optimizer, model)
@@ -329,8 +340,9 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
         f"({len(prep.documents) - len(prep.licensing.trained_ids)} excluded: opted out or licence), "
         f"{M} generations, {total} steps on {dev.type}"
         + (f" x {group.world} processes" if group.active else "") + f"; optimizer {rule.name}, order {att.order}")
-    if duplicates.summary(prep.duplicates):
-        log(duplicates.summary(prep.duplicates))
+    copies = duplicates.summary(prep.duplicates)
+    if copies:
+        log(copies)
     micro = t.micro_batch_size or t.batch_size
     console = None if group.main else Console(stderr=True, quiet=True)
     with Progress(total, start=start, log=log, every=t.log_every, console=console) as bar:
@@ -415,7 +427,7 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
     order = prep.config.attribution.order
     loss_final = target_losses(model, targets)
     loss_no_prompt = target_losses(model, target_batch(gens, prep.device, with_prompt=False, tok=prep.tokenizer))
-    first_sum, second_sum = tally.sums()
+    first_sum, second_sum = tally.write_values(part, order)
     value_sum = first_sum + second_sum
     realised = tally.loss_base - loss_final
     explained = value_sum + tally.carry
@@ -434,7 +446,6 @@ def _finish(part, prep, model, total, tally: Tally, targets, rule) -> None:
                             "chunk": st.chunk, "tokens": st.length - 1, "steps_trained": tally.seen})
     atomic_write_text(part / "losses.csv", _csv(losses))
     atomic_write_text(part / "samples.csv", _csv(samples))
-    tally.write_values(part, order)
     atomic_write_text(part / "steps.csv", _csv(pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr", "train_loss"])))
     tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
                                                   "predicted_order2", "carry"])
