@@ -89,27 +89,23 @@ class Tally:
         self._journal.truncate(0)
         self._journal.seek(0)
 
-    def sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """Column sums of the two tables (one chunked pass)."""
-        f, s = np.zeros(self.first.shape[1]), np.zeros(self.first.shape[1])
-        for a, b in self.chunks():
-            f += a.sum(0)
-            s += b.sum(0)
-        return f, s
-
     def chunks(self):
         step = max(1, CHUNK_ROWS_BYTES // max(1, self.first.shape[1] * 8))
         for i in range(0, len(self.first), step):
             yield np.asarray(self.first[i:i + step]), np.asarray(self.second[i:i + step])
 
-    def write_values(self, run: Path, order: int) -> None:
-        """``values.npy`` (first + second) and, with order 2, its two parts; then the tally folder goes."""
+    def write_values(self, run: Path, order: int) -> tuple[np.ndarray, np.ndarray]:
+        """``values.npy`` (first + second) and, with order 2, its two parts, in one chunked pass that also
+        returns the two tables' column sums."""
         n, M = self.first.shape
         tmp = run / "values.npy.tmp"
         out = open_memmap(tmp, mode="w+", dtype=np.float64, shape=(n, M))
+        first_sum, second_sum = np.zeros(M), np.zeros(M)
         i = 0
         for a, b in self.chunks():
             out[i:i + len(a)] = a + b
+            first_sum += a.sum(0)
+            second_sum += b.sum(0)
             i += len(a)
         out.flush()
         del out
@@ -122,6 +118,7 @@ class Tally:
                     os.link(self.folder / part, run / name)
                 except OSError:  # a filesystem without hard links
                     shutil.copyfile(self.folder / part, run / name)
+        return first_sum, second_sum
 
     def remove(self) -> None:
         """After the run's final files (and the removal of its checkpoint): the working copy goes."""
