@@ -76,27 +76,28 @@ def build(documents: Iterable[Document], tokenizer, root: Path, key: str) -> tup
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         try:
             os.replace(tmp, final)
-        except OSError:  # another process built the same cache first: use that one
+            made = (final, *created)
+        except OSError:  # another process built the same cache first: use that one (it is not ours to remove)
             if not (final / "meta.json").is_file():
                 raise
+            made = ()
     except BaseException:  # a bad document mid-stream: leave no trace, not even the folders made for it
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in created:  # innermost first
-            try:
-                p.rmdir()
-            except OSError:
-                break
+        _remove(tmp, created)
         raise
     shutil.rmtree(tmp, ignore_errors=True)
-    return replace(_open(final), made=(final, *created)), meta_docs
+    return replace(_open(final), made=made), meta_docs
 
 
 def discard(cache: TokenCache) -> None:
     """Remove a cache this process just built (the run it was for was refused): no output left behind."""
-    for i, p in enumerate(cache.made):
-        if i == 0:
-            shutil.rmtree(p, ignore_errors=True)
-            continue
+    if cache.made:
+        _remove(cache.made[0], list(cache.made[1:]))
+
+
+def _remove(folder: Path, parents: list[Path]) -> None:
+    """``folder``, then the parents this process created for it while they are empty (innermost first)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for p in parents:
         try:
             p.rmdir()
         except OSError:

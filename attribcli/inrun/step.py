@@ -122,7 +122,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
             h = tracker.hessian_directions(target_losses, tuple(t[sl] for t in targets), direction, at=before)
             second[:, sl] = -tracker.direction_dots(_scaled(h, K, names)).cpu().numpy()
     tracker.clear()
-    if shard and shard.group.world > 1:
+    if shard:  # the captured output gradients were world times each sample's share (see Shard)
         first /= shard.group.world
         if second is not None:
             second /= shard.group.world
