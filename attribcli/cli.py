@@ -52,9 +52,9 @@ def main():
 @_user_errors
 def train(config, run_dir, resume, overwrite, nproc):
     """Fine-tune the model of CONFIG and value every training sample for every generation."""
-    from attribcli import distributed
+    from attribcli.training import distributed
     from attribcli.config import load_config
-    from attribcli.train import train as run_training
+    from attribcli.training.loop import train as run_training
 
     from attribcli.errors import AttribError
 
@@ -62,12 +62,12 @@ def train(config, run_dir, resume, overwrite, nproc):
         raise AttribError("--resume and --overwrite contradict each other", field="--overwrite", fix="pass one of them")
     cfg = load_config(config, run_dir=run_dir)
     if nproc > 1 and not distributed.launched_by_torchrun():
-        from attribcli.launch import launch
+        from attribcli.training.launch import launch
 
         launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
         return  # process 0 printed where the run is
     else:
-        from attribcli.train import resolve_device
+        from attribcli.training.loop import resolve_device
 
         group = distributed.init(cuda=resolve_device(cfg).type == "cuda")
         try:
@@ -96,7 +96,7 @@ def train(config, run_dir, resume, overwrite, nproc):
 def pretrain(config, text, out, steps, batch_size, lr):
     """Pre-train a base model with the shape in CONFIG's model section (see README: base model)."""
     from attribcli.config import load_config
-    from attribcli.pretrain import pretrain as run_pretrain
+    from attribcli.training.pretrain import pretrain as run_pretrain
 
     cfg = load_config(config)
     loss = run_pretrain(cfg, text, out, steps=steps, batch_size=batch_size, lr=lr, log=stderr_log)
@@ -127,14 +127,16 @@ _OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_ty
 @_user_errors
 def value(run_dir, by, fmt, output):
     """Value tables of a run: per sample, holder, generation (with the efficiency check) or licence."""
-    from attribcli.report import ReportSpec, render
-    from attribcli.rundir import open_run
+    from attribcli.reports.render import render
+    from attribcli.reports.spec import ReportSpec
+    from attribcli.training.rundir import open_run
+    from attribcli.valuation.valuation import Valuation
 
-    run = open_run(run_dir)
-    _emit(render(run, ReportSpec(kind="value", format=fmt, by=by)), output)
-    gap = run.losses["relative_gap"].abs().max()
+    val = Valuation(open_run(run_dir))
+    _emit(render(val, ReportSpec(kind="value", format=fmt, by=by)), output)
+    gap = val.losses["relative_gap"].abs().max()
     stderr_log(f"efficiency check: sum of values vs realised loss reduction, max |relative gap| {gap:.2%} "
-               f"over {len(run.losses)} generations (details: --by generation)")
+               f"over {len(val.losses)} generations (details: --by generation)")
 
 
 @main.command()
@@ -171,30 +173,31 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
            period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
-    from attribcli.money import exponent
-    from attribcli.report import ReportSpec
-    from attribcli.rundir import open_run
+    from attribcli.money.amounts import exponent
+    from attribcli.reports.spec import ReportSpec
+    from attribcli.training.rundir import open_run
+    from attribcli.valuation.valuation import Valuation
 
     if (revenue is None) == (not revenue_from_generations):
         raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
-    run = open_run(run_dir)
+    val = Valuation(open_run(run_dir))  # read once, handed down: allocation, settlement, rendering
     if currency is None:
         from attribcli.config import payout_policy
 
-        currency = payout_policy(run.path / "config.yaml").currency
+        currency = payout_policy(val.config_path).currency
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
                       sign=sign, floor=floor, cap=cap, period=period,
                       opted_out=tuple(sorted({i.strip() for i in opted_out.split(",") if i.strip()})) if opted_out else None)
-    unknown = sorted(set(spec.opted_out or ()) - set(run.holders["holder_id"].astype(str)))
+    unknown = sorted(set(spec.opted_out or ()) - val.holder_ids)
     if unknown:
         raise AttribError(f"'{unknown[0]}' is not a holder of this run", field="--opted-out",
                           fix="give holder ids from the run's holders table, separated by commas")
     for name, amount in (("--floor", floor), ("--cap", cap)):
         if amount is not None:
-            from attribcli.money import parse_amount
+            from attribcli.money.amounts import parse_amount
 
             parse_amount(amount, currency, field=name)
     if sign and (fmt == "csv" or holder is not None):
@@ -211,7 +214,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         raise AttribError("a holder's statement is Markdown or JSON", field="--format",
                           fix="add --format md or --format json (for CSV rows per generation use --detail)")
     if minimum_payout is not None:
-        from attribcli.money import parse_amount
+        from attribcli.money.amounts import parse_amount
 
         parse_amount(minimum_payout, currency, field="--minimum-payout")
     book, balances = None, {}
@@ -220,35 +223,35 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     if ledger is not None:
         import dataclasses
 
-        from attribcli import ledger as ledgers
-        from attribcli.statement import statement_id
+        from attribcli.money import ledger as ledgers
+        from attribcli.reports.statement import statement_id
 
         book = ledgers.load(ledger, currency.upper())
-        carried, claimed, balances = ledgers.opening(book, statement_id(run, spec), claims, run)
+        carried, claimed, balances = ledgers.opening(book, statement_id(val, spec), claims, val)
         spec = dataclasses.replace(spec, carried_in=tuple(sorted((k, v) for k, v in carried.items() if v)) or None,
                                    claims=tuple(sorted(claimed.items())) or None)
     if proof_for is not None:
         import json
 
-        from attribcli.statement import line_proof
+        from attribcli.reports.statement import line_proof
 
-        _emit(json.dumps(line_proof(run, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
+        _emit(json.dumps(line_proof(val, spec, proof_for), indent=2, ensure_ascii=False) + "\n", output)
         return
-    from attribcli.statement import build, render_statement
+    from attribcli.reports.statement import build, render_statement
 
-    stmt = build(run, spec)  # computed once: rendered, plotted and recorded from the same numbers
-    text = render_statement(run, spec, stmt)
+    stmt = build(val, spec)  # computed once: rendered, plotted and recorded from the same numbers
+    text = render_statement(val, spec, stmt)
     if spec.plot:
-        from attribcli.plots import write_payout_plot
+        from attribcli.reports.plots import write_payout_plot
 
-        write_payout_plot(run, stmt.payout, Path(output).with_name(spec.plot), title=f"Run {run.path.name}")
+        write_payout_plot(val, stmt.payout, Path(output).with_name(spec.plot), title=f"Run {val.name}")
     _emit(text, output)
     if book is not None:
-        from attribcli import ledger as ledgers
-        from attribcli.payout import escrow_by_document
+        from attribcli.money import ledger as ledgers
+        from attribcli.money.payout import escrow_by_document
 
         claimed = dict(spec.claims or ())
-        per_doc = escrow_by_document(run, stmt.payout)
+        per_doc = escrow_by_document(val, stmt.payout)
         escrow_docs = {d: balances.get(d, 0) + per_doc.get(d, 0) for d in set(balances) | set(per_doc)
                        if d not in claimed}
         ledgers.record(ledger, book, statement=stmt.id, root=stmt.root, settlement=stmt.settlement,
@@ -271,8 +274,8 @@ def verify(run_dir, report, line, root, size, ledger):
     With --line, check one payee's line proof; against a statement's published --root and --size, or
     against REPORT (a JSON or Markdown statement re-derived from RUN_DIR)."""
     from attribcli.errors import AttribError
-    from attribcli.verify import verify as run_verify
-    from attribcli.verify import verify_line
+    from attribcli.audit.verify import verify as run_verify
+    from attribcli.audit.verify import verify_line
 
     if line is None and run_dir is None:
         raise AttribError("nothing to verify", field="RUN_DIR", fix="pass a run directory, or --line PROOF")
@@ -280,7 +283,7 @@ def verify(run_dir, report, line, root, size, ledger):
     if line is not None:
         problems += verify_line(line, root=root, size=size, report=report if run_dir is not None else None)
     if ledger is not None:
-        from attribcli.verify import verify_ledger
+        from attribcli.audit.verify import verify_ledger
 
         problems += verify_ledger(ledger, run_dir=run_dir, report=report)
     if problems:

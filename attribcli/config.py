@@ -31,7 +31,7 @@ def _non_negative(v):
 
 
 def _currency(v):
-    from attribcli.money import CURRENCY_EXPONENTS
+    from attribcli.money.amounts import CURRENCY_EXPONENTS
 
     return None if v.upper() in CURRENCY_EXPONENTS else f"unknown currency code '{v}'"
 
@@ -248,7 +248,7 @@ def _build(cls, raw: Any, prefix: str, file: Path):
         raise AttribError("base_weights is for the built-in GPT; an hf model's weights are in model.path",
                           file=str(file), field=f"{prefix}base_weights", fix="remove base_weights")
     if cls is Config and obj.licenses is not None:
-        from attribcli.licenses import LicensePolicy
+        from attribcli.rights.licenses import LicensePolicy
 
         LicensePolicy.from_mapping(obj.licenses, file=str(file), field="licenses")  # validate now, one line
     if cls is StageShares and abs(obj.base_model + obj.fine_tuning + obj.prompt - 1) > 1e-9:

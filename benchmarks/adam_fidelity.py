@@ -37,7 +37,7 @@ def main() -> None:
     from attribcli.inrun.optim import adamw_scale
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
-    from attribcli.train import epoch_order, pad_batch, prepare, target_batch, target_losses
+    from attribcli.training.loop import epoch_order, pad_batch, prepare, target_batch, target_losses
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))

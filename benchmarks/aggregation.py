@@ -46,7 +46,7 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
     import pandas as pd
     from numpy.lib.format import open_memmap
 
-    from attribcli.value import rights_rows
+    from attribcli.rights.ownership import rights_rows
     from tests.runs import write_config
 
     rng = np.random.default_rng(seed)
@@ -100,10 +100,11 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
 
 def measure(run: str) -> dict:
     """In a fresh process: the phases of ``attrib value`` and ``attrib payout`` on ``run``."""
-    from attribcli.report import ReportSpec
-    from attribcli.rundir import open_run
-    from attribcli.statement import render_statement
-    from attribcli.value import holder_values, license_values
+    from attribcli.reports.spec import ReportSpec
+    from attribcli.reports.statement import render_statement
+    from attribcli.training.rundir import open_run
+    from attribcli.valuation.valuation import Valuation
+    from attribcli.valuation.values import holder_values, license_values
 
     out, t = {}, time.perf_counter()
     r = open_run(run)
@@ -112,7 +113,7 @@ def measure(run: str) -> dict:
     out["holders"], t = time.perf_counter() - t, time.perf_counter()
     license_values(r)
     out["licences"], t = time.perf_counter() - t, time.perf_counter()
-    text = render_statement(r, ReportSpec(kind="payout", format="csv", revenue="1000000.00", currency="USD"))
+    text = render_statement(Valuation(r), ReportSpec(kind="payout", format="csv", revenue="1000000.00", currency="USD"))
     out["payout"] = time.perf_counter() - t
     out["payout_lines"] = text.count("\n") - 1
     out["peak_bytes"] = peak_rss_bytes()

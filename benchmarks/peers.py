@@ -108,7 +108,7 @@ def run_attrib(init, cfg, data, order, targets, lr):
     from attribcli.inrun.optim import attach_names, update_rule
     from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
-    from attribcli.model.gpt import GPT
+    from attribcli.model.gpt import GPT, sequence_losses
 
     model = GPT(cfg)
     model.load_state_dict(init)
@@ -119,7 +119,7 @@ def run_attrib(init, cfg, data, order, targets, lr):
     tv = as_triple(*targets)
     phi = np.zeros((data[0].shape[0], targets[0].shape[0]))
     for idx in order:
-        res = tracked_step(model, tracker, opt, rule, [as_triple(data[0][idx], data[1][idx])], tv, order=1)
+        res = tracked_step(model, tracker, opt, rule, [as_triple(data[0][idx], data[1][idx])], tv, order=1, losses=sequence_losses)
         phi[idx] += res.first
     tracker.close()
     return phi

@@ -59,7 +59,7 @@ def main() -> None:
     from attribcli.config import TrainingConfig
     from attribcli.inrun.optim import attach_names, update_rule
     from attribcli.inrun.step import tracked_step
-    from attribcli.train import pad_batch
+    from attribcli.training.loop import pad_batch
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
 
@@ -113,7 +113,7 @@ def main() -> None:
         tracker = GhostTracker(model)
         total = np.zeros((N, M))
         for _ in range(a.steps):
-            r = tracked_step(model, tracker, opt, rule, [train], target, order=order)
+            r = tracked_step(model, tracker, opt, rule, [train], target, order=order, losses=sequence_losses)
             total += r.first + (r.second if order == 2 else 0)
         tracker.close()
         inrun[order] = total

@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--png", default=None, help="top-1 and MRR per method and kind, grouped bars (needs matplotlib)")
     a = ap.parse_args()
 
-    from attribcli.licenses import LicensePolicy, apply_policy
+    from attribcli.rights.licenses import LicensePolicy, apply_policy
     from tests.runs import write_config
 
     config_path = Path(a.config).resolve()

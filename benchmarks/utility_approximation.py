@@ -33,7 +33,8 @@ def main() -> None:
     from attribcli.inrun.optim import attach_names, update_rule
     from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
-    from attribcli.train import epoch_order, pad_batch, prepare, target_batch, target_losses
+    from attribcli.model.gpt import sequence_losses
+    from attribcli.training.loop import epoch_order, pad_batch, prepare, target_batch, target_losses
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))
@@ -64,7 +65,7 @@ def main() -> None:
         real, p1, p12 = [], [], []
         before = target_losses(model, targets)
         for b in batches:
-            r = tracked_step(model, tracker, opt, rule, [b], targets, order=2)
+            r = tracked_step(model, tracker, opt, rule, [b], targets, order=2, losses=sequence_losses)
             after = target_losses(model, targets)
             real.extend(before - after)
             p1.extend(r.first.sum(0))

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from attribcli.cli import main
-from attribcli.rights import ESCROW_ID
+from attribcli.rights.holders import ESCROW_ID
 from tests.runs import copy_sample, write_config
 
 HOSTILE = {"h01": ('=HYPERLINK("http://evil.example","click")', "@evil.example"),

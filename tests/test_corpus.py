@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from attribcli.corpus import Document, load_corpus, make_samples
+from attribcli.data.corpus import Document, load_corpus, make_samples
 from attribcli.errors import AttribError
 from tests.helpers import one_line
 from attribcli.model.tokenizer import ByteTokenizer
-from attribcli.rights import Holder, load_holders
+from attribcli.rights.holders import Holder, load_holders
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = ROOT / "sample_data" / "corpus.jsonl"

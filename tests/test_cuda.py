@@ -13,7 +13,7 @@ from attribcli.config import TrainingConfig
 from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.inrun.step import tracked_step
 from attribcli.inrun.tracker import GhostTracker
-from attribcli.model.gpt import GPT, GPTConfig
+from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
 from tests.helpers import batch, brute_dots
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -39,7 +39,7 @@ def test_cuda_step_equals_cpu_step(optimizer, order):
         opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
         train, target = _data(device)
-        results[device] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, order=order)
+        results[device] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, order=order, losses=sequence_losses)
     np.testing.assert_allclose(results["cuda"].first, results["cpu"].first, rtol=1e-8, atol=1e-14)
     if order == 2:
         np.testing.assert_allclose(results["cuda"].second, results["cpu"].second, rtol=1e-8, atol=1e-14)
@@ -70,7 +70,7 @@ def test_bf16_autocast_values_track_fp32_values():
         opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
         train, target = _data("cuda")
-        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, autocast=amp).first
+        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, autocast=amp, losses=sequence_losses).first
     assert np.isfinite(out["bf16"]).all()
     assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95
 

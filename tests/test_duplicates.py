@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from attribcli import duplicates
+from attribcli.data import duplicates
 from attribcli.cli import main
-from attribcli.corpus import Document
-from attribcli.licenses import LicensePolicy, apply_policy
-from attribcli.rundir import open_run
-from attribcli.value import holder_values, ownership
+from attribcli.data.corpus import Document
+from attribcli.rights.licenses import LicensePolicy, apply_policy
+from attribcli.training.rundir import open_run
+from attribcli.valuation.values import holder_values, ownership
 from tests.runs import copy_sample, write_config
 
 
@@ -103,9 +103,10 @@ def test_ownership_is_written_by_training_and_equals_the_mapping_from_the_docume
 
 def test_a_holderless_copy_escrows_its_share_and_can_be_claimed(tmp_path):
     from attribcli.config import payout_policy
-    from attribcli.payout import compute_payout, escrow_by_document
-    from attribcli.rights import ESCROW_ID
-    from attribcli.value import escrow_documents
+    from attribcli.money.payout import compute_payout, escrow_by_document
+    from attribcli.rights.holders import ESCROW_ID
+    from attribcli.valuation.valuation import Valuation
+    from attribcli.valuation.values import escrow_documents
 
     data = copy_sample(tmp_path / "data")
     lines = (data / "corpus.jsonl").read_text().splitlines()
@@ -115,9 +116,10 @@ def test_a_holderless_copy_escrows_its_share_and_can_be_claimed(tmp_path):
     assert CliRunner().invoke(main, ["train", str(cfg)]).exit_code == 0
     run = open_run(tmp_path / "cfg/run")
     assert "dup-nobody" in set(escrow_documents(run)["id"])
-    payout = compute_payout(run, revenue="1000.00", currency="USD",
-                            policy=payout_policy(run.path / "config.yaml", stages="data_only"))
-    per_doc = escrow_by_document(run, payout)
+    val = Valuation(run)
+    payout = compute_payout(val, revenue="1000.00", currency="USD",
+                            policy=payout_policy(val.config_path, stages="data_only"))
+    per_doc = escrow_by_document(val, payout)
     assert sum(per_doc.values()) == sum(g.amounts.get(ESCROW_ID, 0) for g in payout.generations)
     assert per_doc["dup-nobody"] > 0  # half of doc-0001's value is escrowed for the unknown owner
     # ... and it is half of what doc-0001's value earns its own holder h10 through that document

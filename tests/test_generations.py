@@ -9,7 +9,7 @@ import pytest
 
 from attribcli.errors import AttribError
 from tests.helpers import one_line
-from attribcli.generations import Generation, load_generations
+from attribcli.data.generations import Generation, load_generations
 from attribcli.model.tokenizer import ByteTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -78,7 +78,7 @@ def test_first_order_values_and_carry_match_brute_force_over_steps(t):
     train, target = _data(1)
     for b in train:  # three steps: momentum and Adam state become non-trivial
         want, summed, update, G = _brute_first(model, opt, t, rule, b, target)
-        r = tracked_step(model, tracker, opt, rule, [b], target)
+        r = tracked_step(model, tracker, opt, rule, [b], target, losses=sequence_losses)
         np.testing.assert_allclose(r.first, want.numpy(), rtol=1e-6, atol=1e-12)
         carry = update - summed  # what the step applied beyond the batch's own shares
         if not rule.has_carry:
@@ -95,7 +95,7 @@ def test_micro_batches_and_target_chunks_do_not_change_values():
     for micro, chunk in ((None, None), (2, None), (None, 1), (3, 2)):
         model, rule, opt, tracker = _setup(t, seed=3)
         parts = [b] if micro is None else [tuple(x[k:k + micro] for x in b) for k in range(0, b[0].shape[0], micro)]
-        results.append((tracked_step(model, tracker, opt, rule, parts, target, order=2, target_chunk=chunk),
+        results.append((tracked_step(model, tracker, opt, rule, parts, target, order=2, target_chunk=chunk, losses=sequence_losses),
                         torch.cat([p.detach().flatten() for p in model.parameters()])))
     (ref, w_ref), *others = results
     for r, w in others:
@@ -110,9 +110,9 @@ def test_second_order_step_sums_to_quadratic_expansion():
     t = TrainingConfig(optimizer="sgd", lr=0.2, momentum=0.5)
     model, rule, opt, tracker = _setup(t, seed=4)
     train, target = _data(4)
-    tracked_step(model, tracker, opt, rule, [train[0]], target)  # builds momentum
+    tracked_step(model, tracker, opt, rule, [train[0]], target, losses=sequence_losses)  # builds momentum
     w = {n: p.detach().clone() for n, p in model.named_parameters()}
-    r = tracked_step(model, tracker, opt, rule, [train[1]], target, order=2)
+    r = tracked_step(model, tracker, opt, rule, [train[1]], target, order=2, losses=sequence_losses)
     delta = {n: w[n] - p.detach() for n, p in model.named_parameters()}
     summed = {n: 0.2 * g for n, g in zip(w, _grads(model, w, train[1]))}
     carry = {n: delta[n] - summed[n] for n in w}
@@ -157,7 +157,7 @@ def test_bf16_autocast_on_cpu_gives_values_close_to_fp32():
         rule = update_rule(t)
         opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
-        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [b], target, autocast=amp).first
+        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [b], target, autocast=amp, losses=sequence_losses).first
     assert out["bf16"].dtype == np.float64 and np.isfinite(out["bf16"]).all()
     assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95
 
@@ -167,5 +167,5 @@ def test_routes_are_reported_with_and_without_target_chunks(chunk):
     t = TrainingConfig(optimizer="sgd", lr=0.1)
     model, rule, opt, tracker = _setup(t)
     (b, *_), target = _data(7)
-    r = tracked_step(model, tracker, opt, rule, [b], target, target_chunk=chunk, want_routes=True)
+    r = tracked_step(model, tracker, opt, rule, [b], target, target_chunk=chunk, want_routes=True, losses=sequence_losses)
     assert r.routes and set(r.routes) == {name for name, _ in tracker.layers}

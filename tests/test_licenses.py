@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from attribcli.errors import AttribError
-from attribcli.licenses import (
+from attribcli.rights.licenses import (
     UNSPECIFIED,
     USES,
     LicenseClass,
@@ -18,7 +18,7 @@ from attribcli.licenses import (
     license_mix,
     permits,
 )
-from attribcli.rights import canonical_license, spdx_ids
+from attribcli.rights.holders import canonical_license, spdx_ids
 from tests.helpers import one_line
 
 PD = LicenseClass("commercial", attribution=False, share_alike=False, public_domain=True)

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attribcli import merkle
+from attribcli.reports import merkle
 from attribcli.errors import AttribError
-from attribcli.merkle import (
+from attribcli.reports.merkle import (
     PROOF_FORMAT,
     check_proof_document,
     inclusion_proof,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attribcli.errors import AttribError
-from attribcli.money import (
+from attribcli.money.amounts import (
     CURRENCY_EXPONENTS,
     allocate,
     exponent,

@@ -228,8 +228,10 @@ def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(r
     """revenue = Σ lines, and revenue + carried in = paid + carried out, for random value tables (negative
     values included), random revenues, stage policies, platform fees, minimum payouts and carried balances."""
     from attribcli.config import payout_policy
-    from attribcli.payout import compute_payout, settle
-    from attribcli.rundir import open_run
+    from attribcli.money.payout import compute_payout
+    from attribcli.money.settlement import settle
+    from attribcli.training.rundir import open_run
+    from attribcli.valuation.valuation import Valuation
 
     run = open_run(run_dir)
     n, m = run.values.shape
@@ -243,7 +245,7 @@ def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(r
                            platform_fee=data.draw(st.sampled_from([0.0, 0.3, 1.0])),
                            floor=data.draw(st.sampled_from([None, "0.01", "3.00"])),
                            cap=data.draw(st.sampled_from([None, "3.00", "1000000.00"])))
-    payout = compute_payout(run, revenue=revenue, currency="USD", policy=policy)
+    payout = compute_payout(Valuation(run), revenue=revenue, currency="USD", policy=policy)
     assert sum(payout.total(p) for p in payout.payees()) == cents
     assert all(payout.total(p) >= 0 for p in payout.payees())
     carried = {p: data.draw(st.integers(0, 10**6)) for p in data.draw(st.lists(st.sampled_from(payout.payees()), max_size=5))}

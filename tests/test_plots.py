@@ -8,13 +8,14 @@ from click.testing import CliRunner
 
 from attribcli.cli import main
 from attribcli.errors import AttribError
-from attribcli.plots import write_payout_plot
-from attribcli.report import ReportSpec
-from attribcli.statement import compute
-from attribcli.rundir import open_run
+from attribcli.reports.plots import write_payout_plot
+from attribcli.reports.spec import ReportSpec
+from attribcli.reports.statement import build
+from attribcli.training.rundir import open_run
+from attribcli.valuation.valuation import Valuation
 from tests.runs import write_config
 
-pytest.importorskip("matplotlib")  # attribcli.plots imports it lazily, so the imports above work without it
+pytest.importorskip("matplotlib")  # attribcli.reports.plots imports it lazily, so the imports above work without it
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -24,8 +25,8 @@ def run_and_payout(tmp_path_factory):
     base = tmp_path_factory.mktemp("plots")
     r = CliRunner().invoke(main, ["train", str(write_config(base))])
     assert r.exit_code == 0, r.output
-    run = open_run(base / "run")
-    return run, compute(run, ReportSpec(kind="payout", format="md", revenue="100"))
+    val = Valuation(open_run(base / "run"))
+    return val, build(val, ReportSpec(kind="payout", format="md", revenue="100")).payout
 
 
 def test_plot_is_a_valid_png_of_the_fixed_size(run_and_payout, tmp_path):
@@ -52,11 +53,11 @@ def test_same_inputs_give_identical_bytes(run_and_payout, tmp_path):
 
 
 def test_names_are_shown_as_typed_even_with_dollars_and_long(run_and_payout, tmp_path):
-    run, payout = run_and_payout
-    holders = run.holders.copy()
+    val, payout = run_and_payout
+    holders = val.holders.copy()
     # as mathtext, "$x^2$ ... $$" is a parse error and "$5 and $6" silently turns italic
     holders.loc[0, "name"] = "$x^2$ Cash $$ Holdings, $5 and $6 " + "very long name " * 10
-    odd = dataclasses.replace(run, holders=holders)
+    odd = Valuation(dataclasses.replace(val.run, holders=holders))
     out = write_payout_plot(odd, payout, tmp_path / "odd.png", title="100% $USD$ <b> \\frac{")
     assert out.read_bytes().startswith(PNG_SIGNATURE)
 
@@ -64,10 +65,10 @@ def test_names_are_shown_as_typed_even_with_dollars_and_long(run_and_payout, tmp
 def test_many_payees_fold_into_one_other_bar(run_and_payout, tmp_path, monkeypatch):
     import matplotlib.image
 
-    import attribcli.plots
+    import attribcli.reports.plots
 
     run, payout = run_and_payout
-    monkeypatch.setattr(attribcli.plots, "MAX_BARS", 5)
+    monkeypatch.setattr(attribcli.reports.plots, "MAX_BARS", 5)
     out = write_payout_plot(run, payout, tmp_path / "few.png", title="t")
     assert matplotlib.image.imread(out).shape[:2] == (1000, 1000)
 

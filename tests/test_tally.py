@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from attribcli.tally import Tally
+from attribcli.training.tally import Tally
 
 
 def _steps(rng, n, M, k):

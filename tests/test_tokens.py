@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from attribcli.corpus import iter_documents, load_corpus, make_samples
+from attribcli.data.corpus import iter_documents, load_corpus, make_samples
 from attribcli.files import sha256_file
 from attribcli.model.tokenizer import ByteTokenizer
-from attribcli.rights import load_holders
-from attribcli.tokens import SampleTable, build, cache_key
+from attribcli.rights.holders import load_holders
+from attribcli.data.tokens import SampleTable, build, cache_key
 from tests.runs import SAMPLE
 
 TOK = ByteTokenizer()

@@ -20,10 +20,22 @@ target while the target's captures exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
-from attribcli.config import TrainingConfig
+
+class Hyperparameters(Protocol):
+    """The optimizer settings a rule needs, as plain numbers: the engine reads no config file
+    (attribcli.config.TrainingConfig has these fields; a test or a peer benchmark may pass any object)."""
+
+    optimizer: str        # "sgd" | "adamw"
+    lr: float
+    momentum: float
+    weight_decay: float
+    beta1: float
+    beta2: float
+    eps: float
 
 
 @dataclass(frozen=True)
@@ -33,7 +45,7 @@ class UpdateRule:
     approximates: str
     has_carry: bool
 
-    def make(self, params, t: TrainingConfig) -> torch.optim.Optimizer:
+    def make(self, params, t: Hyperparameters) -> torch.optim.Optimizer:
         if self.name == "adamw":
             return torch.optim.AdamW(params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
                                      weight_decay=t.weight_decay)
@@ -62,7 +74,7 @@ def adamw_scale(g: torch.Tensor, state: dict, lr: float, b1: float, b2: float, e
     return (lr * (1 - b1) / (1 - b1 ** step)) / ((v / (1 - b2 ** step)).sqrt() + eps)
 
 
-def update_rule(t: TrainingConfig) -> UpdateRule:
+def update_rule(t: Hyperparameters) -> UpdateRule:
     if t.optimizer == "adamw":
         return UpdateRule(
             "adamw", "phi[z, v] += <K_t ⊙ grad(l_z / B), grad l_v>, K_t = lr (1-b1)/(1-b1^t) / (sqrt(v_hat_t) + eps)",

@@ -44,7 +44,7 @@ def trainable(module: nn.Module) -> dict[str, nn.Parameter]:
     return {n: p for n, p in module.named_parameters(recurse=False) if p.requires_grad}
 
 
-def _tokens(t: torch.Tensor, last: int) -> torch.Tensor:
+def flatten_tokens(t: torch.Tensor, last: int) -> torch.Tensor:
     """Flatten every dim between the batch dim and the last ``last`` dims into one token dim."""
     return t.reshape(t.shape[0], -1, *t.shape[t.dim() - last:]) if last else t.reshape(t.shape[0], -1)
 
@@ -104,7 +104,7 @@ class LinearRule(LayerRule):
     def route(self, module, a_x, a_y) -> str:
         if self.forced != "auto":
             return self.forced
-        a_x, a_y = _tokens(a_x, 1), _tokens(a_y, 1)
+        a_x, a_y = flatten_tokens(a_x, 1), flatten_tokens(a_y, 1)
         d_out, d_in = self._weight(module)[0].shape if not self._weight(module)[1] else self._weight(module)[0].T.shape
         return self.choose(a_x.shape[0], a_x.shape[1], a_y.shape[0], a_y.shape[1], d_in, d_out)
 
@@ -112,7 +112,7 @@ class LinearRule(LayerRule):
         route = self.route(module, a_x, a_y)
         if route != "ghost":
             return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y), route=route)
-        a_x, b_x, a_y, b_y = _tokens(a_x, 1), _tokens(b_x, 1), _tokens(a_y, 1), _tokens(b_y, 1)
+        a_x, b_x, a_y, b_y = flatten_tokens(a_x, 1), flatten_tokens(b_x, 1), flatten_tokens(a_y, 1), flatten_tokens(b_y, 1)
         out = (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
         if self._has_bias(module):
             out = out + b_x.sum(1) @ b_y.sum(1).T
@@ -123,7 +123,7 @@ class LinearRule(LayerRule):
         return module.bias is not None and module.bias.requires_grad
 
     def target_grads(self, module, a_y, b_y):
-        a_y, b_y = _tokens(a_y, 1), _tokens(b_y, 1)
+        a_y, b_y = flatten_tokens(a_y, 1), flatten_tokens(b_y, 1)
         G = {}
         if module.weight.requires_grad:
             g = torch.bmm(b_y.transpose(1, 2), a_y)  # [M, d_out, d_in]
@@ -133,7 +133,7 @@ class LinearRule(LayerRule):
         return G
 
     def direction_dots(self, module, a_x, b_x, D, route: str | None = None):
-        a_x, b_x = _tokens(a_x, 1), _tokens(b_x, 1)
+        a_x, b_x = flatten_tokens(a_x, 1), flatten_tokens(b_x, 1)
         N, T, d_in = a_x.shape
         out = None
         if "weight" in D:
@@ -175,15 +175,15 @@ class EmbeddingRule(LayerRule):
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
         if self.route(module, a_x, a_y) == "gather":
             return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y))
-        ids_x, ids_y = _tokens(a_x, 0), _tokens(a_y, 0)
-        b_x, b_y = _tokens(b_x, 1), _tokens(b_y, 1)
+        ids_x, ids_y = flatten_tokens(a_x, 0), flatten_tokens(a_y, 0)
+        b_x, b_y = flatten_tokens(b_x, 1), flatten_tokens(b_y, 1)
         same = ids_x[:, None, :, None] == ids_y[None, :, None, :]
         if module.padding_idx is not None:
             same &= (ids_x != module.padding_idx)[:, None, :, None]
         return (_gram_pair(b_x, b_y) * same).sum((2, 3))
 
     def target_grads(self, module, a_y, b_y):
-        ids, b = _tokens(a_y, 0), _tokens(b_y, 1)
+        ids, b = flatten_tokens(a_y, 0), flatten_tokens(b_y, 1)
         M, S, d = b.shape
         if module.padding_idx is not None:
             b = b * (ids != module.padding_idx)[..., None]
@@ -192,7 +192,7 @@ class EmbeddingRule(LayerRule):
         return {"weight": g.view(M, module.num_embeddings, d)}
 
     def direction_dots(self, module, a_x, b_x, D):
-        ids, b = _tokens(a_x, 0), _tokens(b_x, 1)
+        ids, b = flatten_tokens(a_x, 0), flatten_tokens(b_x, 1)
         if module.padding_idx is not None:
             b = b * (ids != module.padding_idx)[..., None]
         # one target at a time: each direction's rows at the samples' ids, [N, T, d], dotted with b

@@ -10,18 +10,20 @@ shared by every sample. The carry's own first-order effect ``<c, ∇l_v>`` is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from attribcli.distributed import no_sync
 from attribcli.inrun.optim import UpdateRule
 from attribcli.inrun.tracker import GhostTracker, loss_jvp
-from attribcli.model.gpt import sequence_losses
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, next-token targets, loss mask
+# The task's loss: (model outputs, targets, mask) -> one loss per sequence, ``[B]``. The engine knows no
+# model and no loss of its own (for a causal LM: attribcli.model.gpt.sequence_losses).
+SequenceLosses = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -38,13 +40,9 @@ class StepResult:
     routes: dict[str, str] | None = None
 
 
-def target_losses(forward, x, y, m) -> torch.Tensor:
-    return sequence_losses(forward(x), y, m)
-
-
 @dataclass(frozen=True)
 class Shard:
-    """This process's part of a data-parallel step (distributed.py). Its samples' losses are scaled by
+    """This process's part of a data-parallel step (training/distributed.py). Its samples' losses are scaled by
     ``world / global_n`` so that DDP's average of the processes' gradients is the global batch's mean
     gradient; the captured output gradients are then ``world`` times each sample's share, so the values
     are divided by ``world`` again (a power of two for 2, 4, 8 processes: exact)."""
@@ -55,7 +53,7 @@ class Shard:
 
 
 def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_batches: list[Batch],
-                 targets: Batch, *, order: int = 1, target_chunk: int | None = None,
+                 targets: Batch, *, losses: SequenceLosses, order: int = 1, target_chunk: int | None = None,
                  want_routes: bool = False, autocast: torch.dtype | None = None,
                  shard: Shard | None = None) -> StepResult:
     n = sum(b[0].shape[0] for b in micro_batches)
@@ -68,13 +66,16 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     def amp():  # mixed precision for the forward passes only; captures are upcast, values are float64
         return torch.autocast(device, dtype=autocast) if autocast else nullcontext()
 
+    def target_losses(fwd, x, y, m) -> torch.Tensor:
+        return losses(fwd(x), y, m)
+
     train_loss, pending = 0.0, None
     forward = shard.forward if shard else model
     for k, (x, y, m) in enumerate(micro_batches):
         last = k == len(micro_batches) - 1
         with (no_sync(forward) if shard and not last else nullcontext()):  # one all-reduce per step
             with tracker.capture("train"), amp():
-                per_sample = sequence_losses(forward(x), y, m)
+                per_sample = losses(forward(x), y, m)
                 if shard:
                     loss = per_sample.sum() * (shard.group.world / shard.global_n)
                 else:
@@ -127,6 +128,11 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         if second is not None:
             second /= shard.group.world
     return StepResult(train_loss, v_losses, first, second, carry, routes)
+
+
+def no_sync(ddp) -> object:
+    """Context for micro-batches before the last: accumulate locally, all-reduce once per step."""
+    return ddp.no_sync() if hasattr(ddp, "no_sync") else nullcontext()
 
 
 def _scalar(K: dict) -> float | None:

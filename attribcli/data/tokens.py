@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attribcli.corpus import Document, Sample
+from attribcli.data.corpus import Document, Sample
 from attribcli.files import sha256_bytes, sha256_file
 
 FORMAT = "attrib-tokens-v1"

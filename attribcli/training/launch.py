@@ -16,7 +16,7 @@ import torch
 
 from attribcli.config import Config
 from attribcli.errors import AttribError
-from attribcli.rundir import partial_dir
+from attribcli.training.rundir import partial_dir
 
 
 class RunFailed(AttribError):
@@ -26,7 +26,7 @@ class RunFailed(AttribError):
 
 
 def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) -> Path:
-    from attribcli.train import prepare, refuse_existing, require_batch_for
+    from attribcli.training.loop import prepare, refuse_existing, require_batch_for
 
     prepared = prepare(config)  # every input error, in this process, before torchrun starts anything
     require_batch_for(config, nproc)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attribcli.errors import AttribError
-from attribcli.money import parse_amount
+from attribcli.money.amounts import parse_amount
 
 FIELDS = ("id", "prompt", "completion", "revenue")
 

@@ -1,6 +1,6 @@
 """Payout statements: what each payee is owed, paid and carried, in CSV, Markdown and JSON.
 
-A statement is a pure function of (run, spec), like every report (report.py), so ``attrib verify`` can
+A statement is a pure function of (valuation, spec), like every report (spec.py), so ``attrib verify`` can
 re-derive it. Its lines are leaves of a Merkle tree (one payee's line plus a proof can be checked on
 its own), it may be signed, and a single payee can be sent their own statement.
 """
@@ -11,15 +11,18 @@ import dataclasses
 import json
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from attribcli import value as V
-from attribcli.config import payout_policy
+from attribcli.config import PayoutConfig, payout_policy
 from attribcli.errors import AttribError
-from attribcli.money import format_amount, parse_amount
-from attribcli.payout import Payout, Settlement, apply_claims, compute_payout, payee_kind, settle
-from attribcli.report import (ReportSpec, _csv_text, _extra_columns, _holder_info, _mark, _md_table, md_text, num,
-                              safe_cell, short)
-from attribcli.rights import ESCROW_ID
-from attribcli.rundir import Run
+from attribcli.files import sha256_bytes
+from attribcli.money.amounts import format_amount, parse_amount
+from attribcli.money.payout import Payout, apply_claims, compute_payout, payee_kind
+from attribcli.money.settlement import Settlement, settle
+from attribcli.reports.cells import csv_text, md_table, md_text, num, safe_cell, short
+from attribcli.reports.merkle import key_from_env, leaf_bytes, merkle_root, proof_document, sign
+from attribcli.reports.spec import ReportSpec, mark
+from attribcli.rights.holders import ESCROW_ID, UNALLOCATED_ID
+from attribcli.valuation.valuation import Valuation
+from attribcli.valuation.values import top_documents
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,47 +40,47 @@ class Statement:
         return len(self.lines)
 
 
-def build(run: Run, spec: ReportSpec) -> Statement:
-    payout = compute(run, spec)
-    st = settlement(run, spec, payout)
-    lines = statement_lines(run, spec, payout, st)
-    return Statement(statement_id(run, spec), payout, st, lines, statement_root(lines))
+def build(val: Valuation, spec: ReportSpec) -> Statement:
+    """The pipeline of one statement: policy (read once), allocation, escrow claims, settlement, lines."""
+    policy = payout_policy(val.config_path, stages=spec.stages, platform_fee=spec.platform_fee, floor=spec.floor,
+                           cap=spec.cap, minimum_payout=spec.minimum_payout)
+    payout = compute(val, spec, policy)
+    st = settlement(spec, payout, policy)
+    lines = statement_lines(val, spec, payout, st)
+    return Statement(statement_id(val, spec), payout, st, lines, statement_root(lines))
 
 
-def render_statement(run: Run, spec: ReportSpec, stmt: Statement | None = None) -> str:
+def render_statement(val: Valuation, spec: ReportSpec, stmt: Statement | None = None) -> str:
     """A payout statement in spec.format (or, with spec.holder, the statement one payee is sent)."""
-    stmt = stmt or build(run, spec)
+    stmt = stmt or build(val, spec)
     if spec.holder is not None:
-        return _holder_statement(run, spec, stmt)
-    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](run, spec, stmt)
+        return _holder_statement(val, spec, stmt)
+    return {"csv": _payout_csv, "md": _payout_md, "json": _payout_json}[spec.format](val, spec, stmt)
 
 
-def settlement(run: Run, spec: ReportSpec, payout: Payout) -> Settlement:
-    policy = payout_policy(run.path / "config.yaml", minimum_payout=spec.minimum_payout)
+def settlement(spec: ReportSpec, payout: Payout, policy: PayoutConfig) -> Settlement:
     minimum = parse_amount(policy.minimum_payout, payout.currency, field="minimum_payout")
     return settle(payout, minimum=minimum, carried_in=dict(spec.carried_in or ()))
 
 
-def compute(run: Run, spec: ReportSpec) -> Payout:
+def compute(val: Valuation, spec: ReportSpec, policy: PayoutConfig) -> Payout:
     """The payout a statement describes: stages, allocation, floor/cap and escrow claims applied."""
-    policy = payout_policy(run.path / "config.yaml", stages=spec.stages, platform_fee=spec.platform_fee,
-                           floor=spec.floor, cap=spec.cap)
-    clash = sorted(set(run.holders["holder_id"].astype(str)) & {policy.platform_payee, policy.base_model_payee,
+    clash = sorted(val.holder_ids & {policy.platform_payee, policy.base_model_payee,
                                                                policy.prompt_payee, policy.commons_payee})
     if clash:
-        raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(run.path / "config.yaml"),
+        raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(val.config_path),
                           field="payout", fix="give the platform, base-model and prompt payees ids no holder uses")
-    payout = compute_payout(run, revenue=spec.revenue, currency=spec.currency, policy=policy)
-    apply_claims(run, payout, dict(spec.claims or ()))
+    payout = compute_payout(val, revenue=spec.revenue, currency=spec.currency, policy=policy)
+    apply_claims(val, payout, dict(spec.claims or ()))
     return payout
 
 
 STAGE_NAMES = {"platform": "platform fee", "base_model": "base model", "prompt": "prompt authors"}
 
 
-def _payee_rows(run: Run, payout: Payout):
-    info = _holder_info(run)
-    extras = _extra_columns(run)
+def payee_rows(val: Valuation, payout: Payout):
+    info = val.holder_info
+    extras = val.extra_columns
     stage_of = {payee: stage for stage, payee in payout.stage_payees.items()}
     for p in payout.payees():
         h = info.get(p, {})
@@ -95,85 +98,79 @@ def _share(amount: int, total: int) -> str:
         return str((Decimal(amount * 100) / Decimal(total)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
 
 
-def statement_id(run: Run, spec: ReportSpec) -> str:
+def statement_id(val: Valuation, spec: ReportSpec) -> str:
     """Binds lines to one statement: the run (manifest hash) and how its revenue was split."""
-    from attribcli.files import sha256_bytes
-
     params = {k: v for k, v in spec.to_dict().items()
               if k not in ("format", "detail", "carried_in", "holder", "plot", "sign", "claims")}
-    return sha256_bytes(json.dumps({"run": run.manifest_sha256, **params}, sort_keys=True).encode())[:32]
+    return sha256_bytes(json.dumps({"run": val.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
-def statement_lines(run: Run, spec: ReportSpec, payout: Payout, st: Settlement) -> list[dict]:
+def statement_lines(val: Valuation, spec: ReportSpec, payout: Payout, st: Settlement) -> list[dict]:
     """The statement's lines as Merkle leaves (canonical JSON of each): one per payee, in order."""
-    sid, cur = statement_id(run, spec), payout.currency
+    sid, cur = statement_id(val, spec), payout.currency
     return [{"statement": sid, "payee_id": p, "kind": payee_kind(p, payout), "name": str(name),
              "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur,
              "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
              "carried_out_minor": st.carried_out[p]}
-            for p, name, _, _ in _payee_rows(run, payout)]
+            for p, name, _, _ in payee_rows(val, payout)]
 
 
 def statement_root(lines: list[dict]) -> str:
-    from attribcli.merkle import leaf_bytes, merkle_root
-
     return merkle_root([leaf_bytes(line) for line in lines])
 
 
-def _holder_statement(run: Run, spec: ReportSpec, stmt: Statement) -> str:
+def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
     """The statement one payee is sent: their amounts per generation, their documents, their settlement,
     and their line with its Merkle proof, checkable against the full statement's published root."""
     payout, st = stmt.payout, stmt.settlement
-    payee = V.payee_of(run).get(spec.holder, spec.holder)
+    payee = val.payee_of.get(spec.holder, spec.holder)
     if payee not in payout.payees():
         raise AttribError(f"'{spec.holder}' is not a payee of this statement", field="--holder",
                           fix=f"use one of: {', '.join(payout.payees())}")
     cur = payout.currency
     f = lambda a: format_amount(a, cur)  # noqa: E731
-    name = next(n for p, n, _, _ in _payee_rows(run, payout) if p == payee)
+    name = next(n for p, n, _, _ in payee_rows(val, payout) if p == payee)
     proof = _proof(stmt, payee, "--holder")  # holder does not enter the statement id: the full statement's line
     gens = [{"generation_id": g.generation_id, "revenue": f(g.revenue), "data_stage": f(g.stage_amounts["fine_tuning"]),
              "value": g.values.get(payee, 0.0), "amount": f(g.amounts.get(payee, 0)),
              "amount_minor": g.amounts.get(payee, 0)} for g in payout.generations]
-    owner = V.ownership(run)
-    docs = V.document_values(run)
+    owner = val.ownership
+    docs = val.document_values
     mine = owner[owner["payee_id"] == payee]
     doc_rows = sorted(((d, sh, float(docs.loc[d].sum()) * sh) for d, sh in zip(mine["doc_id"], mine["share"])
                        if d in docs.index), key=lambda r: (-r[2], r[0]))
-    lic = dict(zip(run.documents["id"].astype(str), run.documents["license"]))
+    lic = val.license_of
     if spec.format == "json":
         return json.dumps({"attrib_report": "payout", "parameters": spec.to_dict(),
-                           "run": {"path_name": run.path.name, "manifest_sha256": run.manifest_sha256},
+                           "run": {"path_name": val.name, "manifest_sha256": val.manifest_sha256},
                            "payee_id": payee, "name": name, "currency": cur, "amount_minor": payout.total(payee),
                            "carried_in_minor": st.carried_in.get(payee, 0), "paid_minor": st.paid[payee],
                            "carried_out_minor": st.carried_out[payee], "generations": gens,
                            "documents": [{"doc_id": d, "share": sh, "license": lic.get(d), "value": v}
                                          for d, sh, v in doc_rows], "proof": proof}, indent=2, ensure_ascii=False) + "\n"
     lines = [f"# Statement for {md_text(payee)} ({md_text(name)})", "",
-             f"- Run `{md_text(run.path.name)}`, statement `{proof['statement']}`, currency {cur}",
+             f"- Run `{md_text(val.name)}`, statement `{proof['statement']}`, currency {cur}",
              f"- Earned this statement: **{f(payout.total(payee))}**; carried in {f(st.carried_in.get(payee, 0))}; "
              f"paid now **{f(st.paid[payee])}**; carried forward {f(st.carried_out[payee])}",
              f"- Your line is line {proof['index'] + 1} of {proof['size']} under Merkle root `{proof['root']}`; "
              "save the proof below as JSON and run `attrib verify --line PROOF --root ROOT --size N` with the "
              "root and size the full statement publishes.", "", "## Per generation", ""]
-    lines += _md_table(["Generation", f"Revenue ({cur})", "To the data", "Your value (nats)", f"Your amount ({cur})"],
+    lines += md_table(["Generation", f"Revenue ({cur})", "To the data", "Your value (nats)", f"Your amount ({cur})"],
                        [[md_text(g["generation_id"]), g["revenue"], g["data_stage"], short(g["value"]), g["amount"]]
                         for g in gens], "-rrrr")
     lines += ["", "## Your documents", ""]
-    lines += _md_table(["Document", "Your share", "License", "Value to you (nats)"],
+    lines += md_table(["Document", "Your share", "License", "Value to you (nats)"],
                        [[f"`{md_text(d)}`", f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh, v in doc_rows[:20]],
                        "-r-r")
     if len(doc_rows) > 20:
         lines.append(f"\n… and {len(doc_rows) - 20} more (JSON statement lists all).")
     lines += ["", "## Proof", "", "```json", json.dumps(proof, indent=2, ensure_ascii=False), "```", "",
-              _mark(spec, run), ""]
+              mark(spec, val.manifest_sha256), ""]
     return "\n".join(lines)
 
 
 def signature(sid: str, root: str, size: int) -> str:
     """HMAC-SHA256 over the statement id, its Merkle root and its number of lines: it covers every line."""
-    from attribcli.merkle import key_from_env, sign
-
     key = key_from_env()
     if key is None:
         raise AttribError("signing needs a key", field="ATTRIB_SIGNING_KEY",
@@ -181,14 +178,12 @@ def signature(sid: str, root: str, size: int) -> str:
     return sign(f"{sid}\n{root}\n{size}\n".encode(), key)
 
 
-def line_proof(run: Run, spec: ReportSpec, payee: str) -> dict:
+def line_proof(val: Valuation, spec: ReportSpec, payee: str) -> dict:
     """The proof document a single payee can be sent: their line, its index, the audit path, the root."""
-    return _proof(build(run, dataclasses.replace(spec, holder=None)), payee, "--proof-for")
+    return _proof(build(val, dataclasses.replace(spec, holder=None)), payee, "--proof-for")
 
 
 def _proof(stmt: Statement, payee: str, field: str) -> dict:
-    from attribcli.merkle import proof_document
-
     index = next((i for i, line in enumerate(stmt.lines) if line["payee_id"] == payee), None)
     if index is None:
         raise AttribError(f"'{payee}' is not a payee of this statement", field=field,
@@ -196,23 +191,23 @@ def _proof(stmt: Statement, payee: str, field: str) -> dict:
     return proof_document(stmt.lines, index, statement=stmt.id)
 
 
-def _payout_csv(run, spec, stmt: Statement):
+def _payout_csv(val, spec, stmt: Statement):
     payout, st = stmt.payout, stmt.settlement
     cur = payout.currency
-    extras = _extra_columns(run)
+    extras = val.extra_columns
     tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
             "period", "escrow_claims", "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
                  "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
-                 safe_cell(spec.period or ""), ";".join(f"{d}:{h}" for d, h in spec.claims or ()), run.manifest_sha256]
+                 safe_cell(spec.period or ""), ";".join(f"{d}:{h}" for d, h in spec.claims or ()), val.manifest_sha256]
     flagged = set(spec.opted_out or ())
     tail = ["opted_out_after_training"] + tail
     if spec.detail:
         header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
                   "amount_minor", "share_of_generation_pct"] + tail
         rows = []
-        for p, name, contact, ex in _payee_rows(run, payout):
+        for p, name, contact, ex in payee_rows(val, payout):
             for g in payout.generations:
                 a = g.amounts.get(p, 0)
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
@@ -228,29 +223,29 @@ def _payout_csv(run, spec, stmt: Statement):
                   "amount_minor", "share_of_revenue_pct", "generations_paid", "carried_in_minor", "paid_minor",
                   "carried_out_minor"] + tail
         rows = []
-        for p, name, contact, ex in _payee_rows(run, payout):
+        for p, name, contact, ex in payee_rows(val, payout):
             pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
             a = payout.total(p)
             rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                          num(payout.value(p)), num(pos), format_amount(a, cur), a, _share(a, payout.revenue),
                          sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0), st.carried_in.get(p, 0),
                          st.paid[p], st.carried_out[p], _yes(p in flagged)] + tail_vals)
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def _payout_json(run, spec, stmt: Statement):
+def _payout_json(val, spec, stmt: Statement):
     payout, st = stmt.payout, stmt.settlement
     cur = payout.currency
     payees = [{"payee_id": p, "kind": payee_kind(p, payout), "name": name, "contact": contact,
-               **dict(zip(_extra_columns(run), ex)), "value": payout.value(p),
+               **dict(zip(val.extra_columns, ex)), "value": payout.value(p),
                "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p),
                "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
                "carried_out_minor": st.carried_out[p]}
-              for p, name, contact, ex in _payee_rows(run, payout)]
+              for p, name, contact, ex in payee_rows(val, payout)]
     gens = [{"generation_id": g.generation_id, "revenue": format_amount(g.revenue, cur), "revenue_minor": g.revenue,
              "stages": {st: {"nats": g.stage_nats.get(st), "amount_minor": g.stage_amounts.get(st, 0),
                              "payee": payout.stage_payees.get(st, "holders")}
@@ -259,14 +254,14 @@ def _payout_json(run, spec, stmt: Statement):
                        for p, a in g.amounts.items() if a or g.values.get(p, 0.0)]}
             for g in payout.generations]
     doc = {"attrib_report": "payout", "parameters": spec.to_dict(),
-           "run": {"path_name": run.path.name, "manifest_sha256": run.manifest_sha256},
+           "run": {"path_name": val.name, "manifest_sha256": val.manifest_sha256},
            "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
            "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
-           "statement_id": statement_id(run, spec),
+           "statement_id": statement_id(val, spec),
            "floor_cap_adjustments_minor": dict(payout.adjustments),
            "settlement": {"minimum_payout_minor": st.minimum, "carried_in_minor": sum(st.carried_in.values()),
                           "paid_minor": sum(st.paid.values()), "carried_out_minor": sum(st.carried_out.values())},
-           "merkle": {"root": statement_root(statement_lines(run, spec, payout, st)), "size": len(payout.payees()),
+           "merkle": {"root": statement_root(statement_lines(val, spec, payout, st)), "size": len(payout.payees()),
                       "algorithm": "RFC 6962 Merkle tree hash, SHA-256",
                       "leaf": "canonical JSON (sorted keys, no spaces, UTF-8) of each line of 'lines'"},
            "lines": stmt.lines,
@@ -275,23 +270,23 @@ def _payout_json(run, spec, stmt: Statement):
                              "value": signature(stmt.id, stmt.root, stmt.size)}} if spec.sign else {}),
            "period": spec.period, "opted_out_after_training": list(spec.opted_out or ()),
            "escrow_claims": [list(c) for c in spec.claims or ()],
-           "excluded_documents": V.excluded_documents(run)["id"].astype(str).tolist(),
-           "escrow_documents": V.escrow_documents(run)["id"].astype(str).tolist(),
-           "method": run.manifest.get("method", {})}
+           "excluded_documents": val.excluded_documents["id"].astype(str).tolist(),
+           "escrow_documents": val.escrow_documents["id"].astype(str).tolist(),
+           "method": val.method}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _payout_md(run, spec, stmt: Statement):
+def _payout_md(val, spec, stmt: Statement):
     payout, st = stmt.payout, stmt.settlement
     cur, total = payout.currency, payout.revenue
     f = lambda a: format_amount(a, cur)  # noqa: E731
-    info = _holder_info(run)
-    name_of = {p: n for p, n, _, _ in _payee_rows(run, payout)}
+    info = val.holder_info
+    name_of = {p: n for p, n, _, _ in payee_rows(val, payout)}
     paid = [p for p in payout.payees() if payout.total(p) > 0]
     escrow_amt = payout.total(ESCROW_ID)
     mode = ("each generation's own revenue" if payout.mode == "generations"
             else f"a total of {f(total)} {cur} split evenly across generations")
-    lines = [f"# Payout statement: run `{md_text(run.path.name)}`"
+    lines = [f"# Payout statement: run `{md_text(val.name)}`"
              + (f", period {md_text(spec.period)}" if spec.period else ""), "",
              "## Summary", "",
              f"- Revenue: **{f(total)} {cur}** ({mode}), over {len(payout.generations)} generations",
@@ -301,7 +296,7 @@ def _payout_md(run, spec, stmt: Statement):
              f"- Reconciliation: revenue {f(total)} + carried in {f(sum(st.carried_in.values()))} = paid now "
              f"{f(sum(st.paid.values()))} + carried forward {f(sum(st.carried_out.values()))} {cur} (minimum payout "
              f"{f(st.minimum)}; escrow is carried until claimed)",
-             f"- Run manifest SHA-256: `{run.manifest_sha256}`",
+             f"- Run manifest SHA-256: `{val.manifest_sha256}`",
              f"- Statement `{stmt.id}`: Merkle root `{stmt.root}` "
              f"over its {stmt.size} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)",
@@ -321,7 +316,7 @@ def _payout_md(run, spec, stmt: Statement):
                            f"{short(sn['base_model'])} / {f(sa['base_model'])}",
                            f"{short(sn['fine_tuning'])} / {f(sa['fine_tuning'])}",
                            f"{short(sn['prompt'])} / {f(sa['prompt'])}"])
-    lines += _md_table(["Generation", f"Revenue ({cur})", "Platform", "Base model (nats / amount)",
+    lines += md_table(["Generation", f"Revenue ({cur})", "Platform", "Base model (nats / amount)",
                         "Fine-tuning data (nats / amount)", "Prompt (nats / amount)"], stage_rows, "-rrrrr")
     lines += ["", "## Per holder", ""]
     rows = []
@@ -329,21 +324,21 @@ def _payout_md(run, spec, stmt: Statement):
         rows.append([md_text(p), md_text(name_of[p]), short(payout.value(p)), f(payout.total(p)),
                      _share(payout.total(p), total) + " %", f(st.carried_in.get(p, 0)), f(st.paid[p]),
                      f(st.carried_out[p])])
-    lines += _md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", "Share", "Carried in", "Paid now",
+    lines += md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", "Share", "Carried in", "Paid now",
                         "Carried forward"], rows, "--rrrrrr")
     neg = [(g.generation_id, p, v) for g in payout.generations for p, v in g.values.items() if v < 0]
     if neg:
         lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "
                   "(their data raised the generation's loss); they are shown in the value tables."]
     lines += ["", "## Generations", ""]
-    owner, doc_values = V.holder_of_documents(run), V.document_values(run)
+    owner, doc_values = val.holder_of_documents, val.document_values
     for g in payout.generations:
         lines += [f"### {md_text(g.generation_id)}: {f(g.revenue)} {cur}", ""]
         top = sorted((p for p in g.amounts if g.amounts[p] > 0), key=lambda p: (-g.amounts[p], p))[:3]
-        lines += _md_table(["Top holders", "Value (nats)", f"Amount ({cur})"],
+        lines += md_table(["Top holders", "Value (nats)", f"Amount ({cur})"],
                            [[md_text(f"{p} ({name_of.get(p, p)})"), short(g.values.get(p, 0.0)), f(g.amounts[p])] for p in top],
                            "-rr")
-        docs = V.top_documents(doc_values, g.generation_id)
+        docs = top_documents(doc_values, g.generation_id)
         lines += ["", "Top documents: " + ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs), ""]
     if spec.opted_out:
         lines += ["## Opted out after training", "",
@@ -351,27 +346,27 @@ def _payout_md(run, spec, stmt: Statement):
                   "pays them, and they must be left out of the next training run:", ""]
         lines += [f"- `{md_text(p)}` ({md_text(info.get(p, {}).get('name', ''))}): {f(payout.total(p))} {cur} this "
                   "statement" for p in spec.opted_out] + [""]
-    merges = V.merged_holders(run)
+    merges = val.merged_holders
     if merges:
         lines += ["## Merged payees", "", "Holders listed under more than one id are paid once, under one id:", ""]
         lines += [f"- `{md_text(a)}` ({md_text(info.get(a, {}).get('name', ''))}) is paid as `{md_text(p)}` "
                   f"({md_text(info.get(p, {}).get('name', ''))})" for a, p in merges] + [""]
-    lic = V.license_values(run)
+    lic = val.license_values
     lic_tot = lic.sum(axis=1)
-    counts = run.documents[~run.documents["opt_out"].astype(bool)].groupby("license").size()
+    counts = val.trained_per_license
     lines += ["## License mix", ""]
-    cls = run.documents.drop_duplicates("license").set_index("license")
+    cls = val.documents.drop_duplicates("license").set_index("license")
     flag = lambda lic_id, col: ("yes" if cls.loc[lic_id, col] else "no") if col in cls else ""  # noqa: E731
-    lines += _md_table(["License", "Use", "Attribution", "Share-alike", "Trained documents", "Value (nats)"],
+    lines += md_table(["License", "Use", "Attribution", "Share-alike", "Trained documents", "Value (nats)"],
                        [[md_text(lic_id), md_text(cls.loc[lic_id, "use"]) if "use" in cls else "",
                          flag(lic_id, "attribution"), flag(lic_id, "share_alike"), int(counts.get(lic_id, 0)), short(v)]
                         for lic_id, v in lic_tot.items()], "----rr")
-    excl = V.excluded_documents(run)
+    excl = val.excluded_documents
     lines += ["", "## Exclusions", "", f"{len(excl)} documents were not trained on and earn nothing"
               + (":" if len(excl) else ".")]
     for reason, group in excl.groupby("reason", sort=True):
         lines.append(f"- {md_text(reason)} ({len(group)}): " + ", ".join(f"`{md_text(i)}`" for i in group["id"]))
-    esc = V.escrow_documents(run)
+    esc = val.escrow_documents
     lines += ["", "## Escrow", "",
               f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "
               "is held in escrow until claimed" + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
@@ -379,16 +374,16 @@ def _payout_md(run, spec, stmt: Statement):
         lines += ["", "Claimed escrow documents (paid to their holder from this statement on): "
                   + ", ".join(f"`{md_text(d)}` → `{md_text(h)}`" for d, h in spec.claims)]
     if any(payee_kind(p, payout) == "unallocated" for p in payout.payees()):
-        lines += ["", f"UNALLOCATED: {f(payout.total('UNALLOCATED'))} {cur} of generations where no data had positive value."]
-    eff = V.efficiency(run)
+        lines += ["", f"UNALLOCATED: {f(payout.total(UNALLOCATED_ID))} {cur} of generations where no data had positive value."]
+    eff = val.efficiency
     lines += ["", "## Method", "",
-              f"{run.manifest.get('method', {}).get('name', '')}: {md_text(run.manifest.get('method', {}).get('formula', ''))}.",
+              f"{val.method.get('name', '')}: {md_text(val.method.get('formula', ''))}.",
               "Holder value = Σ share × document value; revenue per generation is split in proportion to positive "
               "holder value, in integer minor units, by largest remainder (ties by holder id).", "",
               "Efficiency check (Σ values vs realised loss reduction, nats):", ""]
-    lines += _md_table(["Generation", "Realised", "Σ values", "Relative gap"],
+    lines += md_table(["Generation", "Realised", "Σ values", "Relative gap"],
                        [[md_text(r.generation_id), short(r.realised_reduction), short(r.value_sum), short(r.relative_gap)]
                         for r in eff.itertuples(index=False)], "-rrr")
-    lines += ["", f"Verify: `attrib verify {md_text(run.path.name)} REPORT` re-derives this statement from the run.", "",
-              _mark(spec, run), ""]
+    lines += ["", f"Verify: `attrib verify {md_text(val.name)} REPORT` re-derives this statement from the run.", "",
+              mark(spec, val.manifest_sha256), ""]
     return "\n".join(lines)

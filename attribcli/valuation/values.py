@@ -16,12 +16,10 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from attribcli.aggregate import codes, group_sums
-from attribcli.rights import ESCROW_ID, alias_roots
-
-COMMONS_ID = "COMMONS"
-NOT_PAYABLE_ID = "UNALLOCATED"
-from attribcli.rundir import Run
+from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID, alias_roots
+from attribcli.rights.ownership import rights_rows
+from attribcli.training.rundir import Run
+from attribcli.valuation.aggregate import codes, group_sums
 
 
 def generation_ids(run: Run) -> list[str]:
@@ -69,32 +67,6 @@ def ownership(run: Run) -> pd.DataFrame:
     return pd.DataFrame([(doc, payee.get(h, h), w) for doc, h, w in rows], columns=["doc_id", "payee_id", "share"])
 
 
-def rights_rows(documents) -> list[tuple[str, str, float]]:
-    """(document whose samples carry the value, holder id or ESCROW / COMMONS / UNALLOCATED, share) for
-    ``documents`` given as (id, [(holder, share)], trained, pay_to, duplicate_of or None).
-
-    A trained document pays its holders by share (escrow when it has none), the commons line or the
-    unallocated line, as the licence policy decided; an exact duplicate not trained again shares its
-    copy's value equally (duplicates.py), each share paid by its own rights."""
-    docs = list(documents)
-    sharers = Counter(of for *_, of in docs if of)
-    rows = []
-    for doc_id, holders, trained, pay, of in docs:
-        target = of or (doc_id if trained else None)
-        if target is None:
-            continue
-        weight = 1.0 / (1 + sharers.get(target, 0))
-        if pay == "commons":
-            rows.append((target, COMMONS_ID, weight))
-        elif pay == "none":
-            rows.append((target, NOT_PAYABLE_ID, weight))
-        elif not holders:
-            rows.append((target, ESCROW_ID, weight))
-        else:
-            rows.extend((target, h, float(share) * weight) for h, share in holders)
-    return rows
-
-
 def payee_of(run: Run) -> dict[str, str]:
     """holder id → payee id, resolving aliases (``alias_of`` in the holders table)."""
     if "alias_of" not in run.holders:
@@ -118,15 +90,15 @@ def payee_order(run: Run, own: pd.DataFrame) -> list[str]:
     ownership table) has any."""
     used, aliases = set(own["payee_id"]), dict(merged_holders(run))
     return [str(h) for h in run.holders["holder_id"] if str(h) not in aliases] + [ESCROW_ID] + [
-        p for p in (COMMONS_ID, NOT_PAYABLE_ID) if p in used]
+        p for p in (COMMONS_ID, UNALLOCATED_ID) if p in used]
 
 
-def holder_values(run: Run) -> pd.DataFrame:
+def holder_values(run: Run, own: pd.DataFrame | None = None) -> pd.DataFrame:
     """``[payees × generations]``: every holder in table order, then the escrow line.
 
     Straight from the sample rows (one pair per sample and owner, weighted by share) in one chunked
     pass over the memory-mapped value table: no per-document table in between (aggregate.py)."""
-    own = ownership(run)
+    own = ownership(run) if own is None else own
     order = payee_order(run, own)
     sample_doc, docs = _sample_documents(run)
     own_doc = pd.Index(docs).get_indexer(own["doc_id"])
@@ -212,6 +184,3 @@ def top_documents(docs: pd.DataFrame, gen: str, k: int = 3) -> list[tuple[str, f
     top = col.sort_values(ascending=False, kind="mergesort").head(k)
     return [(str(i), float(v)) for i, v in top.items()]
 
-
-def as_array(df: pd.DataFrame) -> np.ndarray:
-    return df.to_numpy(dtype=np.float64)

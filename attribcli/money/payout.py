@@ -17,20 +17,17 @@ reported, never silently lost or spread.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from attribcli.config import PayoutConfig
 from attribcli.errors import AttribError
-from attribcli.money import allocate, parse_amount, split_evenly
-from attribcli.rights import ESCROW_ID
-from attribcli.rundir import Run
-from attribcli.value import COMMONS_ID, holder_values
+from attribcli.money.amounts import allocate, parse_amount, split_evenly
+from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID
+from attribcli.valuation.valuation import Valuation
 
-UNALLOCATED_ID = "UNALLOCATED"
-
+if TYPE_CHECKING:  # the policy is plain data handed in; money does not read config files
+    from attribcli.config import PayoutConfig
 
 STAGES = ("base_model", "fine_tuning", "prompt")
 
@@ -72,14 +69,14 @@ class Payout:
         return sum(g.values.get(payee, 0.0) for g in self.generations)
 
 
-def generation_revenues(run: Run, *, revenue: str | None, currency: str) -> tuple[str, dict[str, int]]:
-    gens = [str(g) for g in run.generations["id"]]
+def generation_revenues(val: Valuation, *, revenue: str | None, currency: str) -> tuple[str, dict[str, int]]:
+    gens = val.generation_ids
     if revenue is not None:
         total = parse_amount(revenue, currency, file=None, field="--revenue")
         return "total", split_evenly(total, gens)
-    source = run.manifest.get("inputs", {}).get("generations", {}).get("path", "generations")
+    source = val.generations_source
     out = {}
-    for gid, rev in zip(gens, run.generations["revenue"]):
+    for gid, rev in zip(gens, val.generations["revenue"]):
         if rev is None or (isinstance(rev, float) and rev != rev):
             raise AttribError(f"generation '{gid}' has no revenue", file=source, field="revenue",
                               fix="add \"revenue\": \"12.50\" to every generation, or pass --revenue AMOUNT")
@@ -87,10 +84,10 @@ def generation_revenues(run: Run, *, revenue: str | None, currency: str) -> tupl
     return "generations", out
 
 
-def stage_contributions(run: Run) -> dict[str, dict[str, float]]:
+def stage_contributions(val: Valuation) -> dict[str, dict[str, float]]:
     """generation id → {stage: nats}: what each stage did for the completion's log-likelihood."""
     out = {}
-    for r in run.losses.itertuples(index=False):
+    for r in val.losses.itertuples(index=False):
         out[str(r.generation_id)] = {"base_model": float(r.loss_reference - r.loss_base),
                                      "fine_tuning": float(r.loss_base - r.loss_final),
                                      "prompt": float(r.loss_final_no_prompt - r.loss_final)}
@@ -102,11 +99,11 @@ def _add(amounts: dict[str, int], payee: str, minor: int) -> None:
 
 
 
-def compute_payout(run: Run, *, revenue: str | None, currency: str, policy: PayoutConfig) -> Payout:
+def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy: PayoutConfig) -> Payout:
     """``revenue``: a total to split evenly across generations, or None to use each generation's own."""
-    mode, revenues = generation_revenues(run, revenue=revenue, currency=currency)
-    values = holder_values(run)
-    contributions = stage_contributions(run)
+    mode, revenues = generation_revenues(val, revenue=revenue, currency=currency)
+    values = val.holder_values
+    contributions = stage_contributions(val)
     stage_payees = {"platform": policy.platform_payee, "base_model": policy.base_model_payee,
                     "prompt": policy.prompt_payee}
     if policy.commons_payee != COMMONS_ID:  # the commons line under the configured payee id
@@ -209,54 +206,12 @@ def payee_kind(payee: str, payout: Payout | None = None) -> str:
     return {ESCROW_ID: "escrow", UNALLOCATED_ID: "unallocated", commons: "commons"}.get(payee, "holder")
 
 
-def revenue_source_path(run: Run) -> Path | None:
-    rec = run.manifest.get("inputs", {}).get("generations")
-    return Path(rec["path"]) if rec else None
-
-
-def canonical_json(obj) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-
-
-@dataclass
-class Settlement:
-    """What is paid now and what is carried to the next statement, per payee (minor units).
-
-    ``due = amount + carried_in``; a holder whose due is below the minimum payout is paid nothing now and
-    carries it all; the escrow line is never paid, only carried, until its documents are claimed.
-    Reconciles: revenue + Σ carried_in = Σ paid + Σ carried_out."""
-
-    minimum: int
-    carried_in: dict[str, int]
-    paid: dict[str, int]
-    carried_out: dict[str, int]
-
-    def due(self, payout: Payout, payee: str) -> int:
-        return payout.total(payee) + self.carried_in.get(payee, 0)
-
-
-def settle(payout: Payout, *, minimum: int = 0, carried_in: dict[str, int] | None = None) -> Settlement:
-    carried_in = dict(carried_in or {})
-    payees = payout.payees() + [p for p in carried_in if p not in payout.payees()]
-    paid, carried_out = {}, {}
-    for p in payees:
-        due = payout.total(p) + carried_in.get(p, 0)
-        kind = payee_kind(p, payout)
-        hold = kind == "escrow" or (kind == "holder" and due < minimum)
-        paid[p], carried_out[p] = (0, due) if hold else (due, 0)
-    s = Settlement(minimum, carried_in, paid, carried_out)
-    assert payout.revenue + sum(carried_in.values()) == sum(paid.values()) + sum(carried_out.values())
-    return s
-
-
-def escrow_by_document(run: Run, payout: Payout) -> dict[str, int]:
+def escrow_by_document(val: Valuation, payout: Payout) -> dict[str, int]:
     """This statement's escrow amount split over the holder-less documents it came from, per generation
     in proportion to each document's positive value (so a later claim moves exactly that document's money)."""
-    from attribcli.value import document_values, escrow_documents, value_sources
-
-    docs = [str(d) for d in escrow_documents(run)["id"]]
-    values = document_values(run)
-    source = value_sources(run, docs)  # an exact duplicate's escrow is its share of its trained copy's value
+    docs = [str(d) for d in val.escrow_documents["id"]]
+    values = val.document_values
+    source = val.value_sources(docs)  # an exact duplicate's escrow is its share of its trained copy's value
     out = dict.fromkeys(docs, 0)
     for g in payout.generations:
         amount = g.amounts.get(ESCROW_ID, 0)
@@ -268,11 +223,11 @@ def escrow_by_document(run: Run, payout: Payout) -> dict[str, int]:
     return out
 
 
-def apply_claims(run: Run, payout: Payout, claims: dict[str, str]) -> None:
+def apply_claims(val: Valuation, payout: Payout, claims: dict[str, str]) -> None:
     """Claimed documents' share of this statement's escrow goes to their holder (adjustments sum to 0)."""
     if not claims:
         return
-    per_doc = escrow_by_document(run, payout)
+    per_doc = escrow_by_document(val, payout)
     for doc, holder in sorted(claims.items()):
         moved = per_doc.get(doc, 0)
         if moved:

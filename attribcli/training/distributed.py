@@ -17,7 +17,6 @@ flags (``--nnodes``, ``--node_rank``, ``--rdzv_endpoint``), see the README.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -106,8 +105,3 @@ def wrap(model: torch.nn.Module, group: Group):
 
     device_ids = [group.local_rank] if next(model.parameters()).is_cuda else None
     return DDP(model, device_ids=device_ids)
-
-
-def no_sync(ddp) -> object:
-    """Context for micro-batches before the last: accumulate locally, all-reduce once per step."""
-    return ddp.no_sync() if hasattr(ddp, "no_sync") else nullcontext()

@@ -20,9 +20,10 @@ import numpy as np
 
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_bytes
-from attribcli.money import exponent, format_amount
-from attribcli.payout import Payout
-from attribcli.rundir import Run
+from attribcli.money.amounts import exponent, format_amount
+from attribcli.money.payout import Payout
+from attribcli.reports.statement import payee_rows
+from attribcli.valuation.valuation import Valuation
 
 FIGSIZE = (10.0, 10.0)   # inches
 DPI = 100
@@ -36,7 +37,7 @@ def _truncate(text: str, n: int = LABEL_CHARS) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
-def write_payout_plot(run: Run, payout: Payout, path: Path, *, title: str) -> Path:
+def write_payout_plot(val: Valuation, payout: Payout, path: Path, *, title: str) -> Path:
     """Render the payees' shares and the per-sample value histogram to one PNG at ``path``; return it."""
     try:
         import matplotlib.style
@@ -45,15 +46,13 @@ def write_payout_plot(run: Run, payout: Payout, path: Path, *, title: str) -> Pa
     except ImportError as exc:  # absent, or built for another numpy: either way, reinstall it
         raise AttribError(f"the plot needs matplotlib, which cannot be imported ({exc})", field="--plot",
                           fix='pip install "attribcli[plot]"') from None
-    from attribcli.statement import _payee_rows
-
     cur = payout.currency
-    rows = sorted(((payout.total(p), f"{p} \u00b7 {name}") for p, name, _, _ in _payee_rows(run, payout)),
+    rows = sorted(((payout.total(p), f"{p} \u00b7 {name}") for p, name, _, _ in payee_rows(val, payout)),
                   key=lambda r: -r[0])  # stable: ties keep the statement's order
     if len(rows) > MAX_BARS:
         rest = rows[MAX_BARS - 1:]
         rows = rows[: MAX_BARS - 1] + [(sum(a for a, _ in rest), f"({len(rest)} other payees)")]
-    values = np.asarray(run.values, dtype=float).ravel()
+    values = np.asarray(val.sample_values, dtype=float).ravel()
     values = values[np.isfinite(values)]
 
     with matplotlib.style.context("default"):
@@ -74,7 +73,7 @@ def write_payout_plot(run: Run, payout: Payout, path: Path, *, title: str) -> Pa
         top.set_title(f"Share of revenue {format_amount(payout.revenue, cur)} {cur}, by payee", loc="left")
         top.tick_params(axis="y", labelsize=8)
 
-        n_s, n_g = np.shape(run.values)
+        n_s, n_g = np.shape(val.sample_values)
         if values.size:
             bottom.hist(values, bins=BINS, log=True, color="tab:gray")
         else:

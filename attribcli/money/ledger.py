@@ -14,7 +14,8 @@ from pathlib import Path
 
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, sha256_bytes
-from attribcli.rights import ESCROW_ID
+from attribcli.rights.holders import ESCROW_ID
+from attribcli.valuation.valuation import Valuation
 
 FORMAT = "attrib-ledger-v1"
 
@@ -87,7 +88,7 @@ def settled_fields(root: str, settlement) -> dict:
                for name in ("carried_in", "paid", "carried_out")}}
 
 
-def opening(ledger: dict, statement: str, claims_file: Path | None, run) -> tuple[dict, dict, dict]:
+def opening(ledger: dict, statement: str, claims_file: Path | None, val: Valuation) -> tuple[dict, dict, dict]:
     """What ``statement`` settles against: (carried-in balances, escrow claims, escrow per document).
 
     New claims in ``claims_file`` move each claimed document's carried escrow to its holder. The same
@@ -97,7 +98,7 @@ def opening(ledger: dict, statement: str, claims_file: Path | None, run) -> tupl
         return dict(entries[-1]["carried_in"]), dict(entries[-1].get("claims", {})), {}
     carried, claimed = carried_in(ledger, statement), standing_claims(ledger, statement)
     balances = escrow_balances(ledger, statement)
-    for doc, holder in (read_claims(claims_file, run, claimed) if claims_file else {}).items():
+    for doc, holder in (read_claims(claims_file, val, claimed) if claims_file else {}).items():
         moved = balances.pop(doc, 0)
         if moved:
             carried[ESCROW_ID] = carried.get(ESCROW_ID, 0) - moved
@@ -106,16 +107,14 @@ def opening(ledger: dict, statement: str, claims_file: Path | None, run) -> tupl
     return carried, claimed, balances
 
 
-def read_claims(path: Path, run, standing: dict[str, str]) -> dict[str, str]:
+def read_claims(path: Path, val: Valuation, standing: dict[str, str]) -> dict[str, str]:
     """doc_id,holder_id rows: each an escrow document of the run, claimed by a holder of the run."""
-    from attribcli.value import escrow_documents
-
     if not Path(path).is_file():
         raise AttribError(f"claims file not found: {path}", field="--claims", fix="pass a CSV with doc_id,holder_id")
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    escrow = set(escrow_documents(run)["id"].astype(str))
-    holders = set(run.holders["holder_id"].astype(str))
+    escrow = set(val.escrow_documents["id"].astype(str))
+    holders = val.holder_ids
     out = {}
     for n, row in enumerate(rows, start=2):
         doc, who = (row.get("doc_id") or "").strip(), (row.get("holder_id") or "").strip()

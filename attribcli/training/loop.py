@@ -21,28 +21,28 @@ import torch
 import yaml
 from rich.console import Console
 
-from attribcli import duplicates
+from attribcli.data import duplicates
 from attribcli.config import Config
-from attribcli.corpus import Document, iter_documents
-from attribcli.distributed import Group, wrap
+from attribcli.data.corpus import Document, iter_documents
+from attribcli.training.distributed import Group, wrap
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_text, sha256_path
-from attribcli.generations import Generation, load_generations
+from attribcli.data.generations import Generation, load_generations
 from attribcli.inrun.optim import attach_names, update_rule
-from attribcli.licenses import LicensePolicy, PolicyOutcome, apply_policy
+from attribcli.rights.licenses import LicensePolicy, PolicyOutcome, apply_policy
 from attribcli.inrun.step import NonFiniteLoss, Shard, tracked_step
 from attribcli.inrun.tracker import GhostTracker
-from attribcli.manifest import method_description, write_manifest
+from attribcli.audit.manifest import method_description, write_manifest
 from attribcli.model.gpt import GPT, GPTConfig, load_base_weights, save_weights, sequence_losses
 from attribcli.model.lora import apply_lora, merge_lora
 from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.progress import Progress
-from attribcli.rights import load_holders
-from attribcli.rundir import CHECKPOINT, partial_dir
-from attribcli.tally import Tally
-from attribcli.value import rights_rows
-from attribcli.tokens import SampleTable, TokenCache, build as build_token_cache, cache_key
-from attribcli.tokens import discard as discard_token_cache
+from attribcli.rights.holders import load_holders
+from attribcli.training.rundir import CHECKPOINT, partial_dir
+from attribcli.training.tally import Tally
+from attribcli.rights.ownership import rights_rows
+from attribcli.data.tokens import SampleTable, TokenCache, build as build_token_cache, cache_key
+from attribcli.data.tokens import discard as discard_token_cache
 
 KILL_ENV = "ATTRIB_TEST_KILL_AFTER_STEP"  # fault injection for the resume tests: die like SIGKILL
 
@@ -362,7 +362,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
                 r = tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
                                  target_chunk=att.target_chunk, want_routes=step == start,
                                  autocast=torch.bfloat16 if t.precision == "bf16" else None,
-                                 shard=Shard(train_forward, group, len(idx)) if group.active else None)
+                                 shard=Shard(train_forward, group, len(idx)) if group.active else None, losses=sequence_losses)
             except NonFiniteLoss as exc:
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr", fix=f"lower training.lr (now {t.lr}) or add warmup_steps") from None

@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from .errors import AttribError
+from attribcli.errors import AttribError
 
 __all__ = [
     "PROOF_FORMAT",

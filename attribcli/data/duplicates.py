@@ -20,8 +20,8 @@ import csv
 import io
 from dataclasses import dataclass, replace
 
-from attribcli.corpus import Document
-from attribcli.licenses import PolicyOutcome
+from attribcli.data.corpus import Document
+from attribcli.rights.licenses import PolicyOutcome
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from .errors import AttribError
+from attribcli.errors import AttribError
 
 __all__ = [
     "CURRENCY_EXPONENTS",

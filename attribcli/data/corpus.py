@@ -17,7 +17,7 @@ from pathlib import Path
 
 from attribcli.errors import AttribError
 from attribcli.files import sha256_bytes
-from attribcli.rights import Holder, canonical_license
+from attribcli.rights.holders import Holder, canonical_license
 
 DOC_FIELDS = ("id", "text", "holders", "license", "source", "opt_out")
 REQUIRED = ("id", "text", "holders", "license")

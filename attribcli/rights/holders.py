@@ -18,7 +18,9 @@ from pathlib import Path
 from attribcli.errors import AttribError
 
 ESCROW_ID = "ESCROW"  # the payout line for documents whose rights holder is unknown
-RESERVED_IDS = (ESCROW_ID, "UNALLOCATED", "COMMONS", "PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS")
+COMMONS_ID = "COMMONS"  # public-domain works' value (the payee id is configurable: payout.commons_payee)
+UNALLOCATED_ID = "UNALLOCATED"  # money with no eligible recipient: reported, never spread
+RESERVED_IDS = (ESCROW_ID, UNALLOCATED_ID, COMMONS_ID, "PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS")
 HOLDER_COLUMNS = ("holder_id", "name", "contact")
 _LICENSEREF = re.compile(r"^(DocumentRef-[A-Za-z0-9.\-]+:)?LicenseRef-[A-Za-z0-9.\-]+$")
 
@@ -34,7 +36,7 @@ class Holder:
 @lru_cache(maxsize=1)
 def spdx_ids() -> dict[str, str]:
     """Lower-case id → canonical SPDX id, for every id in the bundled list (deprecated included)."""
-    text = resources.files("attribcli").joinpath("spdx_licenses.txt").read_text(encoding="utf-8")
+    text = resources.files("attribcli.rights").joinpath("spdx_licenses.txt").read_text(encoding="utf-8")
     ids = [ln.lstrip("!") for ln in text.splitlines() if ln and not ln.startswith("#")]
     return {i.lower(): i for i in ids}
 

@@ -12,10 +12,15 @@ import io
 import json
 from pathlib import Path
 
+from attribcli.audit.manifest import check_manifest
 from attribcli.errors import AttribError
-from attribcli.manifest import check_manifest
-from attribcli.report import MD_MARK, ReportSpec, render
-from attribcli.rundir import open_run
+from attribcli.money.ledger import check_chain, settled_fields
+from attribcli.reports.merkle import check_proof_document
+from attribcli.reports.render import render
+from attribcli.reports.spec import MD_MARK, ReportSpec
+from attribcli.reports.statement import build
+from attribcli.training.rundir import open_run
+from attribcli.valuation.valuation import Valuation
 
 _CSV_BY = {"sample": "sample", "holder_id": "holder", "license": "license", "generation_id": "generation"}
 
@@ -94,7 +99,7 @@ def first_difference(expected: str, actual: str) -> str:
 def verify(run_dir: Path, report: Path | None = None) -> list[str]:
     """Every problem found, in order; an empty list means the run (and report) are intact."""
     run_dir = Path(run_dir)
-    run = open_run(run_dir)
+    val = Valuation(open_run(run_dir))
     problems = check_manifest(run_dir)
     if report is not None:
         report = Path(report)
@@ -102,22 +107,22 @@ def verify(run_dir: Path, report: Path | None = None) -> list[str]:
             raise AttribError(f"report not found: {report}", field="REPORT", fix="pass the report file to check")
         text = report.read_text(encoding="utf-8")
         spec, claimed = read_spec(text, str(report))
-        if claimed != run.manifest_sha256:
-            problems.append(f"{report}: made from another run (manifest {claimed[:12]}…, this run {run.manifest_sha256[:12]}…)")
+        if claimed != val.manifest_sha256:
+            problems.append(f"{report}: made from another run (manifest {claimed[:12]}…, "
+                            f"this run {val.manifest_sha256[:12]}…)")
         try:
-            expected = render(run, spec)
+            expected = render(val, spec)
         except AttribError as exc:  # a run too damaged to re-derive from is itself the finding
             return problems + [f"{report}: cannot be re-derived from the run: {exc.line()}"]
         if expected != text:
-            problems.append(f"{report}: differs from the report re-derived from the run: {first_difference(expected, text)}")
+            problems.append(f"{report}: differs from the report re-derived from the run: "
+                            f"{first_difference(expected, text)}")
     return problems
 
 
 def verify_line(proof_path: Path, *, root: str | None, size: int | None, report: Path | None) -> list[str]:
     """Problems with one payee's line proof: it must verify, and its root and size must be the statement's
     (given, or read from a statement REPORT that was itself re-derived from the run)."""
-    from attribcli.merkle import check_proof_document
-
     proof_path = Path(proof_path)
     if not proof_path.is_file():
         raise AttribError(f"proof file not found: {proof_path}", field="--line",
@@ -152,9 +157,6 @@ def _published_root(report: Path) -> tuple[str, int]:
 
 def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> list[str]:
     """The ledger's chain is intact, and (with a statement REPORT) its entry matches the statement."""
-    from attribcli.ledger import check_chain, settled_fields
-    from attribcli.statement import build
-
     path = Path(path)
     if not path.is_file():
         raise AttribError(f"ledger not found: {path}", field="--ledger", fix="pass the ledger the statements settled against")
@@ -162,9 +164,9 @@ def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> l
     problems = [f"{path}: {p}" for p in check_chain(ledger)]
     if report is None or run_dir is None:
         return problems
-    run = open_run(run_dir)
+    val = Valuation(open_run(run_dir))
     spec, _ = read_spec(Path(report).read_text(encoding="utf-8"), str(report))
-    stmt = build(run, spec)
+    stmt = build(val, spec)
     sid = stmt.id
     entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)
     if entry is None:

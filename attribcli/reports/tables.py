@@ -1,0 +1,79 @@
+"""Value tables: per sample, holder, generation (with the efficiency check) or licence, as CSV, Markdown
+or JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from attribcli.reports.cells import csv_text, md_table, md_text, num, safe_cell, short
+from attribcli.reports.spec import ReportSpec, mark
+from attribcli.valuation.valuation import Valuation
+
+
+def render_values(val: Valuation, spec: ReportSpec) -> str:
+    table = value_table(val, spec.by)
+    return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](val, spec, table)
+
+
+def value_table(val: Valuation, by: str) -> pd.DataFrame:
+    gens = val.generation_ids
+    if by == "sample":
+        t = pd.DataFrame(val.sample_values, columns=gens)
+        owner = val.holder_of_documents
+        lic = val.license_of
+        t.insert(0, "sample", val.samples["sample"].values)
+        t.insert(1, "doc_id", val.samples["doc_id"].astype(str).values)
+        t.insert(2, "chunk", val.samples["chunk"].values)
+        t.insert(3, "holders", [owner[d] for d in t["doc_id"]])
+        t.insert(4, "license", [lic[d] for d in t["doc_id"]])
+        t.insert(5, "total", t[gens].sum(axis=1))
+        return t
+    if by == "holder":
+        t = val.holder_values.copy()
+        info = val.holder_info
+        t.insert(0, "total", t[gens].sum(axis=1))
+        t.insert(0, "name", [info.get(p, {}).get("name", "unknown holder (escrow)") for p in t.index])
+        t.index.name = "holder_id"
+        return t.reset_index()
+    if by == "license":
+        t = val.license_values.copy()
+        counts = val.trained_per_license
+        t.insert(0, "total", t[gens].sum(axis=1))
+        t.insert(0, "documents", counts.reindex(t.index).fillna(0).astype(int).values)
+        return t.reset_index()
+    if by == "generation":
+        t = val.efficiency.copy()
+        hv = val.holder_values
+        t["top_payee"] = [str(hv[g].idxmax()) for g in t["generation_id"]]
+        return t
+    raise ValueError(by)
+
+
+def _value_csv(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
+    header = list(table.columns) + ["run_manifest_sha256"]
+    rows = [[num(v) if isinstance(v, float) else safe_cell(v) for v in r] + [val.manifest_sha256]
+            for r in table.itertuples(index=False)]
+    return csv_text(header, rows)
+
+
+def _value_json(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
+    records = [{k: (float(v) if isinstance(v, float) else v.item() if hasattr(v, "item") else v)
+                for k, v in r.items()} for r in table.to_dict("records")]
+    return json.dumps({"attrib_report": "value", "parameters": spec.to_dict(),
+                       "run": {"path_name": val.name, "manifest_sha256": val.manifest_sha256},
+                       "unit": "nats of completion log-likelihood (first-order predicted loss reduction)",
+                       "rows": records}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _value_md(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
+    lines = [f"# Values by {spec.by}: run `{md_text(val.name)}`", "",
+             "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss).", ""]
+    cols = list(table.columns)
+    lines += md_table([md_text(c) for c in cols],
+                       [[short(v) if isinstance(v, float) else md_text(v) for v in r] for r in table.itertuples(index=False)])
+    if spec.by == "generation":
+        lines += ["", "Efficiency: Σ values vs the realised loss reduction; `relative_gap` = gap / |realised|."]
+    lines += ["", f"Run manifest SHA-256: `{val.manifest_sha256}`", "", mark(spec, val.manifest_sha256), ""]
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""The valuation: everything a statement or a value table needs from a finished run, read once.
+
+``attrib payout`` and ``attrib value`` open the run, build one ``Valuation`` and hand it down the
+pipeline: allocation (money/payout.py), settlement (money/settlement.py), rendering (reports/). Each
+piece is computed on first use and kept, so no stage goes back to the run directory for its own copy,
+and a CSV statement still never parses the documents' metadata (millions of JSON lines) it does not use.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from attribcli.training.rundir import Run
+from attribcli.valuation import values as V
+
+
+class Valuation:
+    def __init__(self, run: Run):
+        self._run = run
+
+    # --------------------------------------------------------------------------------- the run itself
+    @property
+    def run(self) -> Run:
+        """The opened run directory this valuation reads."""
+        return self._run
+
+    @property
+    def path(self) -> Path:
+        return self._run.path
+
+    @property
+    def name(self) -> str:
+        return self._run.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self._run.path / "config.yaml"
+
+    @property
+    def manifest(self) -> dict:
+        return self._run.manifest
+
+    @cached_property
+    def manifest_sha256(self) -> str:
+        return self._run.manifest_sha256
+
+    @property
+    def method(self) -> dict:
+        return self._run.manifest.get("method", {})
+
+    # ------------------------------------------------------------------------------- inputs, as trained
+    @property
+    def holders(self) -> pd.DataFrame:
+        return self._run.holders
+
+    @property
+    def documents(self) -> pd.DataFrame:
+        return self._run.documents
+
+    @property
+    def generations(self) -> pd.DataFrame:
+        return self._run.generations
+
+    @cached_property
+    def generations_source(self) -> str:
+        """Where the generations (and their revenues) came from, for error messages."""
+        return self._run.manifest.get("inputs", {}).get("generations", {}).get("path", "generations")
+
+    @cached_property
+    def generation_ids(self) -> list[str]:
+        return V.generation_ids(self._run)
+
+    @cached_property
+    def holder_info(self) -> dict[str, dict[str, str]]:
+        return {str(r["holder_id"]): dict(r) for r in self._run.holders.to_dict("records")}
+
+    @cached_property
+    def extra_columns(self) -> list[str]:
+        """Holder columns beyond id, name and contact: carried into the reports."""
+        return [c for c in self._run.holders.columns if c not in ("holder_id", "name", "contact")]
+
+    @cached_property
+    def holder_ids(self) -> set[str]:
+        return set(self._run.holders["holder_id"].astype(str))
+
+    @cached_property
+    def payee_of(self) -> dict[str, str]:
+        return V.payee_of(self._run)
+
+    @cached_property
+    def merged_holders(self) -> list[tuple[str, str]]:
+        return V.merged_holders(self._run)
+
+    @cached_property
+    def license_of(self) -> dict[str, str]:
+        return dict(zip(self.documents["id"].astype(str), self.documents["license"]))
+
+    @cached_property
+    def holder_of_documents(self) -> dict[str, str]:
+        return V.holder_of_documents(self._run)
+
+    @cached_property
+    def trained_per_license(self) -> pd.Series:
+        """Documents not opted out, per licence."""
+        d = self.documents
+        return d[~d["opt_out"].astype(bool)].groupby("license").size()
+
+    @cached_property
+    def excluded_documents(self) -> pd.DataFrame:
+        return V.excluded_documents(self._run)
+
+    @cached_property
+    def escrow_documents(self) -> pd.DataFrame:
+        return V.escrow_documents(self._run)
+
+    def value_sources(self, doc_ids) -> dict[str, tuple[str, float]]:
+        return V.value_sources(self._run, doc_ids)
+
+    # ------------------------------------------------------------------------------------------ values
+    @property
+    def sample_values(self) -> np.ndarray:
+        """``[samples × generations]``, memory-mapped: read in chunks, never held."""
+        return self._run.values
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        return self._run.samples
+
+    @cached_property
+    def ownership(self) -> pd.DataFrame:
+        return V.ownership(self._run)
+
+    @cached_property
+    def holder_values(self) -> pd.DataFrame:
+        return V.holder_values(self._run, own=self.ownership)
+
+    @cached_property
+    def document_values(self) -> pd.DataFrame:
+        return V.document_values(self._run)
+
+    @cached_property
+    def license_values(self) -> pd.DataFrame:
+        return V.license_values(self._run)
+
+    @property
+    def losses(self) -> pd.DataFrame:
+        return self._run.losses
+
+    @cached_property
+    def efficiency(self) -> pd.DataFrame:
+        return V.efficiency(self._run)
