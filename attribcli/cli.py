@@ -52,11 +52,10 @@ def main():
 @_user_errors
 def train(config, run_dir, resume, overwrite, nproc):
     """Fine-tune the model of CONFIG and value every training sample for every generation."""
-    from attribcli.training import distributed
     from attribcli.config import load_config
-    from attribcli.training.loop import train as run_training
-
     from attribcli.errors import AttribError
+    from attribcli.training import distributed
+    from attribcli.training.loop import train as run_training
 
     if resume and overwrite:
         raise AttribError("--resume and --overwrite contradict each other", field="--overwrite", fix="pass one of them")
@@ -67,7 +66,7 @@ def train(config, run_dir, resume, overwrite, nproc):
         launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
         return  # process 0 printed where the run is
     else:
-        from attribcli.training.loop import resolve_device
+        from attribcli.training.prepare import resolve_device
 
         group = distributed.init(cuda=resolve_device(cfg).type == "cuda")
         try:
@@ -121,7 +120,8 @@ _OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_ty
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--by", type=click.Choice(["sample", "holder", "generation", "license"]), default="holder", show_default=True)
+@click.option("--by", type=click.Choice(["sample", "holder", "generation", "license"]), default="holder",
+              show_default=True)
 @_FORMAT
 @_OUTPUT
 @_user_errors
@@ -150,7 +150,8 @@ def value(run_dir, by, fmt, output):
 @click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
 @click.option("--minimum-payout", metavar="AMOUNT",
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
-@click.option("--period", metavar="LABEL", help='The period the statement covers, e.g. "2026-Q3" (shown in the heading).')
+@click.option("--period", metavar="LABEL",
+              help='The period the statement covers, e.g. "2026-Q3" (shown in the heading).')
 @click.option("--opted-out", "opted_out", metavar="IDS",
               help="Comma-separated holder ids who opted out after training: flagged in the statement.")
 @click.option("--floor", metavar="AMOUNT", help="Least a holder with positive value receives (from holders above it).")
@@ -158,9 +159,11 @@ def value(run_dir, by, fmt, output):
 @click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
               help="Carry-forward ledger to settle against (created if missing; one entry appended per statement).")
 @click.option("--plot", is_flag=True,
-              help='Markdown to a file: also write a PNG of payee shares and sample values next to it (pip install "attribcli[plot]").')
+              help='Markdown to a file: also write a PNG of payee shares and sample values next to it '
+                   '(pip install "attribcli[plot]").')
 @click.option("--sign", is_flag=True, help="Sign the statement (md/json) with HMAC-SHA256; key in ATTRIB_SIGNING_KEY.")
-@click.option("--holder", metavar="ID", help="The statement one holder is sent (md or json): their lines, documents, proof.")
+@click.option("--holder", metavar="ID",
+              help="The statement one holder is sent (md or json): their lines, documents, proof.")
 @click.option("--claims", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV doc_id,holder_id: escrow documents claimed by a holder (with --ledger): their carried "
                    "escrow and later amounts go to the holder.")
@@ -190,7 +193,8 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
                       sign=sign, floor=floor, cap=cap, period=period,
-                      opted_out=tuple(sorted({i.strip() for i in opted_out.split(",") if i.strip()})) if opted_out else None)
+                      opted_out=tuple(sorted({i.strip() for i in opted_out.split(",") if i.strip()})) if opted_out
+                      else None)
     unknown = sorted(set(spec.opted_out or ()) - val.holder_ids)
     if unknown:
         raise AttribError(f"'{unknown[0]}' is not a holder of this run", field="--opted-out",
@@ -273,9 +277,9 @@ def verify(run_dir, report, line, root, size, ledger):
 
     With --line, check one payee's line proof; against a statement's published --root and --size, or
     against REPORT (a JSON or Markdown statement re-derived from RUN_DIR)."""
-    from attribcli.errors import AttribError
     from attribcli.audit.verify import verify as run_verify
     from attribcli.audit.verify import verify_line
+    from attribcli.errors import AttribError
 
     if line is None and run_dir is None:
         raise AttribError("nothing to verify", field="RUN_DIR", fix="pass a run directory, or --line PROOF")
@@ -290,9 +294,11 @@ def verify(run_dir, report, line, root, size, ledger):
         for p in problems:
             click.echo(f"FAILED: {p}", err=True)
         sys.exit(1)
-    said = ([f"{run_dir} matches its manifest"] if run_dir else []) + ([f"{report} re-derives exactly"] if report else [])
+    said = [f"{run_dir} matches its manifest"] if run_dir else []
+    said += [f"{report} re-derives exactly"] if report else []
     said += [f"{line}: the line is in the statement"] if line else []
-    said += [f"{ledger}: chain intact" + (" and the statement's settlement recorded" if report else "")] if ledger else []
+    if ledger:
+        said += [f"{ledger}: chain intact" + (" and the statement's settlement recorded" if report else "")]
     click.echo("OK: " + "; ".join(said))
 
 

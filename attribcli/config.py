@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -53,7 +53,8 @@ class LoRAConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: Literal["gpt", "hf"] = _f("gpt", help="gpt: the built-in GPT; hf: a local Hugging Face causal LM (model.path)")
+    kind: Literal["gpt", "hf"] = _f("gpt",
+                                    help="gpt: the built-in GPT; hf: a local Hugging Face causal LM (model.path)")
     path: Path | None = _f(None, help="hf: a local directory with config.json, weights and tokenizer")
     n_layer: int = _f(4, check=_positive)
     n_head: int = _f(4, check=_positive)
@@ -165,7 +166,8 @@ _Loader.add_implicit_resolver(
 def load_config(path: str | Path, *, run_dir: str | Path | None = None) -> Config:
     path = Path(path)
     if not path.is_file():
-        raise AttribError(f"config file not found: {path}", fix="pass the path of a YAML config, e.g. configs/sample.yaml")
+        raise AttribError(f"config file not found: {path}",
+                          fix="pass the path of a YAML config, e.g. configs/sample.yaml")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
@@ -194,7 +196,8 @@ def payout_policy(run_config: Path, **overrides) -> PayoutConfig:
         raw = yaml.safe_load(Path(run_config).read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise AttribError(f"the run's resolved config is unreadable ({type(exc).__name__}): was it altered?",
-                          file=str(run_config), field="payout", fix="run 'attrib verify' on the run, or train it again") from None
+                          file=str(run_config), field="payout",
+                          fix="run 'attrib verify' on the run, or train it again") from None
     if not isinstance(raw, dict):
         raise AttribError("the run's resolved config is not a mapping: was it altered?", file=str(run_config),
                           field="payout", fix="run 'attrib verify' on the run, or train it again")
@@ -300,7 +303,8 @@ def _coerce(tp, value, dotted: str, file: Path):
         return (p if p.is_absolute() else file.parent / p).resolve()
     if tp is bool:
         if not isinstance(value, bool):
-            raise AttribError(f"expected true or false, got {value!r}", file=str(file), field=dotted, fix="write true or false")
+            raise AttribError(f"expected true or false, got {value!r}", file=str(file), field=dotted,
+                              fix="write true or false")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

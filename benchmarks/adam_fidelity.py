@@ -33,11 +33,11 @@ from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 def main() -> None:
     from attribcli.config import load_config
-    from attribcli.inrun.optim import attach_names, update_rule
-    from attribcli.inrun.optim import adamw_scale
+    from attribcli.inrun.optim import adamw_scale, attach_names, update_rule
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
-    from attribcli.training.loop import epoch_order, pad_batch, prepare, target_batch, target_losses
+    from attribcli.training.prepare import prepare
+    from attribcli.training.steps import epoch_order, pad_batch, target_batch, target_losses
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))

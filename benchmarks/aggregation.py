@@ -7,12 +7,12 @@ For each size a synthetic run directory is written (in a temporary folder, remov
 ``values.npy`` [samples x generations] float64 of random values (written chunk by chunk), one
 document per ``--samples-per-doc`` samples, owned by random holders (one in ten co-owned by two at
 0.5/0.5, one in fifty with no known owner), with the run's other files as ``attrib train`` writes
-them (``inputs/ownership.csv`` included). A fresh process then does what ``attrib value`` and ``attrib payout`` do on it and reports the
-seconds of each phase and its peak resident memory:
+them (``inputs/ownership.csv`` included). A fresh process then does what ``attrib value`` and
+``attrib payout`` do on it and reports the seconds of each phase and its peak resident memory:
 
 - load: ``open_run`` (samples and holders parsed; documents' metadata only when a report needs it;
   the value table memory-mapped, not read);
-- holders: ``value.holder_values`` (one chunked pass over the value table, aggregate.py);
+- holders: ``valuation.values.holder_values`` (one chunked pass over the value table, aggregate.py);
 - licences: ``value.license_values`` (another pass);
 - payout: the CSV payout statement (exact allocation to the cent over every payee and generation).
 

@@ -25,10 +25,11 @@ Computed four ways on the same model, data, batches and steps (float32, fixed se
    asked for; the exact row switches that off (``projector_kwargs = None`` after construction), and a
    second row shows the default (projected) result.
 
-Times (best of --repeat runs, each run from the same initial weights): attrib and torch.func include the training they ride on (forward, backward, step); Captum and
-dattri are post hoc and their times exclude the plain SGD run that wrote their checkpoints (shown as
-its own row). "x attrib" is the row's time over attrib's. Agreement with attrib is over all
-samples x targets: Pearson, Spearman, and max |peer - attrib| / max |attrib|.
+Times (best of --repeat runs, each run from the same initial weights): attrib and torch.func include the
+training they ride on (forward, backward, step); Captum and dattri are post hoc and their times exclude
+the plain SGD run that wrote their checkpoints (shown as its own row). "x attrib" is the row's time over
+attrib's. Agreement with attrib is over all samples x targets: Pearson, Spearman, and max |peer -
+attrib| / max |attrib|.
 
 Peers that are not importable are reported as not installed and skipped, so the script runs in the
 project's own environment too (attrib vs torch.func only). Install the peers ONLY in a separate venv,
@@ -61,8 +62,8 @@ import torch.nn.functional as F
 warnings.filterwarnings("ignore", message=".*per-example.*loss function")  # Captum: yes, it is one
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
 from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
+from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
 
 NOT_INSTALLED = "not installed (see benchmarks/peers-requirements.txt)"
 WORDS = ("the cat sat on a mat and the dog ran to the park while birds sang in old green trees "
@@ -119,7 +120,8 @@ def run_attrib(init, cfg, data, order, targets, lr):
     tv = as_triple(*targets)
     phi = np.zeros((data[0].shape[0], targets[0].shape[0]))
     for idx in order:
-        res = tracked_step(model, tracker, opt, rule, [as_triple(data[0][idx], data[1][idx])], tv, order=1, losses=sequence_losses)
+        res = tracked_step(model, tracker, opt, rule, [as_triple(data[0][idx], data[1][idx])], tv, order=1,
+                           losses=sequence_losses)
         phi[idx] += res.first
     tracker.close()
     return phi
@@ -285,8 +287,9 @@ def main() -> None:
         phi, t = timed(run_captum, cfg, data, order, targets, a.lr, ckpts)
         rows.append((f"Captum {captum.__version__} TracInCP (post hoc)", t, phi, ""))
     try:
-        import dattri  # noqa: F401
         from importlib.metadata import version
+
+        import dattri  # noqa: F401
         dv = version("dattri")
     except ImportError:
         rows.append(("dattri Grad-Dot", None, None, NOT_INSTALLED))

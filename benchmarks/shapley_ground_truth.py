@@ -39,8 +39,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
 from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
+from ranking import pearson, spearman  # noqa: E402  (benchmarks/ranking.py)
 
 STYLES = {
     "animals": ["the cat sat on the mat.", "the dog lay on the rug.", "a cat and a dog sat."],
@@ -59,9 +59,9 @@ def main() -> None:
     from attribcli.config import TrainingConfig
     from attribcli.inrun.optim import attach_names, update_rule
     from attribcli.inrun.step import tracked_step
-    from attribcli.training.loop import pad_batch
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
+    from attribcli.training.steps import pad_batch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--permutations", type=int, default=60)

@@ -45,7 +45,7 @@ from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 def synthetic(size: str, batch: int, generations: int, device, seed: int = 0):
     """(model, training batches source, targets) for a TxW size: random tokens, a 2-layer GPT."""
     from attribcli.model.gpt import GPT, GPTConfig
-    from attribcli.training.loop import pad_batch
+    from attribcli.training.steps import pad_batch
 
     T, W = (int(x) for x in size.lower().split("x"))
     torch.manual_seed(seed)
@@ -68,7 +68,8 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
-    from attribcli.training.loop import pad_batch, prepare, target_batch
+    from attribcli.training.prepare import prepare
+    from attribcli.training.steps import pad_batch, target_batch
 
     cfg = load_config(config)
     cfg = dataclasses.replace(cfg, training=dataclasses.replace(
@@ -105,8 +106,9 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             loss.backward()
             opt.step()
         else:
-            r = tracked_step(model, tracker, opt, rule, [b], targets, order=order, autocast=half, losses=sequence_losses)
-            if values is not None and i is not None:  # the run's value table, as train.py keeps it
+            r = tracked_step(model, tracker, opt, rule, [b], targets, order=order, autocast=half,
+                             losses=sequence_losses)
+            if values is not None and i is not None:  # the run's value table, as training keeps it (training/tally.py)
                 rows = min(B, corpus - i * B)
                 values[i * B:i * B + rows] += r.first[:rows] + (r.second[:rows] if r.second is not None else 0)
 

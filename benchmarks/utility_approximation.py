@@ -22,8 +22,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ranking import spearman  # noqa: E402  (benchmarks/ranking.py)
 from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
+from ranking import spearman  # noqa: E402  (benchmarks/ranking.py)
 
 
 def main() -> None:
@@ -34,7 +34,8 @@ def main() -> None:
     from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
-    from attribcli.training.loop import epoch_order, pad_batch, prepare, target_batch, target_losses
+    from attribcli.training.prepare import prepare
+    from attribcli.training.steps import epoch_order, pad_batch, target_batch, target_losses
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "configs/sample.yaml"))

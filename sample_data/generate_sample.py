@@ -632,7 +632,7 @@ def gen_ballad(r):
     refrain = r.choice(["Sing hey, the wind upon the moor,\nand woe betide thee evermore.",
                         "With a hey and a ho and a rowan tree,\nthe good Lord keep both thee and me.",
                         "Lament, lament, ye hills of green,\nfor such a knight was never seen."])
-    close = r.choice([f"And there he lies 'neath the old yew tree,\nso pray for him, and pray for thee.",
+    close = r.choice(["And there he lies 'neath the old yew tree,\nso pray for him, and pray for thee.",
                       f"So home he came to {place} at last,\nand all his sorrows overpast.",
                       f"And {lady} weeps at her window still,\nfor him who sleeps beneath the hill."])
     stanza1 = f"{opening}\nand hear of Sir {knight} of {place},\nwho rode at dawn on his {steed} steed\nto {quest}."

@@ -14,6 +14,7 @@ import torch
 from attribcli import __version__
 from attribcli.files import atomic_write_text, sha256_file, sha256_path
 
+
 def method_description(rule, order: int, lora: dict | None = None) -> dict:
     """What the values are and what they approximate, for the manifest and the reports."""
     return {

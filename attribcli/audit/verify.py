@@ -159,7 +159,8 @@ def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> l
     """The ledger's chain is intact, and (with a statement REPORT) its entry matches the statement."""
     path = Path(path)
     if not path.is_file():
-        raise AttribError(f"ledger not found: {path}", field="--ledger", fix="pass the ledger the statements settled against")
+        raise AttribError(f"ledger not found: {path}", field="--ledger",
+                          fix="pass the ledger the statements settled against")
     ledger = json.loads(path.read_text(encoding="utf-8"))
     problems = [f"{path}: {p}" for p in check_chain(ledger)]
     if report is None or run_dir is None:

@@ -11,13 +11,14 @@ import csv
 import difflib
 import json
 import math
-from dataclasses import dataclass, replace
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from attribcli.errors import AttribError
 from attribcli.files import sha256_bytes
-from attribcli.rights.holders import Holder, canonical_license
+from attribcli.rights.holders import Holder
+from attribcli.rights.spdx import canonical_license
 
 DOC_FIELDS = ("id", "text", "holders", "license", "source", "opt_out")
 REQUIRED = ("id", "text", "holders", "license")

@@ -166,8 +166,10 @@ def tied_embedding_head_dots(emb: nn.Embedding, ids_x, b_emb_x, ids_y, b_emb_y, 
     else:
         raise ValueError(f"head_kind must be 'linear' or 'conv1d', not {head_kind!r}")
     pad = emb.padding_idx
-    xy = _embedding_head(flatten_tokens(ids_x, 0), flatten_tokens(b_emb_x, 1), flatten_tokens(u_y, 1), flatten_tokens(v_y, 1), pad)
-    yx = _embedding_head(flatten_tokens(ids_y, 0), flatten_tokens(b_emb_y, 1), flatten_tokens(u_x, 1), flatten_tokens(v_x, 1), pad)
+    xy = _embedding_head(flatten_tokens(ids_x, 0), flatten_tokens(b_emb_x, 1), flatten_tokens(u_y, 1),
+                         flatten_tokens(v_y, 1), pad)
+    yx = _embedding_head(flatten_tokens(ids_y, 0), flatten_tokens(b_emb_y, 1), flatten_tokens(u_x, 1),
+                         flatten_tokens(v_x, 1), pad)
     return xy + yx.T
 
 

@@ -34,9 +34,15 @@ def register(*module_types: type[nn.Module]):
 
 
 def rule_for(module: nn.Module) -> "LayerRule | None":
-    for cls in type(module).__mro__:
-        if cls in RULES:
-            return RULES[cls]
+    """The rule registered for the module's exact type. A subclass inherits its base's rule only while it
+    computes what the base computes (same ``forward``): a Linear subclass with a ``forward`` of its own
+    may do anything, so it gets no rule (and the tracker refuses it) unless one is registered for it."""
+    kind = type(module)
+    if kind in RULES:
+        return RULES[kind]
+    for base in kind.__mro__[1:]:
+        if base in RULES:
+            return RULES[base] if kind.forward is base.forward else None
     return None
 
 
@@ -112,7 +118,7 @@ class LinearRule(LayerRule):
         route = self.route(module, a_x, a_y)
         if route != "ghost":
             return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y), route=route)
-        a_x, b_x, a_y, b_y = flatten_tokens(a_x, 1), flatten_tokens(b_x, 1), flatten_tokens(a_y, 1), flatten_tokens(b_y, 1)
+        a_x, b_x, a_y, b_y = (flatten_tokens(t, 1) for t in (a_x, b_x, a_y, b_y))
         out = (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
         if self._has_bias(module):
             out = out + b_x.sum(1) @ b_y.sum(1).T
@@ -170,7 +176,8 @@ class EmbeddingRule(LayerRule):
         if self.forced != "auto":
             return self.forced
         M = a_y.shape[0]
-        return "gather" if M * module.num_embeddings * module.embedding_dim <= MATERIALIZE_MAX_ELEMENTS // 4 else "ghost"
+        gathered = M * module.num_embeddings * module.embedding_dim
+        return "gather" if gathered <= MATERIALIZE_MAX_ELEMENTS // 4 else "ghost"
 
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
         if self.route(module, a_x, a_y) == "gather":

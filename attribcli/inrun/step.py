@@ -115,7 +115,8 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     carry, second = np.zeros(M), None
     if carry_vec:
         for sl in chunks:
-            carry[sl] = loss_jvp(model, target_losses, tuple(t[sl] for t in targets), carry_vec, before).double().cpu().numpy()
+            carry[sl] = loss_jvp(model, target_losses, tuple(t[sl] for t in targets), carry_vec,
+                                 before).double().cpu().numpy()
     if order == 2:
         direction = {nm: carry_vec.get(nm, 0) + 0.5 * summed[nm] for nm in summed}
         second = np.zeros((n, M))

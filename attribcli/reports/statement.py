@@ -147,7 +147,8 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
                            "carried_in_minor": st.carried_in.get(payee, 0), "paid_minor": st.paid[payee],
                            "carried_out_minor": st.carried_out[payee], "generations": gens,
                            "documents": [{"doc_id": d, "share": sh, "license": lic.get(d), "value": v}
-                                         for d, sh, v in doc_rows], "proof": proof}, indent=2, ensure_ascii=False) + "\n"
+                                         for d, sh, v in doc_rows], "proof": proof},
+                          indent=2, ensure_ascii=False) + "\n"
     lines = [f"# Statement for {md_text(payee)} ({md_text(name)})", "",
              f"- Run `{md_text(val.name)}`, statement `{proof['statement']}`, currency {cur}",
              f"- Earned this statement: **{f(payout.total(payee))}**; carried in {f(st.carried_in.get(payee, 0))}; "
@@ -160,7 +161,8 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
                         for g in gens], "-rrrr")
     lines += ["", "## Your documents", ""]
     lines += md_table(["Document", "Your share", "License", "Value to you (nats)"],
-                       [[f"`{md_text(d)}`", f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh, v in doc_rows[:20]],
+                       [[f"`{md_text(d)}`", f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh,
+                        v in doc_rows[:20]],
                        "-r-r")
     if len(doc_rows) > 20:
         lines.append(f"\n… and {len(doc_rows) - 20} more (JSON statement lists all).")
@@ -210,9 +212,9 @@ def _payout_csv(val, spec, stmt: Statement):
         for p, name, contact, ex in payee_rows(val, payout):
             for g in payout.generations:
                 a = g.amounts.get(p, 0)
-                rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
-                             safe_cell(g.generation_id), num(g.values.get(p, 0.0)), format_amount(a, cur), a,
-                             _share(a, g.revenue), _yes(p in flagged)] + tail_vals)
+                rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact),
+                             *map(safe_cell, ex), safe_cell(g.generation_id), num(g.values.get(p, 0.0)),
+                             format_amount(a, cur), a, _share(a, g.revenue), _yes(p in flagged)] + tail_vals)
             if payout.adjustments.get(p):
                 a = payout.adjustments[p]
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact),
@@ -250,7 +252,8 @@ def _payout_json(val, spec, stmt: Statement):
              "stages": {st: {"nats": g.stage_nats.get(st), "amount_minor": g.stage_amounts.get(st, 0),
                              "payee": payout.stage_payees.get(st, "holders")}
                         for st in ("platform", "base_model", "fine_tuning", "prompt")},
-             "lines": [{"payee_id": p, "value": g.values.get(p, 0.0), "amount": format_amount(a, cur), "amount_minor": a}
+             "lines": [{"payee_id": p, "value": g.values.get(p, 0.0), "amount": format_amount(a, cur),
+                        "amount_minor": a}
                        for p, a in g.amounts.items() if a or g.values.get(p, 0.0)]}
             for g in payout.generations]
     doc = {"attrib_report": "payout", "parameters": spec.to_dict(),
@@ -336,10 +339,12 @@ def _payout_md(val, spec, stmt: Statement):
         lines += [f"### {md_text(g.generation_id)}: {f(g.revenue)} {cur}", ""]
         top = sorted((p for p in g.amounts if g.amounts[p] > 0), key=lambda p: (-g.amounts[p], p))[:3]
         lines += md_table(["Top holders", "Value (nats)", f"Amount ({cur})"],
-                           [[md_text(f"{p} ({name_of.get(p, p)})"), short(g.values.get(p, 0.0)), f(g.amounts[p])] for p in top],
+                           [[md_text(f"{p} ({name_of.get(p, p)})"), short(g.values.get(p, 0.0)),
+                             f(g.amounts[p])] for p in top],
                            "-rr")
         docs = top_documents(doc_values, g.generation_id)
-        lines += ["", "Top documents: " + ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs), ""]
+        top_docs = ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs)
+        lines += ["", "Top documents: " + top_docs, ""]
     if spec.opted_out:
         lines += ["## Opted out after training", "",
                   "These holders opted out after this run was trained: their documents were used, so this statement "
@@ -369,12 +374,14 @@ def _payout_md(val, spec, stmt: Statement):
     esc = val.escrow_documents
     lines += ["", "## Escrow", "",
               f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "
-              "is held in escrow until claimed" + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
+              "is held in escrow until claimed"
+              + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
     if spec.claims:
         lines += ["", "Claimed escrow documents (paid to their holder from this statement on): "
                   + ", ".join(f"`{md_text(d)}` → `{md_text(h)}`" for d, h in spec.claims)]
     if any(payee_kind(p, payout) == "unallocated" for p in payout.payees()):
-        lines += ["", f"UNALLOCATED: {f(payout.total(UNALLOCATED_ID))} {cur} of generations where no data had positive value."]
+        lines += ["", f"UNALLOCATED: {f(payout.total(UNALLOCATED_ID))} {cur} of generations where no data had "
+                  "positive value."]
     eff = val.efficiency
     lines += ["", "## Method", "",
               f"{val.method.get('name', '')}: {md_text(val.method.get('formula', ''))}.",
@@ -382,7 +389,8 @@ def _payout_md(val, spec, stmt: Statement):
               "holder value, in integer minor units, by largest remainder (ties by holder id).", "",
               "Efficiency check (Σ values vs realised loss reduction, nats):", ""]
     lines += md_table(["Generation", "Realised", "Σ values", "Relative gap"],
-                       [[md_text(r.generation_id), short(r.realised_reduction), short(r.value_sum), short(r.relative_gap)]
+                       [[md_text(r.generation_id), short(r.realised_reduction), short(r.value_sum),
+                         short(r.relative_gap)]
                         for r in eff.itertuples(index=False)], "-rrr")
     lines += ["", f"Verify: `attrib verify {md_text(val.name)} REPORT` re-derives this statement from the run.", "",
               mark(spec, val.manifest_sha256), ""]

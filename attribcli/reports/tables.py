@@ -72,7 +72,8 @@ def _value_md(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
              "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss).", ""]
     cols = list(table.columns)
     lines += md_table([md_text(c) for c in cols],
-                       [[short(v) if isinstance(v, float) else md_text(v) for v in r] for r in table.itertuples(index=False)])
+                       [[short(v) if isinstance(v, float) else md_text(v) for v in r]
+                        for r in table.itertuples(index=False)])
     if spec.by == "generation":
         lines += ["", "Efficiency: Σ values vs the realised loss reduction; `relative_gap` = gap / |realised|."]
     lines += ["", f"Run manifest SHA-256: `{val.manifest_sha256}`", "", mark(spec, val.manifest_sha256), ""]

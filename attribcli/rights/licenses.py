@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from attribcli.errors import AttribError
-from attribcli.rights.holders import spdx_ids
+from attribcli.rights.spdx import spdx_ids
 
 __all__ = [
     "PAY_TO",

@@ -85,7 +85,7 @@ def init(cuda: bool) -> Group:
     if cuda:
         torch.cuda.set_device(local)  # "cuda" now means this process's own GPU
     if not dist.is_initialized():
-        # long enough for process 0 to tokenize a large corpus while the others wait (train.py); a process
+        # long enough for process 0 to tokenize a large corpus while the others wait (prepare.py); a process
         # that dies is noticed by torchrun, which stops the rest, so no collective waits this long for it
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(hours=2))
     return Group(dist.get_rank(), dist.get_world_size(), local)

@@ -26,7 +26,8 @@ class RunFailed(AttribError):
 
 
 def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) -> Path:
-    from attribcli.training.loop import prepare, refuse_existing, require_batch_for
+    from attribcli.training.prepare import prepare
+    from attribcli.training.setup import refuse_existing, require_batch_for
 
     prepared = prepare(config)  # every input error, in this process, before torchrun starts anything
     require_batch_for(config, nproc)

@@ -73,6 +73,19 @@ class Tally:
             self.second[idx] += second
         self.seen[idx] += 1
 
+    def record(self, step: int, epoch: int, lr: float, idx: np.ndarray, result, first: np.ndarray,
+               second: np.ndarray | None) -> None:
+        """One optimizer step: its value rows (``first``, ``second``: the global batch's, in batch order),
+        the carry's effect, and its lines of steps.csv and target_steps.csv (``result``: inrun.step.StepResult)."""
+        self.add(step, idx, first, second)
+        self.carry += result.carry
+        self.step_rows.append((step, epoch, lr, result.train_loss))
+        M = len(result.target_losses)
+        col2 = second.sum(0) if second is not None else np.zeros(M)
+        col1 = first.sum(0)
+        self.target_rows.extend((step, j, float(result.target_losses[j]), float(col1[j]), float(col2[j]),
+                                 float(result.carry[j])) for j in range(M))
+
     def checkpoint_state(self) -> dict:
         """Flush the table; the small parts, to be saved in the checkpoint. Call ``committed`` once the
         checkpoint file is in place."""

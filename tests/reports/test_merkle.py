@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attribcli.reports import merkle
 from attribcli.errors import AttribError
+from attribcli.reports import merkle
 from attribcli.reports.merkle import (
     PROOF_FORMAT,
     check_proof_document,

@@ -52,7 +52,8 @@ def test_data_only_gives_all_revenue_to_the_data_and_platform_fee_comes_first(ru
     for g in fee["generations"]:
         # 30 % of the generation's revenue, largest-remainder rounded to the cent
         assert abs(g["stages"]["platform"]["amount_minor"] - 0.3 * g["revenue_minor"]) <= 0.5 + 1e-9
-        assert g["stages"]["platform"]["amount_minor"] + g["stages"]["fine_tuning"]["amount_minor"] == g["revenue_minor"]
+        stages = g["stages"]
+        assert stages["platform"]["amount_minor"] + stages["fine_tuning"]["amount_minor"] == g["revenue_minor"]
 
 
 def test_fixed_stage_shares_from_the_config(tmp_path):
@@ -122,7 +123,8 @@ def test_splitting_an_owner_into_shell_ids_gains_nothing(tmp_path):
     split = write_config(tmp_path / "split", data=data)
     for cfg in (whole, split):
         assert _invoke("train", cfg).exit_code == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "whole/run/values.npy"), np.load(tmp_path / "split/run/values.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "whole/run/values.npy"),
+                                  np.load(tmp_path / "split/run/values.npy"))
 
     def by_payee(run):
         rows = csv.DictReader(io.StringIO(_invoke("payout", run, "--revenue-from-generations").stdout))
@@ -241,14 +243,16 @@ def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(r
     run.values = (rng.standard_normal((n, m)) + bias) * scale
     cents = data.draw(st.integers(0, 10**9))
     revenue = f"{cents // 100}.{cents % 100:02d}"
-    policy = payout_policy(run.path / "config.yaml", stages=data.draw(st.sampled_from(["measured", "fixed", "data_only"])),
+    stages = data.draw(st.sampled_from(["measured", "fixed", "data_only"]))
+    policy = payout_policy(run.path / "config.yaml", stages=stages,
                            platform_fee=data.draw(st.sampled_from([0.0, 0.3, 1.0])),
                            floor=data.draw(st.sampled_from([None, "0.01", "3.00"])),
                            cap=data.draw(st.sampled_from([None, "3.00", "1000000.00"])))
     payout = compute_payout(Valuation(run), revenue=revenue, currency="USD", policy=policy)
     assert sum(payout.total(p) for p in payout.payees()) == cents
     assert all(payout.total(p) >= 0 for p in payout.payees())
-    carried = {p: data.draw(st.integers(0, 10**6)) for p in data.draw(st.lists(st.sampled_from(payout.payees()), max_size=5))}
+    carriers = data.draw(st.lists(st.sampled_from(payout.payees()), max_size=5))
+    carried = {p: data.draw(st.integers(0, 10**6)) for p in carriers}
     s = settle(payout, minimum=data.draw(st.integers(0, 10**5)), carried_in=carried)
     assert cents + sum(carried.values()) == sum(s.paid.values()) + sum(s.carried_out.values())
     assert all(v >= 0 for v in s.paid.values()) and all(v >= 0 for v in s.carried_out.values())
@@ -344,7 +348,8 @@ def test_cap_and_floor_move_money_between_holders_exactly(run_dir, tmp_path):
     capped = {p["payee_id"]: p for p in _statement(run_dir, "--cap", f"{cap // 100}.{cap % 100:02d}")["payees"]}
     assert max(capped[p]["amount_minor"] for p in holders) <= cap
     assert sum(x["amount_minor"] for x in capped.values()) == sum(x["amount_minor"] for x in base.values())
-    assert sum(capped[p]["amount_minor"] for p in holders) + capped.get("UNALLOCATED", {"amount_minor": 0})["amount_minor"] \
+    assert sum(capped[p]["amount_minor"] for p in holders) + capped.get("UNALLOCATED", {"amount_minor": 0})[
+        "amount_minor"] \
         == sum(base[p]["amount_minor"] for p in holders) + base.get("UNALLOCATED", {"amount_minor": 0})["amount_minor"]
     earning = sorted(base[p]["amount_minor"] for p in holders if base[p]["value"] > 0)
     floor = earning[1] + 1  # above the two smallest positive holders: they must be lifted

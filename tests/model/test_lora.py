@@ -152,5 +152,6 @@ def test_a_run_without_lora_trains_every_weight(tmp_path):
     cfg = write_config(tmp_path, training__max_steps=1)
     r = CliRunner().invoke(main, ["train", str(cfg)])
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "run/manifest.json").read_text())["method"]["parameters"] == "every weight of the model"
+    method = json.loads((tmp_path / "run/manifest.json").read_text())["method"]
+    assert method["parameters"] == "every weight of the model"
     assert "wte" in r.output and "lora_A" not in r.output  # the run log's per-layer routes

@@ -2,9 +2,9 @@
 
 Every model here is a tiny random one built in the test (GPT-2, Llama, GPT-NeoX) with a tokenizer
 trained on four sentences: nothing is downloaded. Rules are checked in float64 against brute-force
-per-sample gradients (1e-6 relative), like tests/test_inrun_rules.py.
+per-sample gradients (1e-6 relative), like tests/inrun/test_rules.py.
 
-The rule registry is process-global and tests/test_inrun_rules.py checks its exact contents, so the
+The rule registry is process-global and tests/inrun/test_rules.py checks its exact contents, so the
 HF rules are imported by a fixture and the registry is restored when this module's tests are done.
 """
 
@@ -20,8 +20,15 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 from torch.func import functional_call  # noqa: E402
-from transformers import (GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM,  # noqa: E402
-                          LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast)
+from transformers import (  # noqa: E402
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 from transformers.models.llama.modeling_llama import LlamaRMSNorm  # noqa: E402
 from transformers.pytorch_utils import Conv1D  # noqa: E402
 
@@ -31,7 +38,7 @@ from attribcli.inrun.tracker import GhostTracker  # noqa: E402
 from attribcli.model.gpt import sequence_losses  # noqa: E402
 from attribcli.model.hf import HFCausalLM, HFTokenizer, load_hf  # noqa: E402
 from tests.helpers import batch, brute_dots, capture_step, one_line  # noqa: E402
-from tests.test_inrun_rules import _check, _directions_check  # noqa: E402
+from tests.inrun.test_rules import _check, _directions_check  # noqa: E402
 
 V = 60
 SENTENCES = ["the cat sat on the mat.", "a dog ran in the park!",

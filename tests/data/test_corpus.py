@@ -11,11 +11,11 @@ import pytest
 
 from attribcli.data.corpus import Document, load_corpus, make_samples
 from attribcli.errors import AttribError
-from tests.helpers import one_line
 from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.rights.holders import Holder, load_holders
+from tests.helpers import one_line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CORPUS = ROOT / "sample_data" / "corpus.jsonl"
 SAMPLE_HOLDERS = ROOT / "sample_data" / "holders.csv"
 

@@ -58,7 +58,8 @@ def _brute_first(model, opt, t, rule, train, target):
             denom = st["exp_avg_sq"].sqrt() / (1 - b2 ** step) ** 0.5 + group["eps"]
             k = group["lr"] * (1 - b1) / (1 - b1 ** step) / denom
             m_prev = opt.state[p_before]["exp_avg"] if p_before in opt.state else torch.zeros_like(p)
-            carry = group["lr"] * b1 * m_prev / (1 - b1 ** step) / denom + group["lr"] * group["weight_decay"] * p_before
+            carry = (group["lr"] * b1 * m_prev / (1 - b1 ** step) / denom
+                     + group["lr"] * group["weight_decay"] * p_before)
             torch.testing.assert_close(p_before.detach() - p.detach(), (k * p.grad + carry).detach(), rtol=1e-9,
                                        atol=1e-14)  # the update is the batch's share plus the carry
             parts.append(k.flatten())
@@ -95,7 +96,8 @@ def test_micro_batches_and_target_chunks_do_not_change_values():
     for micro, chunk in ((None, None), (2, None), (None, 1), (3, 2)):
         model, rule, opt, tracker = _setup(t, seed=3)
         parts = [b] if micro is None else [tuple(x[k:k + micro] for x in b) for k in range(0, b[0].shape[0], micro)]
-        results.append((tracked_step(model, tracker, opt, rule, parts, target, order=2, target_chunk=chunk, losses=sequence_losses),
+        results.append((tracked_step(model, tracker, opt, rule, parts, target, order=2, target_chunk=chunk,
+                                     losses=sequence_losses),
                         torch.cat([p.detach().flatten() for p in model.parameters()])))
     (ref, w_ref), *others = results
     for r, w in others:
@@ -157,7 +159,8 @@ def test_bf16_autocast_on_cpu_gives_values_close_to_fp32():
         rule = update_rule(t)
         opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
-        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [b], target, autocast=amp, losses=sequence_losses).first
+        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [b], target, autocast=amp,
+                                 losses=sequence_losses).first
     assert out["bf16"].dtype == np.float64 and np.isfinite(out["bf16"]).all()
     assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95
 
@@ -167,5 +170,6 @@ def test_routes_are_reported_with_and_without_target_chunks(chunk):
     t = TrainingConfig(optimizer="sgd", lr=0.1)
     model, rule, opt, tracker = _setup(t)
     (b, *_), target = _data(7)
-    r = tracked_step(model, tracker, opt, rule, [b], target, target_chunk=chunk, want_routes=True, losses=sequence_losses)
+    r = tracked_step(model, tracker, opt, rule, [b], target, target_chunk=chunk, want_routes=True,
+                     losses=sequence_losses)
     assert r.routes and set(r.routes) == {name for name, _ in tracker.layers}

@@ -39,7 +39,8 @@ def test_cuda_step_equals_cpu_step(optimizer, order):
         opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
         train, target = _data(device)
-        results[device] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, order=order, losses=sequence_losses)
+        results[device] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, order=order,
+                                       losses=sequence_losses)
     np.testing.assert_allclose(results["cuda"].first, results["cpu"].first, rtol=1e-8, atol=1e-14)
     if order == 2:
         np.testing.assert_allclose(results["cuda"].second, results["cpu"].second, rtol=1e-8, atol=1e-14)
@@ -70,7 +71,8 @@ def test_bf16_autocast_values_track_fp32_values():
         opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
         train, target = _data("cuda")
-        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, autocast=amp, losses=sequence_losses).first
+        out[name] = tracked_step(model, GhostTracker(model), opt, rule, [train], target, autocast=amp,
+                                 losses=sequence_losses).first
     assert np.isfinite(out["bf16"]).all()
     assert np.corrcoef(out["bf16"].ravel(), out["fp32"].ravel())[0, 1] > 0.95
 

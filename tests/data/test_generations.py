@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from attribcli.errors import AttribError
-from tests.helpers import one_line
 from attribcli.data.generations import Generation, load_generations
+from attribcli.errors import AttribError
 from attribcli.model.tokenizer import ByteTokenizer
+from tests.helpers import one_line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_GENERATIONS = ROOT / "sample_data" / "generations.jsonl"
 TOK = ByteTokenizer()
 

@@ -18,7 +18,7 @@ from attribcli.rights.licenses import (
     license_mix,
     permits,
 )
-from attribcli.rights.holders import canonical_license, spdx_ids
+from attribcli.rights.spdx import canonical_license, spdx_ids
 from tests.helpers import one_line
 
 PD = LicenseClass("commercial", attribution=False, share_alike=False, public_domain=True)

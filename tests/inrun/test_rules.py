@@ -63,7 +63,8 @@ def test_route_choice_follows_cost():
     assert LinearRule.choose(N=16, T=16, M=8, S=16, d_in=768, d_out=3072) == "ghost"  # short sequences, wide layer
     assert LinearRule.choose(N=16, T=256, M=8, S=200, d_in=128, d_out=384) == "materialize"
     assert LinearRule.choose(N=64, T=1024, M=8, S=1000, d_in=4096, d_out=4096) == "ghost"  # too big to form
-    assert LinearRule.choose(N=16, T=4096, M=2, S=4096, d_in=4096, d_out=4096) == "project"  # S > d_in·d_out/(d_in+d_out)
+    assert LinearRule.choose(N=16, T=4096, M=2, S=4096, d_in=4096,
+                             d_out=4096) == "project"  # S > d_in·d_out/(d_in+d_out)
 
 
 def _directions_check(layer, a_x, a_y, d_out):
@@ -132,7 +133,28 @@ def test_layernorm_rule_matches_brute_force(affine):
 
 def test_every_core_rule_is_tested_here():
     """Core layer types are tested in this file; rules for Hugging Face layers (Conv1D, RMSNorm), which
-    register on import of attribcli.inrun.hf_rules, are tested in tests/test_hf.py."""
+    register on import of attribcli.inrun.hf_rules, are tested in tests/model/test_hf.py."""
     assert {nn.Linear, nn.Embedding, nn.LayerNorm} <= set(RULES)
     others = set(RULES) - {nn.Linear, nn.Embedding, nn.LayerNorm}
     assert all(t.__module__.startswith("transformers.") for t in others), others
+
+
+def test_rule_lookup_takes_the_exact_type_and_refuses_a_subclass_with_its_own_forward():
+    class SameMath(nn.Linear):  # a subclass that computes what Linear computes keeps the Linear rule
+        pass
+
+    class OwnForward(nn.Linear):  # may compute anything: the Linear rule would be silently wrong
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    class BelowOwnForward(OwnForward):
+        pass
+
+    assert isinstance(rule_for(nn.Linear(2, 3)), LinearRule)
+    assert isinstance(rule_for(SameMath(2, 3)), LinearRule)
+    assert rule_for(OwnForward(2, 3)) is None
+    assert rule_for(BelowOwnForward(2, 3)) is None
+    from attribcli.inrun.tracker import GhostTracker, UnsupportedModel
+
+    with pytest.raises(UnsupportedModel, match="OwnForward"):
+        GhostTracker(nn.Sequential(OwnForward(2, 3)))

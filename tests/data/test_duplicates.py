@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from attribcli.data import duplicates
 from attribcli.cli import main
+from attribcli.data import duplicates
 from attribcli.data.corpus import Document
 from attribcli.rights.licenses import LicensePolicy, apply_policy
 from attribcli.training.rundir import open_run

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from attribcli.errors import AttribError
+from attribcli.rights.holders import ESCROW_ID, Holder, load_holders
+from attribcli.rights.spdx import canonical_license, spdx_ids
 from tests.helpers import one_line
-from attribcli.rights.holders import ESCROW_ID, Holder, canonical_license, load_holders, spdx_ids
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_HOLDERS = ROOT / "sample_data" / "holders.csv"
 
 
@@ -205,7 +206,7 @@ def test_license_with_newline_still_gives_one_line():
 
 
 def test_licence_expression_keeps_its_parentheses():
-    from attribcli.rights.holders import canonical_license
+    from attribcli.rights.spdx import canonical_license
 
     assert canonical_license("(mit OR apache-2.0) AND bsd-3-clause", file="f") == "(MIT OR Apache-2.0) AND BSD-3-Clause"
     for bad in ("(MIT", "MIT)"):

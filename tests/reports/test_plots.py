@@ -86,7 +86,8 @@ def test_without_matplotlib_the_error_names_the_flag_and_the_fix(run_and_payout,
 def test_payout_plot_flag_writes_png_next_to_the_statement_and_verifies(tmp_path, run_and_payout):
     run_dir = run_and_payout[0].path
     out = tmp_path / "statement.md"
-    r = CliRunner().invoke(main, ["payout", str(run_dir), "--revenue", "10", "--format", "md", "-o", str(out), "--plot"])
+    r = CliRunner().invoke(main, ["payout", str(run_dir), "--revenue", "10", "--format", "md", "-o", str(out),
+                                  "--plot"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "statement.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](statement.png)" in out.read_text()

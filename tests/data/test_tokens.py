@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from attribcli.data.corpus import iter_documents, load_corpus, make_samples
+from attribcli.data.tokens import SampleTable, build, cache_key
 from attribcli.files import sha256_file
 from attribcli.model.tokenizer import ByteTokenizer
 from attribcli.rights.holders import load_holders
-from attribcli.data.tokens import SampleTable, build, cache_key
 from tests.runs import SAMPLE
 
 TOK = ByteTokenizer()

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from attribcli.cli import main
-from attribcli.training.rundir import CHECKPOINT, open_run
 from attribcli.training.loop import KILL_ENV
+from attribcli.training.rundir import CHECKPOINT, open_run
 from tests.runs import ROOT, write_config
 
 

@@ -1,0 +1,74 @@
+"""Phase 4 of a training run: write what it found (values, losses, samples, per-step tables, the
+fine-tuned weights) and, last, the manifest that makes the run directory complete."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from attribcli.audit.manifest import method_description, write_manifest
+from attribcli.files import atomic_torch_save, atomic_write_text
+from attribcli.model.gpt import GPT, save_weights
+from attribcli.model.lora import merge_lora
+from attribcli.training.prepare import Prepared
+from attribcli.training.rundir import CHECKPOINT
+from attribcli.training.setup import csv_text
+from attribcli.training.steps import target_batch, target_losses
+from attribcli.training.tally import Tally
+
+
+def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule) -> None:
+    gens = prep.generations
+    order = prep.config.attribution.order
+    loss_final = target_losses(model, targets)
+    loss_no_prompt = target_losses(model, target_batch(gens, prep.device, with_prompt=False, tok=prep.tokenizer))
+    first_sum, second_sum = tally.write_values(part, order)
+    value_sum = first_sum + second_sum
+    realised = tally.loss_base - loss_final
+    explained = value_sum + tally.carry
+    losses = pd.DataFrame({
+        "generation_id": [g.id for g in gens],
+        "completion_tokens": [len(prep.tokenizer.encode(g.completion)) for g in gens],
+        "loss_reference": math.log(prep.tokenizer.vocab_size),
+        "loss_base": tally.loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
+        "value_sum": value_sum, "value_sum_order1": first_sum, "value_sum_order2": second_sum,
+        "carry_sum": tally.carry, "realised_reduction": realised,
+        "efficiency_gap": explained - realised,
+        "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
+    })
+    st = prep.samples
+    samples = pd.DataFrame({"sample": np.arange(len(st)), "doc_id": [prep.documents[d].id for d in st.doc],
+                            "chunk": st.chunk, "tokens": st.length - 1, "steps_trained": tally.seen})
+    atomic_write_text(part / "losses.csv", csv_text(losses))
+    atomic_write_text(part / "samples.csv", csv_text(samples))
+    atomic_write_text(part / "steps.csv", csv_text(pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr",
+                                                                                          "train_loss"])))
+    tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
+                                                  "predicted_order2", "carry"])
+    tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
+    tr["generation"] = [gens[j].id for j in tr["generation"]]
+    atomic_write_text(part / "target_steps.csv", csv_text(tr))
+    if prep.lora:
+        merge_lora(model)  # model.pt is the plain model: a base for the next run
+    if isinstance(model, GPT):
+        save_weights(model.cpu(), part / "model.pt")
+    else:
+        atomic_torch_save({"format": "attrib-hf-state-v1", "state_dict": model.cpu().state_dict()}, part / "model.pt")
+    (part / CHECKPOINT).unlink(missing_ok=True)  # complete: weights live in model.pt, not hashed twice
+    tally.remove()
+    ok = realised != 0
+    summary = {
+        "seed": prep.config.seed, "steps": total, "samples": len(prep.samples), "generations": len(gens),
+        "device": prep.device.type,
+        "token_cache": {"path": str(prep.token_cache.directory), "tokens_sha256": prep.token_cache.sha256,
+                        "tokens": int(len(prep.token_cache.tokens))},
+        "efficiency": {
+            "max_abs_relative_gap": float(np.nanmax(np.abs(losses["relative_gap"]))) if ok.any() else None,
+            "total_value": float(value_sum.sum()), "total_carry": float(tally.carry.sum()),
+            "total_realised_reduction": float(realised.sum()),
+        },
+    }
+    write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
+                   method=method_description(rule, order, prep.lora))

@@ -1,0 +1,117 @@
+"""Phase 1 of a training run: check every input and tokenize the corpus; nothing is written yet.
+
+Everything that can be wrong with the inputs is found here, before the run directory exists, so a bad
+input costs one line and exit 2 with no partial output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from attribcli.config import Config
+from attribcli.data import duplicates
+from attribcli.data.corpus import Document, iter_documents
+from attribcli.data.generations import Generation, load_generations
+from attribcli.data.tokens import SampleTable, TokenCache, cache_key
+from attribcli.data.tokens import build as build_token_cache
+from attribcli.data.tokens import discard as discard_token_cache
+from attribcli.errors import AttribError
+from attribcli.files import sha256_path
+from attribcli.model.gpt import GPT, GPTConfig, load_base_weights
+from attribcli.model.lora import apply_lora
+from attribcli.model.tokenizer import ByteTokenizer
+from attribcli.rights.holders import load_holders
+from attribcli.rights.licenses import LicensePolicy, PolicyOutcome, apply_policy
+
+
+@dataclass
+class Prepared:
+    """Validated inputs, ready to train: nothing on disk has been touched yet."""
+
+    config: Config
+    tokenizer: object               # ByteTokenizer or HFTokenizer: encode, decode, bos_id, vocab_size
+    documents: list[Document]
+    licensing: PolicyOutcome        # per document: licence class, trained or not, paid to whom, why
+    samples: SampleTable
+    generations: list[Generation]
+    model: GPT
+    device: torch.device
+    input_paths: dict[str, Path]
+    input_hashes: dict[str, str]
+    token_cache: TokenCache
+    duplicates: list[duplicates.Group]  # exact duplicate texts (reported whatever data.duplicates says)
+    duplicate_of: dict[str, str]        # copy → the copy trained in its place (data.duplicates: share)
+    lora: dict | None                   # rank, alpha, adapted layers (model.lora), or None
+
+
+def prepare(config: Config) -> Prepared:
+    """Check every input and tokenize the corpus in one streaming pass into the token cache (tokens.py:
+    content-addressed, written atomically, reused by later runs); the run directory is not touched."""
+    d, mc = config.data, config.model
+    inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders, "generations": d.generations}
+    if mc.kind == "hf":
+        from attribcli.model.hf import load_hf
+
+        model, tok = load_hf(mc.path, config_file=str(config.source))
+        context = min(mc.context_length, model.context_length)
+        inputs["model"] = mc.path
+    else:
+        if mc.n_embd % mc.n_head:
+            raise AttribError(f"n_embd ({mc.n_embd}) is not divisible by n_head ({mc.n_head})",
+                              file=str(config.source), field="model.n_head", fix="pick n_head dividing n_embd")
+        tok, context = ByteTokenizer(), mc.context_length
+        torch.manual_seed(config.seed)
+        model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
+        if mc.base_weights is not None:
+            load_base_weights(model, mc.base_weights, config_file=str(config.source))
+            inputs["base_weights"] = mc.base_weights
+    lora = None
+    if mc.lora is not None:
+        torch.manual_seed(config.seed)  # the adapters' initial A
+        head = model.lm_head if isinstance(model, GPT) else model.hf.get_output_embeddings()
+        layers = apply_lora(model, mc.lora.rank, mc.lora.alpha, mc.lora.targets, head)
+        if not layers:
+            raise AttribError(f"no layer of the model is named {', '.join(mc.lora.targets)}", file=str(config.source),
+                              field="model.lora.targets", fix="use names of its linear layers (e.g. qkv, proj, fc for "
+                              "the built-in GPT; c_attn for GPT-2; q_proj for Llama), or [] for all")
+        lora = {"rank": mc.lora.rank, "alpha": mc.lora.alpha, "layers": layers}
+    holders = load_holders(d.holders)
+    policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
+    generations = load_generations(d.generations, context_length=context, currency=config.payout.currency,
+                                   tokenizer=tok)
+    device = resolve_device(config)
+    stream = iter_documents(d.corpus, holders)  # checks the file exists; read below, once
+    hashes = {k: sha256_path(p) for k, p in inputs.items()}
+    tokenizer_id = f"hf:{hashes['model']}" if mc.kind == "hf" else "bytes-v1"
+    cache_root = d.token_cache or config.run_dir.parent / ".attrib-cache" / "tokens"
+    try:
+        cache, documents = build_token_cache(stream, tok, cache_root, cache_key(hashes["corpus"], tokenizer_id))
+    except OSError as exc:
+        raise AttribError(f"cannot write the token cache ({exc.strerror or type(exc).__name__})", file=str(cache_root),
+                          field="data.token_cache", fix="point data.token_cache at a writable folder") from None
+    try:
+        licensing = apply_policy(documents, policy, file=str(d.corpus))
+        copies = duplicates.find(documents, licensing)
+        duplicate_of = {}
+        if d.duplicates == "share":
+            licensing, duplicate_of = duplicates.deduplicate(licensing, copies)
+        samples = SampleTable(cache, documents, context, trainable=set(licensing.trained_ids))
+        if not samples:
+            raise AttribError("no document may be trained on under the licence policy", file=str(config.source),
+                              field="licenses.trainable", fix="allow more licence classes, or add documents")
+    except AttribError:
+        discard_token_cache(cache)
+        raise
+    return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
+                    inputs, hashes, cache, copies, duplicate_of, lora)
+
+
+def resolve_device(config: Config) -> torch.device:
+    want = config.training.device
+    if want == "cuda" and not torch.cuda.is_available():
+        raise AttribError("training.device is 'cuda' but no CUDA device is available", file=str(config.source),
+                          field="training.device", fix="use 'auto' or 'cpu'")
+    return torch.device("cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu")

@@ -1,0 +1,106 @@
+"""Phase 2 of a training run: the run directory: refuse to overwrite, resume from a checkpoint, or
+create ``RUN.partial`` and write the inputs as trained (documents, ownership, duplicates, holders,
+generations)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from attribcli.config import Config
+from attribcli.data import duplicates
+from attribcli.errors import AttribError
+from attribcli.files import atomic_write_text
+from attribcli.rights.ownership import rights_rows
+from attribcli.training.prepare import Prepared
+from attribcli.training.rundir import CHECKPOINT
+
+
+def refuse_existing(final: Path, part: Path, resume: bool) -> None:
+    """The run directories a run may not write over (``--overwrite`` removes them first); a finished run
+    under ``--resume`` is not refused: it is reported complete."""
+    if final.exists() and not (resume and (final / "manifest.json").is_file()):
+        raise AttribError("run directory already exists", file=str(final), field="run_dir",
+                          fix="choose another --run-dir, or delete it to train again")
+    if part.exists() and not resume:
+        raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
+                          fix="continue it with --resume, or delete it to start over")
+
+
+def require_batch_for(config: Config, processes: int) -> None:
+    """Each process needs a sample of every global batch but the last (whose empty shards are padded)."""
+    if config.training.batch_size < processes:
+        raise AttribError(f"training.batch_size ({config.training.batch_size}) is smaller than the {processes} "
+                          "processes", file=str(config.source), field="training.batch_size",
+                          fix=f"use a batch of at least {processes} samples, or fewer processes")
+
+
+def open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log):
+    """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete."""
+    if overwrite:
+        for old in (final, part):
+            if old.exists():
+                log(f"removing {old} (--overwrite)")
+                shutil.rmtree(old)
+    refuse_existing(final, part, resume)
+    if final.exists():  # complete, and resuming: nothing to do
+        log(f"run already complete: {final}")
+        return "done"
+    if part.exists():  # resuming
+        if (part / CHECKPOINT).is_file():
+            state = _load_checkpoint(part, prep)
+            log(f"resuming {part} from step {state['step']}")
+            return state
+        shutil.rmtree(part)
+    return None
+
+
+def write_inputs(part: Path, prep: Prepared) -> None:
+    cfg = prep.config
+    part.mkdir(parents=True)
+    atomic_write_text(part / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    per_doc = np.bincount(prep.samples.doc, minlength=len(prep.documents))
+    counts = {d.id: int(c) for d, c in zip(prep.documents, per_doc)}
+    decisions = {dec.id: dec for dec in prep.licensing.decisions}
+    docs = [json.dumps({"id": d.id, "holders": [{"id": h, "share": s} for h, s in d.holders],
+                        "license": d.license, "source": d.source, "opt_out": d.opt_out,
+                        "use": decisions[d.id].cls.use, "attribution": decisions[d.id].cls.attribution,
+                        "share_alike": decisions[d.id].cls.share_alike,
+                        "public_domain": decisions[d.id].cls.public_domain,
+                        "trained": decisions[d.id].train, "pay_to": decisions[d.id].pay_to,
+                        "reason": decisions[d.id].reason,
+                        "n_samples": counts.get(d.id, 0), "text_sha256": d.text_sha256}
+                       | ({"duplicate_of": prep.duplicate_of[d.id]} if d.id in prep.duplicate_of else {}),
+                       ensure_ascii=False)
+            for d in prep.documents]
+    atomic_write_text(part / "inputs/documents.jsonl", "\n".join(docs) + "\n")
+    rows = rights_rows((d.id, list(d.holders), decisions[d.id].train, decisions[d.id].pay_to,
+                        prep.duplicate_of.get(d.id)) for d in prep.documents)
+    atomic_write_text(part / "inputs/ownership.csv", csv_text(pd.DataFrame(rows, columns=["doc_id", "holder_id",
+                                                                                          "share"])))
+    atomic_write_text(part / "inputs/duplicates.csv",
+                      duplicates.report_csv(prep.duplicates, prep.documents, prep.licensing))
+    shutil.copyfile(cfg.data.holders, part / "inputs/holders.csv")
+    gens = [json.dumps({"id": g.id, "prompt": g.prompt, "completion": g.completion, "revenue": g.revenue},
+                       ensure_ascii=False) for g in prep.generations]
+    atomic_write_text(part / "inputs/generations.jsonl", "\n".join(gens) + "\n")
+
+
+def _load_checkpoint(part: Path, prep: Prepared) -> dict:
+    state = torch.load(part / CHECKPOINT, map_location="cpu", weights_only=True)
+    if state["input_hashes"] != prep.input_hashes:
+        changed = sorted(k for k in prep.input_hashes if state["input_hashes"].get(k) != prep.input_hashes[k])
+        raise AttribError(f"inputs changed since the interrupted run started: {', '.join(changed)}",
+                          file=str(part), field=changed[0],
+                          fix="restore the original files, or delete the .partial directory to start over")
+    return state
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, lineterminator="\n")

@@ -1,0 +1,6 @@
+"""From sample values to values per document, holder, licence and generation: the run read once into a
+``Valuation`` (valuation.py) that every later stage is handed; the sums themselves (values.py), one
+chunked pass over the memory-mapped value table (aggregate.py).
+
+May import: rights, training.rundir (a finished run directory), errors, files.
+"""
