@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from tests.runs import ROOT, write_config  # noqa: E402
 from tests.model.test_hf import SENTENCES, _hf_model, _no_dropout, _save, _tokenizer  # noqa: E402
+from tests.runs import ROOT, write_config  # noqa: E402
 
 
 def _attrib(*args):
