@@ -275,7 +275,8 @@ def _payout_json(val, spec, stmt: Statement):
            "escrow_claims": [list(c) for c in spec.claims or ()],
            "excluded_documents": val.excluded_documents["id"].astype(str).tolist(),
            "escrow_documents": val.escrow_documents["id"].astype(str).tolist(),
-           "method": val.method}
+           "method": val.method,
+           **({"fidelity": val.fidelity} if val.fidelity is not None else {})}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -392,6 +393,24 @@ def _payout_md(val, spec, stmt: Statement):
                        [[md_text(r.generation_id), short(r.realised_reduction), short(r.value_sum),
                          short(r.relative_gap)]
                         for r in eff.itertuples(index=False)], "-rrr")
+    lines += _fidelity_md(val.fidelity)
     lines += ["", f"Verify: `attrib verify {md_text(val.name)} REPORT` re-derives this statement from the run.", "",
               mark(spec, val.manifest_sha256), ""]
     return "\n".join(lines)
+
+
+def _fidelity_md(faithful: dict | None) -> list[str]:
+    """Per-step fidelity (training/fidelity.py): whether the values describe what each step did. Runs made
+    before it was measured have none, and their statements stay as they were."""
+    if faithful is None:
+        return []
+    lines = ["", "Per-step fidelity (each step's predicted reduction, Σ values + carry, against the realised one): "
+             + md_text(faithful["description"]) + "."]
+    worst = "; ".join(f"step {w['step']}: predicted {short(w['predicted'])}, realised {short(w['realised'])}"
+                      for w in faithful["worst_steps"])
+    lines += ["", f"Steps furthest off: {md_text(worst)}."]
+    if faithful["problems"]:
+        lines += ["", "**Warning: the values do not describe this training step by step** ("
+                  + md_text("; ".join(faithful["problems"])) + "): the amounts above rest on values that do not add up "
+                  "to what the steps did."]
+    return lines

@@ -12,6 +12,8 @@ from attribcli.audit.manifest import method_description, write_manifest
 from attribcli.files import atomic_torch_save, atomic_write_text
 from attribcli.model.gpt import GPT, save_weights
 from attribcli.model.lora import merge_lora
+from attribcli.training import fidelity
+from attribcli.training.fidelity import realised_per_step
 from attribcli.training.prepare import Prepared
 from attribcli.training.rundir import CHECKPOINT
 from attribcli.training.setup import csv_text
@@ -19,7 +21,7 @@ from attribcli.training.steps import target_batch, target_losses
 from attribcli.training.tally import Tally
 
 
-def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule) -> None:
+def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule, log=print) -> None:
     gens = prep.generations
     order = prep.config.attribution.order
     loss_final = target_losses(model, targets)
@@ -28,6 +30,14 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule)
     value_sum = first_sum + second_sum
     realised = tally.loss_base - loss_final
     explained = value_sum + tally.carry
+    tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
+                                                  "predicted_order2", "carry"])
+    M = len(gens)
+    predicted = (tr["predicted_order1"] + tr["predicted_order2"] + tr["carry"]).to_numpy().reshape(total, M)
+    per_step = realised_per_step(tr["loss_before"].to_numpy().reshape(total, M), loss_final)
+    step_corr, step_bad = fidelity.per_generation(predicted, per_step)
+    steps = pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr", "train_loss", "value_abs"])
+    faithful = fidelity.summary(predicted, per_step, steps["value_abs"].to_numpy())
     losses = pd.DataFrame({
         "generation_id": [g.id for g in gens],
         "completion_tokens": [len(prep.tokenizer.encode(g.completion)) for g in gens],
@@ -37,17 +47,16 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule)
         "carry_sum": tally.carry, "realised_reduction": realised,
         "efficiency_gap": explained - realised,
         "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
+        "step_pearson": [np.nan if c is None else c for c in step_corr], "steps_misvalued": step_bad,
     })
     st = prep.samples
     samples = pd.DataFrame({"sample": np.arange(len(st)), "doc_id": [prep.documents[d].id for d in st.doc],
                             "chunk": st.chunk, "tokens": st.length - 1, "steps_trained": tally.seen})
     atomic_write_text(part / "losses.csv", csv_text(losses))
     atomic_write_text(part / "samples.csv", csv_text(samples))
-    atomic_write_text(part / "steps.csv", csv_text(pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr",
-                                                                                          "train_loss"])))
-    tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
-                                                  "predicted_order2", "carry"])
+    atomic_write_text(part / "steps.csv", csv_text(steps))
     tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
+    tr["realised_reduction"] = per_step.ravel()  # loss before this step minus loss before the next
     tr["generation"] = [gens[j].id for j in tr["generation"]]
     atomic_write_text(part / "target_steps.csv", csv_text(tr))
     if prep.lora:
@@ -69,6 +78,12 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule)
             "total_value": float(value_sum.sum()), "total_carry": float(tally.carry.sum()),
             "total_realised_reduction": float(realised.sum()),
         },
+        "fidelity": faithful,
     }
     write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
                    method=method_description(rule, order, prep.lora))
+    log("fidelity: " + faithful["description"])
+    if faithful["problems"]:
+        log("warning: the values do not describe this training step by step (" + "; ".join(faithful["problems"])
+            + "): payouts would rest on values that do not add up to what the steps did. Lower training.lr, add "
+            "warmup_steps (AdamW), or use attribution.order 2; see README, Method: per-step fidelity")

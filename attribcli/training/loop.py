@@ -162,7 +162,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
     if group.main:
-        finish(part, prep, model, total, tally, targets, rule)
+        finish(part, prep, model, total, tally, targets, rule, log)
 
 
 def _placeholder(prep: Prepared, i: int, dev):

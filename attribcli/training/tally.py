@@ -79,7 +79,8 @@ class Tally:
         the carry's effect, and its lines of steps.csv and target_steps.csv (``result``: inrun.step.StepResult)."""
         self.add(step, idx, first, second)
         self.carry += result.carry
-        self.step_rows.append((step, epoch, lr, result.train_loss))
+        value_abs = float(np.abs(first).sum() + (np.abs(second).sum() if second is not None else 0.0))
+        self.step_rows.append((step, epoch, lr, result.train_loss, value_abs))
         M = len(result.target_losses)
         col2 = second.sum(0) if second is not None else np.zeros(M)
         col1 = first.sum(0)

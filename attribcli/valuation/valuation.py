@@ -150,6 +150,11 @@ class Valuation:
     def losses(self) -> pd.DataFrame:
         return self._run.losses
 
+    @property
+    def fidelity(self) -> dict | None:
+        """Per-step fidelity of the values (training/fidelity.py); None for runs made before it was measured."""
+        return self._run.manifest.get("fidelity")
+
     @cached_property
     def efficiency(self) -> pd.DataFrame:
         return V.efficiency(self._run)

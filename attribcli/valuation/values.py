@@ -130,6 +130,7 @@ def efficiency(run: Run) -> pd.DataFrame:
     """Per generation: Σ values vs the realised loss reduction over the run, and the gap."""
     cols = ["generation_id", "loss_reference", "loss_base", "loss_final", "realised_reduction",
             "value_sum", "efficiency_gap", "relative_gap"]
+    cols += [c for c in ("step_pearson", "steps_misvalued") if c in run.losses]  # runs since per-step fidelity
     return run.losses[cols].copy()
 
 
