@@ -63,3 +63,11 @@ def test_source_recovery_benchmark_runs(tiny_config, tmp_path):
                  "--png", tmp_path / "recovery.png")
     assert "attrib" in out and "BM25" in out and "TF-IDF" in out
     _assert_png(tmp_path / "recovery.png")
+
+
+def test_fidelity_regimes_benchmark_runs(tiny_config, tmp_path):
+    out = _bench("benchmarks/fidelity_regimes.py", "--config", tiny_config, "--regimes", "sgd", "adamw",
+                 "--orders", "1", "--max-steps", "2", "--png", tmp_path / "regimes.png")
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["regime", "order"] and [ln.split()[0] for ln in lines[1:]] == ["sgd", "adamw"]
+    _assert_png(tmp_path / "regimes.png")
