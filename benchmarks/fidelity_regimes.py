@@ -86,7 +86,7 @@ def main() -> None:
               f"{f['misvalued_steps']:>9} {early:>25}")
     with png_figure(args.png, ncols=2, title="Per-step fidelity by regime") as axes:
         if axes is not None:
-            labels = [f"{n}\no{o}" for n, o, _ in rows]
+            labels = [f"{n} o{o}" for n, o, _ in rows]
             axes[0].bar(labels, [f["per_step_pearson"] or 0 for _, _, f in rows])
             axes[0].axhline(0.95, color="tab:red", linewidth=1)
             axes[0].set_title("per-step Pearson, predicted vs realised")
@@ -94,6 +94,8 @@ def main() -> None:
                                  else 0 for _, _, f in rows])
             axes[1].axhline(1.0, color="tab:red", linewidth=1)
             axes[1].set_title("Σ values + carry / realised reduction")
+            for ax in axes:
+                ax.tick_params(axis="x", labelrotation=45, labelsize=8)
 
 
 if __name__ == "__main__":
