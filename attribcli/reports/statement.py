@@ -46,8 +46,9 @@ def build(val: Valuation, spec: ReportSpec) -> Statement:
                            cap=spec.cap, minimum_payout=spec.minimum_payout)
     payout = compute(val, spec, policy)
     st = settlement(spec, payout, policy)
-    lines = statement_lines(val, spec, payout, st)
-    return Statement(statement_id(val, spec), payout, st, lines, statement_root(lines))
+    sid = statement_id(val, spec)
+    lines = statement_lines(val, sid, payout, st)
+    return Statement(sid, payout, st, lines, statement_root(lines))
 
 
 def render_statement(val: Valuation, spec: ReportSpec, stmt: Statement | None = None) -> str:
@@ -65,8 +66,8 @@ def settlement(spec: ReportSpec, payout: Payout, policy: PayoutConfig) -> Settle
 
 def compute(val: Valuation, spec: ReportSpec, policy: PayoutConfig) -> Payout:
     """The payout a statement describes: stages, allocation, floor/cap and escrow claims applied."""
-    clash = sorted(val.holder_ids & {policy.platform_payee, policy.base_model_payee,
-                                                               policy.prompt_payee, policy.commons_payee})
+    clash = sorted(val.holder_ids & {policy.platform_payee, policy.base_model_payee, policy.prompt_payee,
+                                     policy.commons_payee})
     if clash:
         raise AttribError(f"payee id {clash[0]} is both a holder and a stage payee", file=str(val.config_path),
                           field="payout", fix="give the platform, base-model and prompt payees ids no holder uses")
@@ -105,9 +106,9 @@ def statement_id(val: Valuation, spec: ReportSpec) -> str:
     return sha256_bytes(json.dumps({"run": val.manifest_sha256, **params}, sort_keys=True).encode())[:32]
 
 
-def statement_lines(val: Valuation, spec: ReportSpec, payout: Payout, st: Settlement) -> list[dict]:
+def statement_lines(val: Valuation, sid: str, payout: Payout, st: Settlement) -> list[dict]:
     """The statement's lines as Merkle leaves (canonical JSON of each): one per payee, in order."""
-    sid, cur = statement_id(val, spec), payout.currency
+    cur = payout.currency
     return [{"statement": sid, "payee_id": p, "kind": payee_kind(p, payout), "name": str(name),
              "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur,
              "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
@@ -260,11 +261,11 @@ def _payout_json(val, spec, stmt: Statement):
            "run": {"path_name": val.name, "manifest_sha256": val.manifest_sha256},
            "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
            "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
-           "statement_id": statement_id(val, spec),
+           "statement_id": stmt.id,
            "floor_cap_adjustments_minor": dict(payout.adjustments),
            "settlement": {"minimum_payout_minor": st.minimum, "carried_in_minor": sum(st.carried_in.values()),
                           "paid_minor": sum(st.paid.values()), "carried_out_minor": sum(st.carried_out.values())},
-           "merkle": {"root": statement_root(statement_lines(val, spec, payout, st)), "size": len(payout.payees()),
+           "merkle": {"root": stmt.root, "size": stmt.size,
                       "algorithm": "RFC 6962 Merkle tree hash, SHA-256",
                       "leaf": "canonical JSON (sorted keys, no spaces, UTF-8) of each line of 'lines'"},
            "lines": stmt.lines,

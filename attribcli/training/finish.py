@@ -13,7 +13,6 @@ from attribcli.files import atomic_torch_save, atomic_write_text
 from attribcli.model.gpt import GPT, save_weights
 from attribcli.model.lora import merge_lora
 from attribcli.training import fidelity
-from attribcli.training.fidelity import realised_per_step
 from attribcli.training.prepare import Prepared
 from attribcli.training.rundir import CHECKPOINT
 from attribcli.training.setup import csv_text
@@ -32,9 +31,10 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
     explained = value_sum + tally.carry
     tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
                                                   "predicted_order2", "carry"])
+    tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
     M = len(gens)
-    predicted = (tr["predicted_order1"] + tr["predicted_order2"] + tr["carry"]).to_numpy().reshape(total, M)
-    per_step = realised_per_step(tr["loss_before"].to_numpy().reshape(total, M), loss_final)
+    predicted = (tr["predicted_reduction"] + tr["carry"]).to_numpy().reshape(total, M)
+    per_step = fidelity.realised_per_step(tr["loss_before"].to_numpy().reshape(total, M), loss_final)
     step_corr, step_bad = fidelity.per_generation(predicted, per_step)
     steps = pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr", "train_loss", "value_abs"])
     faithful = fidelity.summary(predicted, per_step, steps["value_abs"].to_numpy())
@@ -55,7 +55,6 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
     atomic_write_text(part / "losses.csv", csv_text(losses))
     atomic_write_text(part / "samples.csv", csv_text(samples))
     atomic_write_text(part / "steps.csv", csv_text(steps))
-    tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
     tr["realised_reduction"] = per_step.ravel()  # loss before this step minus loss before the next
     tr["generation"] = [gens[j].id for j in tr["generation"]]
     atomic_write_text(part / "target_steps.csv", csv_text(tr))
