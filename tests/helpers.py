@@ -23,6 +23,20 @@ def batch(tokens: list[list[int]], loss_from: list[int] | None = None):
     return x, y, m
 
 
+def tiny_tracked_gpt(cfg, t, seed=0):
+    """(float64 GPT of ``cfg``, its optimizer rule for hyperparameters ``t``, the optimizer, a tracker)."""
+    from attribcli.inrun.optim import attach_names, update_rule
+    from attribcli.inrun.tracker import GhostTracker
+    from attribcli.model.gpt import GPT
+
+    torch.manual_seed(seed)
+    model = GPT(cfg).double()
+    rule = update_rule(t)
+    opt = rule.make(model.parameters(), t)
+    attach_names(opt, model)
+    return model, rule, opt, GhostTracker(model)
+
+
 def flat_grad(model, loss) -> torch.Tensor:
     params = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss, params, allow_unused=True)

@@ -38,6 +38,9 @@ class StepResult:
     second: np.ndarray | None   # [N, M] when order 2
     carry: np.ndarray           # [M] first-order reduction due to the carry (0 without one)
     routes: dict[str, str] | None = None
+    tag: object = None          # the caller's label of the step (path.py returns steps one step late)
+    nodes: np.ndarray | None = None       # [M] path rule: quadrature nodes used for each generation
+    loss_after: np.ndarray | None = None  # [M] path rule: the target losses at the step's end point
 
 
 @dataclass(frozen=True)
@@ -58,51 +61,23 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
                  shard: Shard | None = None) -> StepResult:
     n = sum(b[0].shape[0] for b in micro_batches)
     M = targets[0].shape[0]
-    chunks = [slice(i, i + target_chunk) for i in range(0, M, target_chunk)] if target_chunk else [slice(0, M)]
+    chunks = chunk_slices(M, target_chunk)
     combined = len(micro_batches) == 1 and len(chunks) == 1  # the one-backward-pass path
     optimizer.zero_grad(set_to_none=True)
-    device = targets[0].device.type
-
-    def amp():  # mixed precision for the forward passes only; captures are upcast, values are float64
-        return torch.autocast(device, dtype=autocast) if autocast else nullcontext()
+    amp = autocast_context(targets[0].device.type, autocast)
 
     def target_losses(fwd, x, y, m) -> torch.Tensor:
         return losses(fwd(x), y, m)
 
-    train_loss, pending = 0.0, None
-    forward = shard.forward if shard else model
-    for k, (x, y, m) in enumerate(micro_batches):
-        last = k == len(micro_batches) - 1
-        with (no_sync(forward) if shard and not last else nullcontext()):  # one all-reduce per step
-            with tracker.capture("train"), amp():
-                per_sample = losses(forward(x), y, m)
-                if shard:
-                    loss = per_sample.sum() * (shard.group.world / shard.global_n)
-                else:
-                    loss = per_sample.mean() if len(micro_batches) == 1 else per_sample.sum() / n
-            # every process must see the same verdict, or one would wait forever in the all-reduce
-            seen = shard.group.all_reduce(loss.detach().float().clone()) / shard.group.world if shard else loss
-            if not torch.isfinite(seen):
-                raise NonFiniteLoss(seen.item())
-            train_loss += seen.item()
-            if combined:
-                pending = loss
-            else:
-                loss.backward()
+    train_loss, pending = forward_train(model, tracker, micro_batches, losses=losses, amp=amp, shard=shard,
+                                        keep_graph=combined)
     names = tracker.param_names()
     first, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), None, None
     for sl in chunks:
-        with tracker.capture("target"), amp():
-            vl = target_losses(model, *(t[sl] for t in targets))
-        if not torch.isfinite(vl).all():
-            raise NonFiniteLoss(vl.sum().item())
-        (vl.sum() + pending if pending is not None else vl.sum()).backward()
+        vl = target_pass(model, tracker, tuple(t[sl] for t in targets), losses=losses, amp=amp, pending=pending)
         pending = None
         K = K if K is not None else rule.scale(optimizer)
-        scalar = _scalar(K)
-        raw = tracker.dots() * scalar if scalar is not None else \
-            tracker.direction_dots(_scaled(tracker.target_grads(), K, names))
-        first[:, sl] = raw.cpu().numpy()
+        first[:, sl] = scaled_dots(tracker, K, names).cpu().numpy()
         if want_routes and routes is None:
             routes = tracker.routes()  # from the first chunk's captures; later chunks must not erase it
         v_losses[sl] = vl.detach().double().cpu().numpy()
@@ -129,6 +104,67 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         if second is not None:
             second /= shard.group.world
     return StepResult(train_loss, v_losses, first, second, carry, routes)
+
+
+def chunk_slices(M: int, target_chunk: int | None) -> list[slice]:
+    return [slice(i, i + target_chunk) for i in range(0, M, target_chunk)] if target_chunk else [slice(0, M)]
+
+
+def target_pass(model, tracker: GhostTracker, targets: Batch, *, losses: SequenceLosses, amp,
+                pending: torch.Tensor | None = None) -> torch.Tensor:
+    """Forward and backward of the targets over frozen parameters, captured (with the training loss's
+    backward when ``pending``); returns the ``[M]`` target losses."""
+    with tracker.capture("target"), amp():
+        x, y, m = targets
+        vl = losses(model(x), y, m)
+    if not torch.isfinite(vl).all():
+        raise NonFiniteLoss(vl.sum().item())
+    (vl.sum() + pending if pending is not None else vl.sum()).backward()
+    return vl
+
+
+def autocast_context(device: str, dtype: torch.dtype | None):
+    """Mixed precision for the forward passes only; captures are upcast, values are float64."""
+    return (lambda: torch.autocast(device, dtype=dtype)) if dtype else nullcontext
+
+
+def forward_train(model, tracker: GhostTracker, micro_batches: list[Batch], *, losses: SequenceLosses, amp,
+                  shard: Shard | None, keep_graph: bool) -> tuple[float, torch.Tensor | None]:
+    """The training forward of every micro-batch, captured; each one's backward runs at once unless
+    ``keep_graph`` (one micro-batch, one target chunk: its loss is returned to share the targets' backward)."""
+    n = sum(b[0].shape[0] for b in micro_batches)
+    train_loss, pending = 0.0, None
+    forward = shard.forward if shard else model
+    for k, (x, y, m) in enumerate(micro_batches):
+        last = k == len(micro_batches) - 1
+        with (no_sync(forward) if shard and not last else nullcontext()):  # one all-reduce per step
+            with tracker.capture("train"), amp():
+                per_sample = losses(forward(x), y, m)
+                if shard:
+                    loss = per_sample.sum() * (shard.group.world / shard.global_n)
+                else:
+                    loss = per_sample.mean() if len(micro_batches) == 1 else per_sample.sum() / n
+            # every process must see the same verdict, or one would wait forever in the all-reduce
+            seen = shard.group.all_reduce(loss.detach().float().clone()) / shard.group.world if shard else loss
+            if not torch.isfinite(seen):
+                raise NonFiniteLoss(seen.item())
+            train_loss += seen.item()
+            if keep_graph:
+                pending = loss
+            else:
+                loss.backward()
+    return train_loss, pending
+
+
+def scaled_dots(tracker: GhostTracker, K: dict, names: dict, train=None, grads: dict | None = None) -> torch.Tensor:
+    """``[N, M]`` = ``<K ⊙ ∇(l_z / B), ∇l_v>`` from the current target captures (``train``: an earlier step's
+    captures; ``grads``: the targets' gradients when already formed). One scale for every parameter uses
+    the pair dot products; otherwise each target's gradient is scaled by K and dotted."""
+    scalar = _scalar(K)
+    if scalar is not None:
+        return tracker.dots(train=train) * scalar
+    return tracker.direction_dots(_scaled(grads if grads is not None else tracker.target_grads(), K, names),
+                                  train=train)
 
 
 def no_sync(ddp) -> object:

@@ -133,18 +133,20 @@ class GhostTracker:
 
     # -- first order: per-sample gradient · per-target gradient ------------------------------------
 
-    def dots(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    def dots(self, dtype: torch.dtype = torch.float64, train: list[Captures] | None = None) -> torch.Tensor:
         """``[N, M]`` inner products of per-sample training gradients with per-target gradients
-        (N = samples of every micro-batch captured since the last ``clear``, in order). A tied weight's
-        per-sample gradient is the sum of its two uses, so the cross terms between them are added."""
+        (N = samples of every micro-batch captured since the last ``clear``, in order; or of ``train``, the
+        captures of an earlier step kept by ``take_train``). A tied weight's per-sample gradient is the sum
+        of its two uses, so the cross terms between them are added."""
+        train = self._train if train is None else train
         out = self._per_micro_batch(lambda name, module, x: _sum(
             rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"])
-            for y in self._target.get(name, []) if _has_grad(name, x, y)), dtype)
+            for y in self._target.get(name, []) if _has_grad(name, x, y)), dtype, train)
         if self.ties:
             from attribcli.inrun.hf_rules import tied_embedding_head_dots
 
             rows = []
-            for mb in self._train:
+            for mb in train:
                 total = None
                 for emb, head, kind in self.ties:
                     for ex in mb.get(emb, []):
@@ -195,10 +197,11 @@ class GhostTracker:
                 D[head] = {**D[head], "weight": total}
         return D
 
-    def direction_dots(self, D: dict[str, dict[str, torch.Tensor]], dtype=torch.float64) -> torch.Tensor:
+    def direction_dots(self, D: dict[str, dict[str, torch.Tensor]], dtype=torch.float64,
+                       train: list[Captures] | None = None) -> torch.Tensor:
         """``[N, M]``: each training sample's gradient dotted with each target's direction ``D``."""
         return self._per_micro_batch(lambda name, module, x: rule_for(module).direction_dots(
-            module, x["a"], x["b"], D[name]) if name in D else None, dtype)
+            module, x["a"], x["b"], D[name]) if name in D else None, dtype, self._train if train is None else train)
 
     def hessian_directions(self, target_losses_fn, inputs, tangent: dict[str, torch.Tensor],
                            at: dict[str, torch.Tensor] | None = None):
@@ -234,12 +237,18 @@ class GhostTracker:
         self._dual = []
         return self._tied_total(result)
 
+    def take_train(self) -> list[Captures]:
+        """The training captures of this step, handed over and forgotten here: the path rule dots them with
+        the next step's target captures (the gradient at the step's end point)."""
+        train, self._train = self._train, []
+        return train
+
     def clear(self) -> None:
         self._train, self._target = [], {}
 
-    def _per_micro_batch(self, layer_fn, dtype) -> torch.Tensor:
+    def _per_micro_batch(self, layer_fn, dtype, train: list[Captures]) -> torch.Tensor:
         rows = []
-        for mb in self._train:
+        for mb in train:
             total = None
             for name, module in self.layers:
                 for x in mb.get(name, []):

@@ -11,7 +11,7 @@ from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.inrun.step import tracked_step
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
-from tests.helpers import batch, flat_grad
+from tests.helpers import batch, flat_grad, tiny_tracked_gpt
 
 CFG = GPTConfig(vocab_size=9, context_length=10, n_layer=1, n_head=2, n_embd=8)
 
@@ -24,12 +24,7 @@ def _data(seed):
 
 
 def _setup(t: TrainingConfig, seed=0):
-    torch.manual_seed(seed)
-    model = GPT(CFG).double()
-    rule = update_rule(t)
-    opt = rule.make(model.parameters(), t)
-    attach_names(opt, model)
-    return model, rule, opt, GhostTracker(model)
+    return tiny_tracked_gpt(CFG, t, seed)
 
 
 def _brute_first(model, opt, t, rule, train, target):
