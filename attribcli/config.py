@@ -98,8 +98,20 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class AttributionConfig:
-    order: Literal[1, 2] = _f(1, help="1 = first order; 2 adds the gradient-Hessian-gradient term")
+    rule: Literal["path", "taylor"] = _f(
+        "taylor", help="path: each step's values integrate the generation's gradient along the step (they add up "
+                       "to the realised change); taylor: the expansion at the step's start, to attribution.order")
+    order: Literal[1, 2] = _f(1, help="taylor only: 1 = first order; 2 adds the gradient-Hessian-gradient term")
+    path_tolerance: float = _f(0.02, check=_positive, help="path only: refine a step's quadrature while its "
+                                                           "residual exceeds this fraction of the step's change")
+    path_max_nodes: int = _f(17, check=lambda v: None if _nodes(v) else "must be 2, 3, 5, 9, 17 or 33 (2^k + 1)",
+                             help="path only: the most quadrature nodes per step (2: the trapezoid alone)")
     target_chunk: int | None = _f(None, check=_positive, help="generations per backward pass (memory)")
+
+
+def _nodes(v: int) -> bool:
+    """A composite trapezoid's node count after halvings: 2^k + 1, at most 33 (a pass per node)."""
+    return 2 <= v <= 33 and (v - 1) & (v - 2) == 0
 
 
 def _fraction(v):
@@ -257,6 +269,9 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is StageShares and abs(obj.base_model + obj.fine_tuning + obj.prompt - 1) > 1e-9:
         raise AttribError(f"stage shares sum to {obj.base_model + obj.fine_tuning + obj.prompt:g}, not 1",
                           file=str(file), field=prefix.rstrip("."), fix="make base_model + fine_tuning + prompt = 1")
+    if cls is AttributionConfig and obj.rule == "path" and obj.order == 2:
+        raise AttribError("order 2 is a taylor setting; the path rule integrates along the step instead",
+                          file=str(file), field=f"{prefix}order", fix="remove order, or set attribution.rule: taylor")
     if cls is TrainingConfig and obj.optimizer == "adamw" and obj.momentum:
         raise AttribError("momentum is an sgd setting; AdamW's momentum is beta1", file=str(file),
                           field=f"{prefix}momentum", fix="remove momentum, or set beta1")

@@ -67,7 +67,10 @@ def test_source_recovery_benchmark_runs(tiny_config, tmp_path):
 
 def test_fidelity_regimes_benchmark_runs(tiny_config, tmp_path):
     out = _bench("benchmarks/fidelity_regimes.py", "--config", tiny_config, "--regimes", "sgd", "adamw",
-                 "--orders", "1", "--max-steps", "2", "--png", tmp_path / "regimes.png")
+                 "--rules", "o1", "path", "dense", "--max-steps", "2", "--png", tmp_path / "regimes.png")
     lines = out.splitlines()
-    assert lines[0].split()[:2] == ["regime", "order"] and [ln.split()[0] for ln in lines[1:]] == ["sgd", "adamw"]
+    assert lines[0].split()[:2] == ["regime", "rule"]
+    assert [ln.split()[:2] for ln in lines[1:]] == [[r, k] for r in ("sgd", "adamw") for k in ("o1", "path", "dense")]
+    dense = [ln.split() for ln in lines[1:] if ln.split()[1] == "dense"]
+    assert all(float(row[-2]) == 0 and float(row[-1]) == 1 for row in dense)  # the reference against itself
     _assert_png(tmp_path / "regimes.png")

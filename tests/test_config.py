@@ -312,6 +312,17 @@ def test_non_positive_values(tmp_path, key, value, needle):
     bad(write(tmp_path, with_training(**{key: value})), f"training.{key}", needle)
 
 
+@pytest.mark.parametrize("text, field, needle", [
+    ("  rule: path\n  order: 2\n", "attribution.order", "taylor"),
+    ("  path_max_nodes: 4\n", "attribution.path_max_nodes", "2^k + 1"),
+    ("  path_max_nodes: 65\n", "attribution.path_max_nodes", "2^k + 1"),
+    ("  path_tolerance: 0\n", "attribution.path_tolerance", "greater than 0"),
+    ("  rule: exact\n", "attribution.rule", "path"),
+])
+def test_bad_valuation_rule_settings(tmp_path, text, field, needle):
+    bad(write(tmp_path, MINIMAL + "attribution:\n" + text), field, needle)
+
+
 @pytest.mark.parametrize("key", ["n_layer", "n_head", "n_embd", "context_length"])
 def test_model_sizes_must_be_positive(tmp_path, key):
     bad(write(tmp_path, MINIMAL + f"model:\n  {key}: 0\n"), f"model.{key}", "greater than 0")

@@ -15,19 +15,42 @@ from attribcli import __version__
 from attribcli.files import atomic_write_text, sha256_file, sha256_path
 
 
-def method_description(rule, order: int, lora: dict | None = None) -> dict:
-    """What the values are and what they approximate, for the manifest and the reports."""
-    return {
+def method_description(rule, attribution, lora: dict | None = None) -> dict:
+    """What the values are and what they approximate, for the manifest and the reports (``rule``: the
+    optimizer's inrun.optim.UpdateRule; ``attribution``: the config's AttributionConfig)."""
+    path, order = attribution.rule == "path", attribution.order
+    out = {
         "parameters": (f"LoRA adapters only (rank {lora['rank']}, alpha {lora['alpha']}, {len(lora['layers'])} "
                        "layers); every other weight frozen and outside the values; adapters merged into model.pt"
                        if lora else "every weight of the model"),
-        "name": f"In-Run Data Shapley, {'second' if order == 2 else 'first'} order (Wang et al., 2024)",
-        "order": order,
-        "optimizer_rule": rule.name,
-        "formula": rule.formula + ("; plus phi2[z, v] = -<u_z, H_v (carry + 1/2 sum_z' u_z')> (Hessian of the "
-                                   "generation's loss, one forward-over-reverse pass per step)" if order == 2 else ""),
-        "approximates": rule.approximates + ("; second order: the Shapley value of the step's utility to second order "
-                                             "in the update" if order == 2 else "; to first order in the update"),
+        "name": ("In-Run Data Shapley, path-integrated over each step (Aumann-Shapley; Wang et al., 2024)" if path else
+                 f"In-Run Data Shapley, {'second' if order == 2 else 'first'} order (Wang et al., 2024)"),
+    }
+    if path:
+        out |= {
+            "rule": "path", "path_tolerance": attribution.path_tolerance,
+            "path_max_nodes": attribution.path_max_nodes, "optimizer_rule": rule.name,
+            "formula": "phi_t[z, v] = integral over a in [0, 1] of <u_z, grad l_v(w_t - a Delta_t)>, by the "
+                       "trapezoid rule on the gradients at w_t and w_{t+1}; while |realised - sum of values - carry| "
+                       "> path_tolerance of the step's change, the interval is halved (a target pass per new node) "
+                       f"and the composite Simpson rule taken on the nodes; u_z: {rule.formula}",
+            "approximates": "the Aumann-Shapley value of each step's realised change of the generation's loss: "
+                            "along the step's straight line the values and the carry's own integral add up to "
+                            "the realised change exactly; the quadrature's residual is measured at every step "
+                            f"(target_steps.csv: nodes); u_z is {rule.approximates}",
+        }
+    else:
+        out |= {
+            "order": order,
+            "optimizer_rule": rule.name,
+            "formula": rule.formula + ("; plus phi2[z, v] = -<u_z, H_v (carry + 1/2 sum_z' u_z')> (Hessian of the "
+                                       "generation's loss, one forward-over-reverse pass per step)" if order == 2
+                                       else ""),
+            "approximates": rule.approximates + ("; second order: the Shapley value of the step's utility to second "
+                                                 "order in the update" if order == 2 else
+                                                 "; to first order in the update"),
+        }
+    return out | {
         "per_sample_gradients": "never materialized for the targets' sake: ghost dot-products or per-layer "
                                 "materialization, whichever is cheaper, from captured inputs and output gradients",
         "target_loss": "mean next-token cross-entropy (nats) over the completion tokens, given the prompt",

@@ -57,9 +57,11 @@ def per_generation(predicted: np.ndarray, realised: np.ndarray) -> tuple[list, l
     return corr, bad
 
 
-def summary(predicted: np.ndarray, realised: np.ndarray, value_abs: np.ndarray) -> dict:
+def summary(predicted: np.ndarray, realised: np.ndarray, value_abs: np.ndarray,
+            nodes: np.ndarray | None = None) -> dict:
     """The run's fidelity: ``predicted`` and ``realised`` are ``[steps, generations]`` (predicted: values of
-    both orders plus the carry), ``value_abs`` the Σ |value| of each step over its samples and generations."""
+    both orders plus the carry), ``value_abs`` the Σ |value| of each step over its samples and generations,
+    ``nodes`` (path rule) the quadrature nodes each step took for each generation."""
     P, R = predicted.sum(1), realised.sum(1)
     T = len(P)
     total_p, total_r = float(P.sum()), float(R.sum())
@@ -82,6 +84,9 @@ def summary(predicted: np.ndarray, realised: np.ndarray, value_abs: np.ndarray) 
         "early_realised_share": early_realised,
         "worst_steps": [{"step": int(i) + 1, "predicted": float(P[i]), "realised": float(R[i])} for i in worst],
     }
+    if nodes is not None:
+        out["path_nodes_mean"] = float(nodes.mean())
+        out["path_steps_refined"] = int((nodes > 2).any(1).sum())
     out["problems"] = problems(out)
     out["description"] = describe(out)
     return out
@@ -110,4 +115,6 @@ def describe(s: dict) -> str:
     gap = s["sum_gap"]
     return (f"per-step Pearson {'n/a' if p is None else f'{p:.3f}'}; Σ values + carry {s['predicted_reduction']:.4g} "
             f"vs realised {s['realised_reduction']:.4g} nats" + ("" if gap is None else f" ({gap:+.1%})")
-            + f"; {s['misvalued_steps']} of {s['steps']} steps misvalued (loss rose, values say it fell)")
+            + f"; {s['misvalued_steps']} of {s['steps']} steps misvalued (loss rose, values say it fell)"
+            + (f"; path rule: {s['path_nodes_mean']:.2f} nodes a step on average, {s['path_steps_refined']} steps "
+               "refined" if "path_nodes_mean" in s else ""))

@@ -29,21 +29,24 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
     value_sum = first_sum + second_sum
     realised = tally.loss_base - loss_final
     explained = value_sum + tally.carry
+    path = prep.config.attribution.rule == "path"
     tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
-                                                  "predicted_order2", "carry"])
+                                                  "predicted_order2", "carry", "nodes"])
     tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
+    tr = tr.drop(columns=["predicted_order1", "predicted_order2"] if path else ["nodes"])  # path: one rule, no orders
     M = len(gens)
     predicted = (tr["predicted_reduction"] + tr["carry"]).to_numpy().reshape(total, M)
     per_step = fidelity.realised_per_step(tr["loss_before"].to_numpy().reshape(total, M), loss_final)
     step_corr, step_bad = fidelity.per_generation(predicted, per_step)
     steps = pd.DataFrame(tally.step_rows, columns=["step", "epoch", "lr", "train_loss", "value_abs"])
-    faithful = fidelity.summary(predicted, per_step, steps["value_abs"].to_numpy())
+    faithful = fidelity.summary(predicted, per_step, steps["value_abs"].to_numpy(),
+                                nodes=tr["nodes"].to_numpy().reshape(total, M) if path else None)
     losses = pd.DataFrame({
         "generation_id": [g.id for g in gens],
         "completion_tokens": [len(prep.tokenizer.encode(g.completion)) for g in gens],
         "loss_reference": math.log(prep.tokenizer.vocab_size),
         "loss_base": tally.loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
-        "value_sum": value_sum, "value_sum_order1": first_sum, "value_sum_order2": second_sum,
+        "value_sum": value_sum, **({} if path else {"value_sum_order1": first_sum, "value_sum_order2": second_sum}),
         "carry_sum": tally.carry, "realised_reduction": realised,
         "efficiency_gap": explained - realised,
         "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),
@@ -80,9 +83,11 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
         "fidelity": faithful,
     }
     write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
-                   method=method_description(rule, order, prep.lora))
+                   method=method_description(rule, prep.config.attribution, prep.lora))
     log("fidelity: " + faithful["description"])
     if faithful["problems"]:
         log("warning: the values do not describe this training step by step (" + "; ".join(faithful["problems"])
-            + "): payouts would rest on values that do not add up to what the steps did. Lower training.lr, add "
-            "warmup_steps (AdamW), or use attribution.order 2; see README, Method: per-step fidelity")
+            + "): payouts would rest on values that do not add up to what the steps did. "
+            + ("Raise attribution.path_max_nodes or lower training.lr" if path else
+               "Use attribution.rule: path, or lower training.lr")
+            + "; with AdamW add warmup_steps; see README, Method: per-step fidelity")

@@ -22,6 +22,7 @@ from attribcli.data import duplicates
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save
 from attribcli.inrun.optim import attach_names, update_rule
+from attribcli.inrun.path import PathSettings, path_step
 from attribcli.inrun.step import NonFiniteLoss, Shard, tracked_step
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import sequence_losses
@@ -115,11 +116,14 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
     log(f"training {n} samples from {len(prep.licensing.trained_ids)} documents "
         f"({len(prep.documents) - len(prep.licensing.trained_ids)} excluded: opted out or licence), "
         f"{M} generations, {total} steps on {dev.type}"
-        + (f" x {group.world} processes" if group.active else "") + f"; optimizer {rule.name}, order {att.order}")
+        + (f" x {group.world} processes" if group.active else "") + f"; optimizer {rule.name}, "
+        + (f"path rule (up to {att.path_max_nodes} nodes a step)" if att.rule == "path" else f"order {att.order}"))
     copies = duplicates.summary(prep.duplicates)
     if copies:
         log(copies)
     micro = t.micro_batch_size or t.batch_size
+    settings = PathSettings(att.path_tolerance, att.path_max_nodes)
+    opened = None  # the path rule's step awaiting the next step's target pass
     console = None if group.main else Console(stderr=True, quiet=True)
     with Progress(total, start=start, log=log, every=t.log_every, console=console) as bar:
         order = (None, None)  # (epoch, its sample order): one permutation per epoch, not per step
@@ -134,25 +138,35 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
             mine = group.shard(idx)
             micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in mine[k:k + micro]], dev)
                              for k in range(0, len(mine), micro)] or [_placeholder(prep, idx[0], dev)]
+            close = step + 1 == total or (step + 1) % t.checkpoint_every == 0  # nothing open in a checkpoint
+            kwargs = dict(target_chunk=att.target_chunk, want_routes=step == start, losses=sequence_losses,
+                          autocast=torch.bfloat16 if t.precision == "bf16" else None,
+                          shard=Shard(train_forward, group, len(idx)) if group.active else None)
+            tag = (step + 1, epoch + 1, lr, idx, len(mine))
             try:
-                r = tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
-                                 target_chunk=att.target_chunk, want_routes=step == start,
-                                 autocast=torch.bfloat16 if t.precision == "bf16" else None,
-                                 shard=Shard(train_forward, group, len(idx)) if group.active else None,
-                                 losses=sequence_losses)
+                if att.rule == "path":
+                    done, opened = path_step(model, tracker, optimizer, rule, micro_batches, targets, opened=opened,
+                                             close=close, tag=tag, settings=settings, **kwargs)
+                else:
+                    done = [tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
+                                         **kwargs)]
+                    done[0].tag = tag
             except NonFiniteLoss as exc:
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr",
                                   fix=f"lower training.lr (now {t.lr}) or add warmup_steps") from None
-            if r.routes:
-                _log_routes(r.routes, log)
-            first, second = _gathered(group, r, len(mine))
+            for r in done:  # the path rule closes a step when the next one has run
+                if r.routes:
+                    _log_routes(r.routes, log)
+                s, e, s_lr, s_idx, rows = r.tag
+                first, second = _gathered(group, r, rows)
+                if group.main:
+                    tally.record(s, e, s_lr, s_idx, r, first, second)
             if not group.main:
                 if kill_after and step + 1 == kill_after:
                     os._exit(137)
                 continue
-            tally.record(step + 1, epoch + 1, lr, idx, r, first, second)
-            bar.update(step + 1, loss=r.train_loss, samples=len(idx))
+            bar.update(step + 1, loss=(opened or done[-1]).train_loss, samples=len(idx))
             if (step + 1) % t.checkpoint_every == 0 and step + 1 < total:
                 atomic_torch_save({"step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                    "tally": tally.checkpoint_state(), "input_hashes": prep.input_hashes},

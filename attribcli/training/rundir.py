@@ -15,10 +15,11 @@ directory under the final name is always a finished run; an interrupted one stay
     inputs/generations.jsonl the generations valued
     samples.csv              sample → document, chunk, predicted tokens, steps it was trained in
     values.npy               float64 [samples × generations] In-Run Data Shapley values used downstream
-    values_order1.npy, values_order2.npy   with attribution.order 2: the two parts of values.npy
+    values_order1.npy, values_order2.npy   with the taylor rule at order 2: the two parts of values.npy
     losses.csv               per generation: reference/base/final losses, value sums, carry, efficiency gap
-    steps.csv                per step: epoch, learning rate, training loss
-    target_steps.csv         per step and generation: loss before the step, predicted reduction, carry
+    steps.csv                per step: epoch, learning rate, training loss, Σ |value|
+    target_steps.csv         per step and generation: loss before the step, predicted reduction, carry,
+                             realised reduction (path rule: and the quadrature nodes the step took)
     model.pt                 fine-tuned weights
     checkpoints/last.pt      latest checkpoint (resume; removed when the run completes)
     tally/                   while training: the value table being accumulated (tally.py); removed at the end

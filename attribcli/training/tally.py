@@ -84,8 +84,9 @@ class Tally:
         M = len(result.target_losses)
         col2 = second.sum(0) if second is not None else np.zeros(M)
         col1 = first.sum(0)
+        nodes = result.nodes if result.nodes is not None else np.zeros(M, dtype=np.int64)  # path rule only
         self.target_rows.extend((step, j, float(result.target_losses[j]), float(col1[j]), float(col2[j]),
-                                 float(result.carry[j])) for j in range(M))
+                                 float(result.carry[j]), int(nodes[j])) for j in range(M))
 
     def checkpoint_state(self) -> dict:
         """Flush the table; the small parts, to be saved in the checkpoint. Call ``committed`` once the

@@ -121,11 +121,12 @@ def test_hf_gpt2_conv1d_adapters_equal_brute_force_and_merge():
     torch.testing.assert_close(merge_lora(model)(x), before, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("optimizer,order", [("sgd", 2), ("adamw", 1)])
-def test_a_lora_run_trains_values_and_writes_a_plain_model(tmp_path, optimizer, order):
+@pytest.mark.parametrize("optimizer,attribution", [("sgd", {"order": 2}), ("adamw", {"order": 1}),
+                                                    ("adamw", {"rule": "path", "path_tolerance": 1e-9})])
+def test_a_lora_run_trains_values_and_writes_a_plain_model(tmp_path, optimizer, attribution):
     cfg = write_config(tmp_path, model={"n_layer": 1, "n_head": 2, "n_embd": 32, "context_length": 256,
                                         "lora": {"rank": 4, "alpha": 8, "targets": ["qkv", "fc"]}},
-                       training__max_steps=3, training__optimizer=optimizer, attribution__order=order)
+                       training__max_steps=3, training__optimizer=optimizer, attribution=attribution)
     r = CliRunner().invoke(main, ["train", str(cfg)])
     assert r.exit_code == 0, r.output
     run = tmp_path / "run"

@@ -37,7 +37,11 @@ def _values(run):
     dict(training={"epochs": 1, "batch_size": 16, "micro_batch_size": 4, "lr": 0.05, "momentum": 0.9,
                    "weight_decay": 0.01, "checkpoint_every": 10},
          attribution={"order": 2}),
-], ids=["sgd", "epoch-order2-momentum-microbatches"])
+    # the path rule, every step refined (the nodes' passes and the residual's all-reduce on every process)
+    dict(training={"epochs": 1, "batch_size": 16, "micro_batch_size": 4, "lr": 0.05, "momentum": 0.9,
+                   "checkpoint_every": 10},
+         attribution={"rule": "path", "path_tolerance": 1e-9, "path_max_nodes": 3}),
+], ids=["sgd", "epoch-order2-momentum-microbatches", "epoch-path-momentum-microbatches"])
 def test_two_processes_equal_one_process(tmp_path, setting):
     one, two = write_config(tmp_path / "one", **setting), write_config(tmp_path / "two", **setting)
     r1 = _train(one)

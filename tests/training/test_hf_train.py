@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("transformers")
@@ -18,7 +19,10 @@ def _attrib(*args):
                           cwd=ROOT)
 
 
-def test_hf_gpt2_pipeline_with_adamw_second_order_and_micro_batches(tmp_path):
+@pytest.mark.parametrize("attribution", [{"order": 2}, {"rule": "path", "path_tolerance": 1e-9}],
+                         ids=["taylor-order2", "path"])
+def test_hf_gpt2_pipeline_with_adamw_and_micro_batches(tmp_path, attribution):
+    """GPT-2 ties its embedding and output head: both rules see the tied weight's per-sample gradient."""
     ckpt = _save(tmp_path, _no_dropout(_hf_model("gpt2")), _tokenizer())
     data = tmp_path / "data"
     data.mkdir()
@@ -31,18 +35,26 @@ def test_hf_gpt2_pipeline_with_adamw_second_order_and_micro_batches(tmp_path):
         json.dumps({"id": "g1", "prompt": "the cat", "completion": " sat on the mat.", "revenue": "3.00"}) + "\n"
         + json.dumps({"id": "g2", "prompt": "a dog", "completion": " ran in the park!", "revenue": "4.01"}) + "\n")
     cfg = write_config(tmp_path, data=data, model={"kind": "hf", "path": str(ckpt), "context_length": 32},
-                       attribution={"order": 2}, training__optimizer="adamw", training__lr=1e-3,
+                       attribution=attribution, training__optimizer="adamw", training__lr=1e-3,
                        training__max_steps=3, training__batch_size=4, training__micro_batch_size=2)
     r = _attrib("train", cfg)
     assert r.returncode == 0, r.stderr
     assert "per-layer routes" in r.stderr
     run = tmp_path / "run"
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["method"]["optimizer_rule"] == "adamw" and manifest["method"]["order"] == 2
-    assert "model" in manifest["inputs"]
-    v, v1, v2 = (np.load(run / f) for f in ("values.npy", "values_order1.npy", "values_order2.npy"))
-    assert v.shape == (8, 2) and np.isfinite(v).all() and np.abs(v2).sum() > 0
-    np.testing.assert_array_equal(v, v1 + v2)
+    assert manifest["method"]["optimizer_rule"] == "adamw" and "model" in manifest["inputs"]
+    v = np.load(run / "values.npy")
+    assert v.shape == (8, 2) and np.isfinite(v).all() and np.abs(v).sum() > 0
+    if attribution.get("rule") == "path":  # refined until the residual is rounding: values add up to each step
+        t = pd.read_csv(run / "target_steps.csv")
+        assert (t["nodes"] > 2).all()
+        residual = (t["predicted_reduction"] + t["carry"] - t["realised_reduction"]).abs()
+        assert residual.max() < 0.02 * t["realised_reduction"].abs().max()
+    else:
+        assert manifest["method"]["order"] == 2
+        v1, v2 = (np.load(run / f) for f in ("values_order1.npy", "values_order2.npy"))
+        assert np.abs(v2).sum() > 0
+        np.testing.assert_array_equal(v, v1 + v2)
     out = run / "reports/payout.json"
     assert _attrib("payout", run, "--revenue-from-generations", "--format", "json", "-o", out).returncode == 0
     assert json.loads(out.read_text())["revenue_minor"] == 701

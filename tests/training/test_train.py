@@ -40,10 +40,13 @@ def test_same_config_and_seed_give_identical_values(tmp_path):
         assert (runs[0] / f).read_bytes() == (runs[1] / f).read_bytes(), f
 
 
-def test_killed_and_resumed_run_gives_identical_values(tmp_path):
-    whole = write_config(tmp_path / "whole", training__max_steps=7)
+@pytest.mark.parametrize("attribution", [{"rule": "taylor"}, {"rule": "path", "path_tolerance": 0.01}],
+                         ids=["taylor", "path"])
+def test_killed_and_resumed_run_gives_identical_values(tmp_path, attribution):
+    """The path rule closes the step before each checkpoint with a pass of its own: nothing open is lost."""
+    whole = write_config(tmp_path / "whole", training__max_steps=7, attribution=attribution)
     assert _train(whole).returncode == 0
-    cfg = write_config(tmp_path / "killed", training__max_steps=7)
+    cfg = write_config(tmp_path / "killed", training__max_steps=7, attribution=attribution)
     r = _train(cfg, env={KILL_ENV: "5"})  # dies after step 5; last checkpoint is step 4
     assert r.returncode == 137
     partial = tmp_path / "killed" / "run.partial"
@@ -153,3 +156,27 @@ def test_second_order_shrinks_the_efficiency_gap_at_a_moderate_lr(tmp_path):
     assert (run / "values_order1.npy").is_file() and (run / "values_order2.npy").is_file()
     v, v1, v2 = (np.load(run / f) for f in ("values.npy", "values_order1.npy", "values_order2.npy"))
     np.testing.assert_array_equal(v, v1 + v2)
+
+
+def test_path_rule_adds_up_where_the_taylor_values_overshoot(tmp_path):
+    """SGD lr 2e-2 on the shipped base model: first order overshoots the realised reduction several times;
+    the path rule's values plus carry add up to it step by step and over the run."""
+    runs = {}
+    for rule in ("taylor", "path"):
+        cfg = _sample_model_config(tmp_path / rule, attribution={"rule": rule}, training__lr=0.02,
+                                   training__max_steps=5, training__batch_size=16)
+        r = _train(cfg)
+        assert r.returncode == 0, r.stderr
+        runs[rule] = open_run(tmp_path / rule / "run")
+    taylor, path = (runs[k].manifest["fidelity"] for k in ("taylor", "path"))
+    print(f"Σ values + carry / realised: taylor {taylor['predicted_reduction'] / taylor['realised_reduction']:.3f}, "
+          f"path {path['predicted_reduction'] / path['realised_reduction']:.3f}; nodes {path['path_nodes_mean']:.2f}")
+    assert abs(path["sum_gap"]) < 0.05 < abs(taylor["sum_gap"])
+    assert path["per_step_pearson"] > 0.95 and path["misvalued_steps"] == 0
+    t = pd.read_csv(tmp_path / "path/run/target_steps.csv")
+    assert list(t.columns) == ["step", "generation", "loss_before", "predicted_reduction", "carry", "nodes",
+                               "realised_reduction"]
+    assert t["nodes"].isin([2, 3, 5, 9, 17]).all() and (t["nodes"] > 2).any()
+    residual = (t["predicted_reduction"] + t["carry"] - t["realised_reduction"]).abs()
+    assert residual.sum() < 0.05 * t["realised_reduction"].abs().sum()
+    assert "value_sum_order1" not in runs["path"].losses and runs["path"].manifest["method"]["rule"] == "path"
