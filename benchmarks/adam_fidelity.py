@@ -6,13 +6,14 @@
 For each step and each sample z of the batch, the *realised* effect of z is measured by re-taking the
 same AdamW step from the same weights and optimizer state without z (its loss term removed, the rest
 unchanged: the counterfactual of the Shapley game) and comparing each generation's loss after both
-steps: effect = l_v(w_{t+1} without z) - l_v(w_{t+1}). Two predictions are correlated with it over all
+steps: effect = l_v(w_{t+1} without z) - l_v(w_{t+1}). The predictions are correlated with it over all
 (step, sample, generation) triples, after ``--warmup`` plain AdamW steps (Adam's first steps are
 nearly sign(g), a regime no first-order rule follows):
 
 - attrib's AdamW rule, the step's preconditioner held fixed: <η(1-β1)/(bc1(√v̂+ε)) ⊙ ∇(l_z/B), ∇l_v>;
 - the exact derivative of the step's update with respect to the batch gradient, J_t (v̂ moves too);
-- the naive SGD proxy that ignores the preconditioner: η · <∇(l_z/B), ∇l_v>.
+- the naive SGD proxy that ignores the preconditioner: η · <∇(l_z/B), ∇l_v>;
+- the path rule (attribcli/inrun/path.py): the fixed-preconditioner share integrated along the real step.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 def main() -> None:
     from attribcli.config import load_config
     from attribcli.inrun.optim import adamw_scale, attach_names, update_rule
+    from attribcli.inrun.path import path_step
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
     from attribcli.training.prepare import prepare
@@ -64,10 +66,20 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         sequence_losses(model(b[0]), b[1], b[2]).mean().backward()
         opt.step()
-    realised, preds = [], {"jacobian": [], "fixed": [], "naive": []}
+    realised, preds = [], {"jacobian": [], "fixed": [], "naive": [], "path": []}
     names = tracker.param_names()
     group = opt.param_groups[0]
     for step, b in enumerate(batches[a.warmup:]):
+        snapshot = copy.deepcopy((model, opt))  # the counterfactual steps start where the real one does
+        after_without = []
+        for z in range(b[0].shape[0]):
+            m2, o2 = copy.deepcopy(snapshot)
+            o2.zero_grad(set_to_none=True)
+            keep = [i for i in range(b[0].shape[0]) if i != z]
+            x, y, m = (t[keep] for t in b)
+            (sequence_losses(m2(x), y, m).sum() / b[0].shape[0]).backward()
+            o2.step()
+            after_without.append(target_losses(m2, targets))
         with tracker.capture("train"):
             tl = sequence_losses(model(b[0]), b[1], b[2]).mean()
         with tracker.capture("target"):
@@ -87,24 +99,16 @@ def main() -> None:
             lambda p: adamw_scale(p.grad, opt.state.get(p, {}), a.lr, *group["betas"], group["eps"]))).numpy())
         preds["naive"].append(a.lr * tracker.dots().numpy())
         tracker.clear()
-        snapshot = copy.deepcopy((model, opt))
-        after_without = []
-        for z in range(b[0].shape[0]):
-            m2, o2 = copy.deepcopy(snapshot)
-            o2.zero_grad(set_to_none=True)
-            keep = [i for i in range(b[0].shape[0]) if i != z]
-            x, y, m = (t[keep] for t in b)
-            (sequence_losses(m2(x), y, m).sum() / b[0].shape[0]).backward()
-            o2.step()
-            after_without.append(target_losses(m2, targets))
-        opt.step()  # the real step (gradients of the full batch are still in .grad)
+        # the real step, valued by the path rule (its default tolerance and nodes), closed by a pass of its own
+        (closed,), _ = path_step(model, tracker, opt, rule, [b], targets, losses=sequence_losses, close=True)
+        preds["path"].append(closed.first)
         realised.append(np.stack(after_without) - target_losses(model, targets)[None, :])
         print(f"step {step + 1}/{a.steps}", file=sys.stderr)
     real = np.concatenate(realised).ravel()
     print(f"AdamW, lr {a.lr}, {a.warmup} warm-up steps, then {a.steps} steps x {a.batch} samples x "
           f"{len(prep.generations)} generations = {real.size} (step, sample, generation) triples")
-    labels = {"fixed": "attrib AdamW rule (fixed precond.)", "jacobian": "update Jacobian (moves v too)",
-              "naive": "naive SGD proxy"}
+    labels = {"fixed": "attrib AdamW rule (fixed precond.)", "path": "path rule (same K, along the step)",
+              "jacobian": "update Jacobian (moves v too)", "naive": "naive SGD proxy"}
     pred, r = {}, {}
     for name, label in labels.items():
         pred[name] = np.concatenate(preds[name]).ravel()

@@ -10,8 +10,9 @@ float64. The game: the utility of a subset S of the training samples is the redu
 loss after training on S alone, from the same initialisation, for the same steps and learning rate,
 with loss ``Σ_{z∈S} l_z / N`` (each sample weighs what it weighs in the full run; U(∅) = 0).
 
-- In-run: one run with ``tracked_step`` at order 1 and one at order 2 (first + second-order terms),
-  the per-step values summed per (sample, target).
+- In-run: one run with ``tracked_step`` at order 1, one at order 2 (first + second-order terms) and one
+  with the path rule (``path_step``, its default tolerance and nodes), the per-step values summed per
+  (sample, target).
 - Leave-one-out: ``U(all) − U(all \\ z)``, N retrainings.
 - Monte Carlo permutation Shapley: ``--permutations`` random orders, the marginal contribution of each
   sample is U(prefix with it) − U(prefix without it), one retraining per prefix (N per permutation,
@@ -58,6 +59,7 @@ def tokens(s: str) -> list[int]:
 def main() -> None:
     from attribcli.config import TrainingConfig
     from attribcli.inrun.optim import attach_names, update_rule
+    from attribcli.inrun.path import path_step
     from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
@@ -106,13 +108,18 @@ def main() -> None:
 
     # -- in-run values ---------------------------------------------------------------------------
     inrun = {}
-    for order in (1, 2):
+    for order in (1, 2, "path"):
         model = copy.deepcopy(init)
         opt = rule.make(model.parameters(), tcfg)
         attach_names(opt, model)
         tracker = GhostTracker(model)
-        total = np.zeros((N, M))
-        for _ in range(a.steps):
+        total, opened = np.zeros((N, M)), None
+        for step in range(a.steps):
+            if order == "path":  # each step closed by the next one's target pass; the last by its own
+                done, opened = path_step(model, tracker, opt, rule, [train], target, losses=sequence_losses,
+                                         opened=opened, close=step == a.steps - 1)
+                total += sum(r.first for r in done)
+                continue
             r = tracked_step(model, tracker, opt, rule, [train], target, order=order, losses=sequence_losses)
             total += r.first + (r.second if order == 2 else 0)
         tracker.close()
@@ -147,13 +154,15 @@ def main() -> None:
           f"{time.perf_counter() - t0:.0f}s (in-run {t_inrun:.1f}s)")
     print(f"U(all) per target: {np.array2string(u_all, precision=4)}  (tracked run: "
           f"{np.array2string(u_tracked, precision=4)}); sum of order-1 values: "
-          f"{np.array2string(inrun[1].sum(0), precision=4)}, order 2: {np.array2string(inrun[2].sum(0), precision=4)}")
-    cols = [("o1~LOO", 1, loo), ("o2~LOO", 2, loo), ("o1~MC", 1, shap), ("o2~MC", 2, shap)]
+          f"{np.array2string(inrun[1].sum(0), precision=4)}, order 2: {np.array2string(inrun[2].sum(0), precision=4)}, "
+          f"path: {np.array2string(inrun['path'].sum(0), precision=4)}")
+    cols = [(f"{name}~{gt_name}", key, gt) for gt_name, gt in (("LOO", loo), ("MC", shap))
+            for name, key in (("o1", 1), ("o2", 2), ("path", "path"))]
     rows = [(f"{j}: {TARGETS[j][:22]}", np.s_[:, j]) for j in range(M)] + [("all (pooled)", np.s_[:, :])]
     for title, fn in (("Spearman", spearman), ("Pearson", pearson)):
-        print(f"\n{title.ljust(26)}" + "".join(f"{c:>9s}" for c, _, _ in cols))
+        print(f"\n{title.ljust(26)}" + "".join(f"{c:>10s}" for c, _, _ in cols))
         for label, sl in rows:
-            print(label.ljust(26) + "".join(f"{fn(inrun[o][sl].ravel(), gt[sl].ravel()):9.3f}" for _, o, gt in cols))
+            print(label.ljust(26) + "".join(f"{fn(inrun[o][sl].ravel(), gt[sl].ravel()):10.3f}" for _, o, gt in cols))
     print(f"\n{'MC Shapley':26s}{'mean SE':>10s}{'max SE':>10s}{'std of values':>15s}{'LOO~MC rho':>12s}")
     for label, sl in rows:
         print(label.ljust(26) + f"{se[sl].mean():10.2e}{se[sl].max():10.2e}{shap[sl].std():15.2e}"
@@ -166,6 +175,7 @@ def main() -> None:
             for j in range(M):
                 ax.scatter(gt[:, j], inrun[1][:, j], marker="o", label=f"order 1, target {j}", color=f"C{j}")
                 ax.scatter(gt[:, j], inrun[2][:, j], marker="x", label=f"order 2, target {j}", color=f"C{j}")
+                ax.scatter(gt[:, j], inrun["path"][:, j], marker="^", label=f"path, target {j}", color=f"C{j}")
             if gt is shap:
                 ax.errorbar(shap.ravel(), inrun[1].ravel(), xerr=se.ravel(), fmt="none", ecolor="grey", alpha=0.5)
             lo, hi = min(gt.min(), inrun[1].min()), max(gt.max(), inrun[1].max())

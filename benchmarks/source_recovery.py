@@ -1,6 +1,7 @@
 """When a generation copies, paraphrases or imitates one holder's documents, is that holder ranked first?
 
-    python benchmarks/source_recovery.py [--per-holder 1] [--seed 0] [--epochs N] [--keep-run DIR] [--png out.png]
+    python benchmarks/source_recovery.py [--per-holder 1] [--seed 0] [--epochs N] [--rule path|taylor]
+                                         [--keep-run DIR] [--png out.png] [--write-generations FILE]
 
 Generations are built from the sample corpus (fixed seed) for every holder that owns, alone, at least
 one document the sample's licence policy trains on (non-commercial documents are left out, so h05 has
@@ -72,7 +73,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the generation builder")
     ap.add_argument("--epochs", type=int, default=None, help="override the config's training epochs")
     ap.add_argument("--keep-run", metavar="DIR", default=None, help="keep the run (and its config) in DIR")
+    ap.add_argument("--rule", choices=["path", "taylor"], default=None, help="override attribution.rule")
     ap.add_argument("--png", default=None, help="top-1 and MRR per method and kind, grouped bars (needs matplotlib)")
+    ap.add_argument("--write-generations", metavar="FILE", default=None,
+                    help="only write the generations (JSONL) to FILE, e.g. for fidelity_regimes.py --generations")
     a = ap.parse_args()
 
     from attribcli.rights.licenses import LicensePolicy, apply_policy
@@ -97,6 +101,9 @@ def main() -> None:
     gens, truth = build_generations(by_holder, a.per_holder, a.seed)
     print(f"{len(gens)} generations for {len(holders)} holders ({', '.join(holders)}), "
           f"{len(single)} single-owner trained documents", file=sys.stderr)
+    if a.write_generations:
+        Path(a.write_generations).write_text("".join(json.dumps(g) + "\n" for g in gens))
+        return
 
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="source_recovery_") as tmp:
@@ -113,8 +120,10 @@ def main() -> None:
         overrides = dict(seed=base.get("seed", 7), model=model, training=training,
                          licenses=base.get("licenses"), data__corpus=str(corpus_path),
                          data__holders=str(holders_path), data__generations=str(gen_path))
-        if base.get("attribution"):
-            overrides["attribution"] = base["attribution"]
+        if base.get("attribution") or a.rule:
+            overrides["attribution"] = {**(base.get("attribution") or {}), **({"rule": a.rule} if a.rule else {})}
+            if a.rule == "path":
+                overrides["attribution"].pop("order", None)
         cfg = write_config(work, **overrides)
         run = work / "run"
         _attrib("train", cfg, "--run-dir", run, "--overwrite")

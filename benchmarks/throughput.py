@@ -1,6 +1,6 @@
 """Tracked training vs plain training: throughput and peak memory, as ratios measured in one run.
 
-    python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--order 1 2]
+    python benchmarks/throughput.py [--config configs/sample.yaml] [--steps 10] [--order 1 2] [--no-path]
                                     [--optimizer sgd|adamw] [--batch-size N] [--device cpu|cuda]
                                     [--precision fp32|bf16]
     python benchmarks/throughput.py --synthetic 64x64 256x256 1024x256 [--batch-size 8] [--generations 4]
@@ -20,8 +20,11 @@ N, so the time should grow linearly; the value table adds N x generations x 8 by
 Every mode runs the same model, data and steps. "plain" is forward + backward + optimizer step on the
 training batch; "order N" is attrib's tracked step (attribcli.inrun.step.tracked_step): the targets'
 forward, their share of the one backward pass, the per-layer dot products, and for order 2 the
-forward-over-reverse pass. Peak memory: on CUDA, torch's peak allocation; on CPU, each mode runs in its
-own child process and reports its peak resident set (so the figure includes the Python/torch baseline).
+forward-over-reverse pass; "path" is the path rule (attribcli.inrun.path.path_step, its default tolerance
+and nodes): each step closed by the next one's target pass, plus a pass per extra node where a step's
+residual asks for it (the data decide how many: the figure is for this model, data and learning rate).
+Peak memory: on CUDA, torch's peak allocation; on CPU, each mode runs in its own child process and
+reports its peak resident set (so the figure includes the Python/torch baseline).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
 
     from attribcli.config import load_config
     from attribcli.inrun.optim import attach_names, update_rule
+    from attribcli.inrun.path import path_step
     from attribcli.inrun.step import tracked_step
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
@@ -93,13 +97,22 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     opt = rule.make(model.parameters(), cfg.training)
     attach_names(opt, model)
     tracker = GhostTracker(model) if mode != "plain" else None
-    order = int(mode[-1]) if mode != "plain" else 0
+    order = int(mode[-1]) if mode.startswith("order") else 0
     values = np.zeros((corpus, n_generations)) if corpus and tracker is not None else None
 
     half = torch.bfloat16 if precision == "bf16" else None
+    opened = None
 
     def step(b, i=None):
-        if tracker is None:
+        nonlocal opened
+        if mode == "path":  # the warm-up and the last step close at once; the others by the next step's pass
+            done, opened = path_step(model, tracker, opt, rule, [b], targets, losses=sequence_losses, opened=opened,
+                                     close=i is None or i == steps - 1, tag=i, autocast=half)
+            for r in done:
+                if values is not None and r.tag is not None:
+                    rows = min(B, corpus - r.tag * B)
+                    values[r.tag * B:r.tag * B + rows] += r.first[:rows]
+        elif tracker is None:
             opt.zero_grad(set_to_none=True)
             with torch.autocast(dev.type, dtype=half, enabled=half is not None):
                 loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
@@ -151,6 +164,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--order", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    ap.add_argument("--no-path", action="store_true", help="leave out the path rule")
     ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
     ap.add_argument("--batch-size", type=int, help="override training.batch_size")
     ap.add_argument("--synthetic", nargs="+", metavar="TxW", help="sizes: tokens x width, e.g. 64x64 1024x256")
@@ -162,7 +176,7 @@ def main() -> None:
     ap.add_argument("--corpus-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    modes = ["plain"] + [f"order {o}" for o in a.order]
+    modes = ["plain"] + [f"order {o}" for o in a.order] + ([] if a.no_path else ["path"])
     if a.child:
         print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer, a.batch_size, a.size,
                                  a.generations, a.corpus_size, a.precision)))
@@ -193,15 +207,15 @@ def main() -> None:
     if a.synthetic:
         print(f"device {a.device} ({torch.get_num_threads()} threads), optimizer {a.optimizer}, {a.steps} steps, "
               f"batch {a.batch_size or 8}, {a.generations} generations, 2-layer GPT, random tokens")
-        print(f"{'T x W':>10s} " + " ".join(f"{'order ' + str(o) + ' thr.':>13s} {'mem':>6s}" for o in a.order))
+        print(f"{'T x W':>10s} " + " ".join(f"{m + ' thr.':>13s} {'mem':>6s}" for m in modes[1:]))
         rows = {}
         for size in a.synthetic:
             res = {m: run_child(a, m, size) for m in modes}
             p = res["plain"]
             rows[size] = {m: res[m]["samples_per_s"] / p["samples_per_s"] for m in modes[1:]}
             print(f"{size:>10s} " + " ".join(
-                f"{res[f'order {o}']['samples_per_s'] / p['samples_per_s']:13.3f} "
-                f"{res[f'order {o}']['peak_bytes'] / p['peak_bytes']:6.2f}" for o in a.order), flush=True)
+                f"{res[m]['samples_per_s'] / p['samples_per_s']:13.3f} "
+                f"{res[m]['peak_bytes'] / p['peak_bytes']:6.2f}" for m in modes[1:]), flush=True)
         _plot_ratios(a.png, rows, f"Tracked / plain throughput ({a.device}, batch {a.batch_size or 8})")
         return
     res = {m: run_child(a, m) for m in modes}

@@ -28,7 +28,7 @@ def tiny_config(tmp_path_factory):
 
 def test_throughput_benchmark_runs(tiny_config, tmp_path):
     out = _bench("benchmarks/throughput.py", "--config", tiny_config, "--steps", "1", "--png", tmp_path / "t.png")
-    assert "order 1" in out and "order 2" in out
+    assert "order 1" in out and "order 2" in out and "\npath " in out
     _assert_png(tmp_path / "t.png")
     out = _bench("benchmarks/throughput.py", "--synthetic", "16x32", "--steps", "1", "--batch-size", "2",
                  "--generations", "2")
@@ -51,7 +51,7 @@ def test_fidelity_benchmarks_run(tiny_config, tmp_path):
     _assert_png(tmp_path / "adam.png")
     out = _bench("benchmarks/shapley_ground_truth.py", "--permutations", "2", "--steps", "2",
                  "--png", tmp_path / "shapley.png")
-    assert "Spearman" in out and "pooled" in out
+    assert "Spearman" in out and "pooled" in out and "path~MC" in out
     _assert_png(tmp_path / "shapley.png")
     out = _bench("benchmarks/peers.py", "--steps", "2", "--repeat", "1", "--png", tmp_path / "peers.png")
     assert "torch.func" in out
