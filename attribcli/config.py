@@ -99,7 +99,7 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class AttributionConfig:
     rule: Literal["path", "taylor"] = _f(
-        "taylor", help="path: each step's values integrate the generation's gradient along the step (they add up "
+        "path", help="path: each step's values integrate the generation's gradient along the step (they add up "
                        "to the realised change); taylor: the expansion at the step's start, to attribution.order")
     order: Literal[1, 2] = _f(1, help="taylor only: 1 = first order; 2 adds the gradient-Hessian-gradient term")
     path_tolerance: float = _f(0.02, check=_positive, help="path only: refine a step's quadrature while its "

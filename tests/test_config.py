@@ -73,7 +73,7 @@ def test_sample_config_loads_with_absolute_paths_relative_to_its_folder(tmp_path
     assert (t.epochs, t.max_steps, t.batch_size, t.lr, t.schedule, t.warmup_steps, t.optimizer, t.device,
             t.checkpoint_every, t.log_every) == (3, None, 16, 0.005, "constant", 0, "sgd", "auto", 10, 10)
     assert isinstance(t.lr, float)
-    assert cfg.attribution.order == 1
+    assert cfg.attribution.order == 1 and cfg.attribution.rule == "path"
     assert cfg.payout.currency == "USD"
 
 
@@ -89,7 +89,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     assert cfg.training.epochs == 1 and cfg.training.max_steps is None
     assert cfg.training.batch_size == 16 and cfg.training.lr == 0.005 and cfg.training.optimizer == "sgd"
     assert cfg.training.device == "auto" and cfg.training.checkpoint_every == 25
-    assert cfg.attribution.order == 1
+    assert cfg.attribution.order == 1 and cfg.attribution.rule == "path"
     assert cfg.payout.currency == "USD"
 
 

@@ -121,7 +121,8 @@ def test_hf_gpt2_conv1d_adapters_equal_brute_force_and_merge():
     torch.testing.assert_close(merge_lora(model)(x), before, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("optimizer,attribution", [("sgd", {"order": 2}), ("adamw", {"order": 1}),
+@pytest.mark.parametrize("optimizer,attribution", [("sgd", {"rule": "taylor", "order": 2}),
+                                                    ("adamw", {"rule": "taylor"}),
                                                     ("adamw", {"rule": "path", "path_tolerance": 1e-9})])
 def test_a_lora_run_trains_values_and_writes_a_plain_model(tmp_path, optimizer, attribution):
     cfg = write_config(tmp_path, model={"n_layer": 1, "n_head": 2, "n_embd": 32, "context_length": 256,

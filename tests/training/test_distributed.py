@@ -36,7 +36,7 @@ def _values(run):
     # of 4 (DDP's no_sync until the last one)
     dict(training={"epochs": 1, "batch_size": 16, "micro_batch_size": 4, "lr": 0.05, "momentum": 0.9,
                    "weight_decay": 0.01, "checkpoint_every": 10},
-         attribution={"order": 2}),
+         attribution={"rule": "taylor", "order": 2}),
     # the path rule, every step refined (the nodes' passes and the residual's all-reduce on every process)
     dict(training={"epochs": 1, "batch_size": 16, "micro_batch_size": 4, "lr": 0.05, "momentum": 0.9,
                    "checkpoint_every": 10},

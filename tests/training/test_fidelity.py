@@ -46,21 +46,25 @@ def test_a_step_within_the_tolerance_is_not_misvalued():
     assert fidelity.misvalued(np.array([1.0, 0.2, 1.0]), realised).tolist() == [False, True, False]
 
 
+RUNS = ((0.001, "path"), (1.0, "taylor"), (1.0, "path"))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same small config at a small and at a large learning rate."""
+    """The same small config at a small and at a large learning rate, valued by either rule."""
     out = {}
-    for lr in (0.001, 1.0):
-        base = tmp_path_factory.mktemp(f"lr{lr}")
-        cfg = write_config(base, training={"max_steps": 6, "batch_size": 8, "lr": lr, "checkpoint_every": 100})
+    for lr, rule in RUNS:
+        base = tmp_path_factory.mktemp(f"lr{lr}-{rule}")
+        cfg = write_config(base, training={"max_steps": 6, "batch_size": 8, "lr": lr, "checkpoint_every": 100},
+                           attribution={"rule": rule})
         r = CliRunner().invoke(main, ["train", str(cfg)])
         assert r.exit_code == 0, r.output
-        out[lr] = (base / "run", r.output)
+        out[lr, rule] = (base / "run", r.output)
     return out
 
 
 def test_every_run_records_the_realised_change_beside_the_prediction(runs):
-    run, _ = runs[0.001]
+    run, _ = runs[0.001, "path"]
     steps = pd.read_csv(run / "target_steps.csv")
     losses = pd.read_csv(run / "losses.csv")
     last = steps[steps["step"] == steps["step"].max()].set_index("generation")
@@ -74,15 +78,17 @@ def test_every_run_records_the_realised_change_beside_the_prediction(runs):
 
 
 def test_a_small_step_is_faithful_and_a_large_one_is_flagged_in_log_manifest_and_statement(runs, tmp_path):
-    for lr, flagged in ((0.001, False), (1.0, True)):
-        run, output = runs[lr]
+    """At lr 1 the Taylor values no longer describe the steps and every output says so; the path rule's do."""
+    for (lr, rule), flagged in zip(RUNS, (False, True, False)):
+        run, output = runs[lr, rule]
         faithful = json.loads((run / "manifest.json").read_text())["fidelity"]
         assert bool(faithful["problems"]) == flagged == ("warning: the values do not describe" in output)
         assert "fidelity: per-step Pearson" in output
-        md = tmp_path / f"statement-{lr}.md"
+        md = tmp_path / f"statement-{lr}-{rule}.md"
         assert CliRunner().invoke(main, ["payout", str(run), "--revenue", "100", "--format", "md",
                                          "-o", str(md)]).exit_code == 0
         text = md.read_text()
         assert "Per-step fidelity" in text and ("**Warning: the values do not describe" in text) == flagged
         assert CliRunner().invoke(main, ["verify", str(run), str(md)]).exit_code == 0
-    assert json.loads((runs[0.001][0] / "manifest.json").read_text())["fidelity"]["per_step_pearson"] > 0.99
+    for key in RUNS[0], RUNS[2]:
+        assert json.loads((runs[key][0] / "manifest.json").read_text())["fidelity"]["per_step_pearson"] > 0.99

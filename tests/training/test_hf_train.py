@@ -19,7 +19,7 @@ def _attrib(*args):
                           cwd=ROOT)
 
 
-@pytest.mark.parametrize("attribution", [{"order": 2}, {"rule": "path", "path_tolerance": 1e-9}],
+@pytest.mark.parametrize("attribution", [{"rule": "taylor", "order": 2}, {"rule": "path", "path_tolerance": 1e-9}],
                          ids=["taylor-order2", "path"])
 def test_hf_gpt2_pipeline_with_adamw_and_micro_batches(tmp_path, attribution):
     """GPT-2 ties its embedding and output head: both rules see the tied weight's per-sample gradient."""

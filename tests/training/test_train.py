@@ -141,8 +141,8 @@ def test_per_step_predictions_track_realised_loss_changes_at_the_sample_lr(tmp_p
 
 
 def test_second_order_shrinks_the_efficiency_gap_at_a_moderate_lr(tmp_path):
-    cfg = _sample_model_config(tmp_path, attribution={"order": 2}, training__lr=0.01, training__max_steps=8,
-                               training__batch_size=16)
+    cfg = _sample_model_config(tmp_path, attribution={"rule": "taylor", "order": 2}, training__lr=0.01,
+                               training__max_steps=8, training__batch_size=16)
     r = _train(cfg)
     assert r.returncode == 0, r.stderr
     run = tmp_path / "run"
