@@ -41,12 +41,13 @@ from attribcli.inrun.step import (
     Shard,
     StepResult,
     autocast_context,
+    carry_dots,
     chunk_slices,
     forward_train,
     scaled_dots,
     target_pass,
 )
-from attribcli.inrun.tracker import GhostTracker, loss_jvp
+from attribcli.inrun.tracker import GhostTracker
 
 FLOOR_EPS = 64  # residuals within this many float epsilons of the loss are rounding, not quadrature error
 
@@ -119,7 +120,7 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
     optimizer.step()
     delta = {nm: before[nm] - params[nm].detach() for nm in summed}
     carry_vec = {nm: delta[nm] - summed[nm] for nm in summed} if rule.has_carry else {}
-    carry_start = _carry_dots(model, carry_vec, before, targets, chunks, losses, M)
+    carry_start = carry_dots(model, carry_vec, before, targets, chunks, losses)
     current = OpenStep(tag, train, K, start, carry_start, carry_vec, before, delta, v_losses,
                        train_loss, routes, eps=_eps(model, autocast))
     tracker.clear()
@@ -138,16 +139,22 @@ def close_open(opened: OpenStep, model, tracker: GhostTracker, targets: Batch, *
     chunks = chunk_slices(M, target_chunk)
     amp = autocast_context(targets[0].device.type, autocast)
     names = tracker.param_names()
-    end, v_losses = _Ends(opened, M), np.zeros(M)
-    for sl in chunks:
-        chunk = tuple(t[sl] for t in targets)
-        vl = target_pass(model, tracker, chunk, losses=losses, amp=amp)
-        grads = tracker.target_grads() if _needs_grads(opened.K, None) else None
-        end.add(sl, tracker, names, grads, model, chunk, losses)
-        v_losses[sl] = vl.detach().double().cpu().numpy()
+    end, v_losses = _end_pass(opened, model, tracker, names, targets, chunks, losses, amp)
     result = _close(opened, end, v_losses, model, tracker, names, targets, chunks, losses, amp, settings, shard)
     tracker.clear()
     return result
+
+
+def _end_pass(o: OpenStep, model, tracker, names, targets, chunks, losses, amp) -> tuple["_Ends", np.ndarray]:
+    """A target pass at the current weights, dotted with the open step's samples and carry; with the losses."""
+    end, v_losses = _Ends(o, targets[0].shape[0]), np.zeros(targets[0].shape[0])
+    for sl in chunks:
+        chunk = tuple(t[sl] for t in targets)
+        vl = target_pass(model, tracker, chunk, losses=losses, amp=amp)
+        grads = tracker.target_grads() if _needs_grads(o.K, None) else None
+        end.add(sl, tracker, names, grads, model, chunk, losses)
+        v_losses[sl] = vl.detach().double().cpu().numpy()
+    return end, v_losses
 
 
 class _Ends:
@@ -163,7 +170,7 @@ class _Ends:
         self.dots[:, sl] = scaled_dots(tracker, o.K, names, train=o.train, grads=grads).cpu().numpy()
         if o.carry_vec:
             at = {nm: p.detach() for nm, p in model.named_parameters()}
-            self.carry[sl] = loss_jvp(model, _fn(losses), chunk, o.carry_vec, at).double().cpu().numpy()
+            self.carry[sl] = carry_dots(model, o.carry_vec, at, chunk, [slice(None)], losses)
 
 
 def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, names, targets, chunks, losses, amp,
@@ -205,27 +212,18 @@ def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, name
 
 def _node(o: OpenStep, alpha: float, model, tracker, names, targets, chunks, losses, amp):
     """Dots of the open step's samples (and carry) with the targets' gradients at ``w(α) = w_t − α Δ_t``."""
-    M = targets[0].shape[0]
     params = dict(model.named_parameters())
     here = {nm: params[nm].detach().clone() for nm in o.delta}
-    dots, carry = np.zeros((o.start.shape[0], M)), np.zeros(M)
     try:
         with torch.no_grad():
             for nm in o.delta:
                 params[nm].copy_(o.before[nm] - alpha * o.delta[nm])
-        for sl in chunks:
-            chunk = tuple(t[sl] for t in targets)
-            target_pass(model, tracker, chunk, losses=losses, amp=amp)
-            grads = tracker.target_grads() if _needs_grads(o.K, None) else None
-            dots[:, sl] = scaled_dots(tracker, o.K, names, train=o.train, grads=grads).cpu().numpy()
-            if o.carry_vec:
-                at = {nm: p.detach() for nm, p in params.items()}
-                carry[sl] = loss_jvp(model, _fn(losses), chunk, o.carry_vec, at).double().cpu().numpy()
+        end, _ = _end_pass(o, model, tracker, names, targets, chunks, losses, amp)
     finally:
         with torch.no_grad():
             for nm, w in here.items():
                 params[nm].copy_(w)
-    return dots, carry
+    return end.dots, end.carry
 
 
 def _total(values: np.ndarray, carry: np.ndarray, shard: Shard | None) -> np.ndarray:
@@ -237,23 +235,10 @@ def _total(values: np.ndarray, carry: np.ndarray, shard: Shard | None) -> np.nda
     return local + carry
 
 
-def _carry_dots(model, carry_vec, at, targets, chunks, losses, M) -> np.ndarray:
-    out = np.zeros(M)
-    if carry_vec:
-        for sl in chunks:
-            out[sl] = loss_jvp(model, _fn(losses), tuple(t[sl] for t in targets), carry_vec,
-                               at).double().cpu().numpy()
-    return out
-
-
 def _needs_grads(K: dict, opened: OpenStep | None) -> bool:
     """Form the targets' gradients once when either scale is per element (AdamW)."""
     return any(isinstance(v, torch.Tensor) for v in K.values()) or (
         opened is not None and any(isinstance(v, torch.Tensor) for v in opened.K.values()))
-
-
-def _fn(losses: SequenceLosses):
-    return lambda fwd, x, y, m: losses(fwd(x), y, m)
 
 
 def _eps(model, autocast: torch.dtype | None) -> float:

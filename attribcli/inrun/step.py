@@ -58,7 +58,7 @@ class Shard:
 def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_batches: list[Batch],
                  targets: Batch, *, losses: SequenceLosses, order: int = 1, target_chunk: int | None = None,
                  want_routes: bool = False, autocast: torch.dtype | None = None,
-                 shard: Shard | None = None) -> StepResult:
+                 shard: Shard | None = None, tag=None) -> StepResult:
     n = sum(b[0].shape[0] for b in micro_batches)
     M = targets[0].shape[0]
     chunks = chunk_slices(M, target_chunk)
@@ -87,11 +87,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     optimizer.step()
     carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
         if rule.has_carry else {}
-    carry, second = np.zeros(M), None
-    if carry_vec:
-        for sl in chunks:
-            carry[sl] = loss_jvp(model, target_losses, tuple(t[sl] for t in targets), carry_vec,
-                                 before).double().cpu().numpy()
+    carry, second = carry_dots(model, carry_vec, before, targets, chunks, losses), None
     if order == 2:
         direction = {nm: carry_vec.get(nm, 0) + 0.5 * summed[nm] for nm in summed}
         second = np.zeros((n, M))
@@ -103,7 +99,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         first /= shard.group.world
         if second is not None:
             second /= shard.group.world
-    return StepResult(train_loss, v_losses, first, second, carry, routes)
+    return StepResult(train_loss, v_losses, first, second, carry, routes, tag=tag)
 
 
 def chunk_slices(M: int, target_chunk: int | None) -> list[slice]:
@@ -121,6 +117,18 @@ def target_pass(model, tracker: GhostTracker, targets: Batch, *, losses: Sequenc
         raise NonFiniteLoss(vl.sum().item())
     (vl.sum() + pending if pending is not None else vl.sum()).backward()
     return vl
+
+
+def carry_dots(model, carry_vec: dict, at: dict, targets: Batch, chunks: list[slice],
+               losses: SequenceLosses) -> np.ndarray:
+    """``[M]`` the carry's first-order effect ``<c, ∇l_v(at)>`` on each target (zeros without a carry), one
+    forward-mode pass per chunk."""
+    out = np.zeros(targets[0].shape[0])
+    if carry_vec:
+        for sl in chunks:
+            out[sl] = loss_jvp(model, lambda fwd, x, y, m: losses(fwd(x), y, m), tuple(t[sl] for t in targets),
+                               carry_vec, at).double().cpu().numpy()
+    return out
 
 
 def autocast_context(device: str, dtype: torch.dtype | None):

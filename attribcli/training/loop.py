@@ -138,7 +138,8 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
             mine = group.shard(idx)
             micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in mine[k:k + micro]], dev)
                              for k in range(0, len(mine), micro)] or [_placeholder(prep, idx[0], dev)]
-            close = step + 1 == total or (step + 1) % t.checkpoint_every == 0  # nothing open in a checkpoint
+            checkpoint = (step + 1) % t.checkpoint_every == 0 and step + 1 < total
+            close = checkpoint or step + 1 == total  # the path rule leaves no step open in a checkpoint
             kwargs = dict(target_chunk=att.target_chunk, want_routes=step == start, losses=sequence_losses,
                           autocast=torch.bfloat16 if t.precision == "bf16" else None,
                           shard=Shard(train_forward, group, len(idx)) if group.active else None)
@@ -149,8 +150,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
                                              close=close, tag=tag, settings=settings, **kwargs)
                 else:
                     done = [tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
-                                         **kwargs)]
-                    done[0].tag = tag
+                                         tag=tag, **kwargs)]
             except NonFiniteLoss as exc:
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr",
@@ -167,7 +167,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
                     os._exit(137)
                 continue
             bar.update(step + 1, loss=(opened or done[-1]).train_loss, samples=len(idx))
-            if (step + 1) % t.checkpoint_every == 0 and step + 1 < total:
+            if checkpoint:
                 atomic_torch_save({"step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                    "tally": tally.checkpoint_state(), "input_hashes": prep.input_hashes},
                                   part / CHECKPOINT)
