@@ -1,4 +1,4 @@
-"""The ``attrib`` command: train, value, payout, verify (and pretrain for a base model).
+"""The ``attrib`` command: train, value, payout, verify (and tokenizer, pretrain for a base model).
 
 Every command turns an ``AttribError`` into one line on stderr and exit code 2; results go to stdout
 or to ``-o FILE`` (written atomically), messages to stderr, so commands compose in pipelines.
@@ -99,7 +99,21 @@ def pretrain(config, text, out, steps, batch_size, lr):
 
     cfg = load_config(config)
     loss = run_pretrain(cfg, text, out, steps=steps, batch_size=batch_size, lr=lr, log=stderr_log)
-    stderr_log(f"base weights written to {out} (final training loss {loss:.4f} nats/byte)")
+    stderr_log(f"base weights written to {out} (final training loss {loss:.4f} nats/token)")
+
+
+@main.command()
+@click.option("--text", "text", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Generic UTF-8 text to learn the vocabulary from (the base text, not the holders' documents).")
+@click.option("--vocab-size", default=2048, show_default=True, type=int, help="Tokens, including 256 bytes and BOS.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="tokenizer.json to write.")
+@_user_errors
+def tokenizer(text, vocab_size, out):
+    """Train a byte-level BPE tokenizer for the built-in GPT (model.tokenizer; see README: base model)."""
+    from attribcli.model.tokenizer import train_bpe
+
+    tok = train_bpe(text, out, vocab_size=vocab_size)
+    stderr_log(f"tokenizer written to {out} ({tok.vocab_size} tokens, {tok.id})")
 
 
 def _emit(text: str, output: Path | None) -> None:

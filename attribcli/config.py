@@ -60,6 +60,8 @@ class ModelConfig:
     n_head: int = _f(4, check=_positive)
     n_embd: int = _f(128, check=_positive)
     context_length: int = _f(256, check=_positive)
+    tokenizer: Path | None = _f(None, help="gpt: a byte-level BPE tokenizer.json made by 'attrib tokenizer'; "
+                                            "none = one token per byte")
     base_weights: Path | None = _f(None, help="weights made by 'attrib pretrain'; none = random init")
     lora: LoRAConfig | None = _f(None, help="train low-rank adapters only; values are over the adapters")
 
@@ -262,6 +264,9 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is ModelConfig and obj.kind == "hf" and obj.base_weights is not None:
         raise AttribError("base_weights is for the built-in GPT; an hf model's weights are in model.path",
                           file=str(file), field=f"{prefix}base_weights", fix="remove base_weights")
+    if cls is ModelConfig and obj.kind == "hf" and obj.tokenizer is not None:
+        raise AttribError("tokenizer is for the built-in GPT; an hf model's tokenizer is in model.path",
+                          file=str(file), field=f"{prefix}tokenizer", fix="remove tokenizer")
     if cls is Config and obj.licenses is not None:
         from attribcli.rights.licenses import LicensePolicy
 

@@ -58,7 +58,7 @@ def main() -> None:
     opt = rule.make(model.parameters(), cfg.training)
     attach_names(opt, model)
     tracker = GhostTracker(model)
-    targets = target_batch(prep.generations, "cpu")
+    targets = target_batch(prep.generations, "cpu", tok=prep.tokenizer)
     order = np.concatenate([epoch_order(cfg.seed, e, len(prep.samples)) for e in range(4)])
     batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in order[k * a.batch:(k + 1) * a.batch]], "cpu")
                for k in range(a.warmup + a.steps)]

@@ -35,16 +35,13 @@ import io
 import json
 import math
 import re
-import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,23 +76,13 @@ def main() -> None:
                     help="only write the generations (JSONL) to FILE, e.g. for fidelity_regimes.py --generations")
     a = ap.parse_args()
 
-    from attribcli.rights.licenses import LicensePolicy, apply_policy
+    from sample_runs import attrib, sample_overrides, single_owner_documents  # benchmarks/sample_runs.py
+
     from tests.runs import write_config
 
     config_path = Path(a.config).resolve()
-    base = yaml.safe_load(config_path.read_text())
-    here = config_path.parent
-    corpus_path = (here / base["data"]["corpus"]).resolve()
-    holders_path = (here / base["data"]["holders"]).resolve()
-    docs = [json.loads(line) for line in corpus_path.read_text().splitlines() if line.strip()]
-    policy = LicensePolicy.from_mapping(base.get("licenses"), file=str(config_path))
-    outcome = apply_policy([SimpleNamespace(id=d["id"], license=d["license"], opt_out=d.get("opt_out", False))
-                            for d in docs], policy, file=str(corpus_path))
-    trained = {dec.id for dec in outcome.decisions if dec.train}
-    single = {d["id"]: d for d in docs if d["id"] in trained and len(d["holders"]) == 1}
-    by_holder: dict[str, list[dict]] = defaultdict(list)
-    for d in single.values():
-        by_holder[d["holders"][0]["id"]].append(d)
+    base, _, by_holder = single_owner_documents(config_path)
+    single = {d["id"]: d for docs in by_holder.values() for d in docs}
     holders = sorted(by_holder)
 
     gens, truth = build_generations(by_holder, a.per_holder, a.seed)
@@ -111,34 +98,22 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         gen_path = work / "generations.jsonl"
         gen_path.write_text("".join(json.dumps(g) + "\n" for g in gens))
-        model = dict(base["model"])
-        if model.get("base_weights"):
-            model["base_weights"] = str((here / model["base_weights"]).resolve())
-        training = dict(base["training"])
-        if a.epochs is not None:
-            training["epochs"], training["max_steps"] = a.epochs, None
-        overrides = dict(seed=base.get("seed", 7), model=model, training=training,
-                         licenses=base.get("licenses"), data__corpus=str(corpus_path),
-                         data__holders=str(holders_path), data__generations=str(gen_path))
-        if base.get("attribution") or a.rule:
-            overrides["attribution"] = {**(base.get("attribution") or {}), **({"rule": a.rule} if a.rule else {})}
-            if a.rule == "path":
-                overrides["attribution"].pop("order", None)
+        overrides = sample_overrides(config_path, base, generations=gen_path, epochs=a.epochs, rule=a.rule)
         cfg = write_config(work, **overrides)
         run = work / "run"
-        _attrib("train", cfg, "--run-dir", run, "--overwrite")
-        rows = list(csv.DictReader(io.StringIO(_attrib("value", run, "--by", "sample").stdout)))
+        attrib("train", cfg, "--run-dir", run, "--overwrite")
+        rows = list(csv.DictReader(io.StringIO(attrib("value", run, "--by", "sample").stdout)))
     train_s = time.time() - t0
 
     scores: dict[str, dict[str, np.ndarray]] = {}  # method -> gen id -> per-holder scores (order: holders)
-    attrib = {}
+    summed = {}
     for g in gens:
         per = dict.fromkeys(holders, 0.0)
         for r in rows:
             if r["holders"].startswith("h") and " " not in r["holders"] and r["holders"] in per:
                 per[r["holders"]] += float(r[g["id"]])
-        attrib[g["id"]] = np.array([per[h] for h in holders])
-    scores["attrib (sum)"] = attrib
+        summed[g["id"]] = np.array([per[h] for h in holders])
+    scores["attrib (sum)"] = summed
     doc_list = sorted(single.values(), key=lambda d: d["id"])
     owner = np.array([holders.index(d["holders"][0]["id"]) for d in doc_list])
     texts = [d["text"] for d in doc_list]
@@ -151,7 +126,8 @@ def main() -> None:
                                          for i, g in enumerate(gens)}
 
     print(f"source recovery on the sample: {len(holders)} candidate holders, {a.per_holder} generation(s) "
-          f"per holder and kind, seed {a.seed}, epochs {training.get('epochs')}, attrib train+value {train_s:.0f} s")
+          f"per holder and kind, seed {a.seed}, epochs {a.epochs or base['training'].get('epochs')}, "
+          f"attrib train+value {train_s:.0f} s")
     counts = Counter(kind for kind, _ in truth.values())
     header = f"{'method':20s}" + "".join(f" | {k + f' (n={counts[k]})':>21s}" for k in KINDS)
     print(header)
@@ -254,13 +230,6 @@ def _split(text: str) -> tuple[str, str]:
     cut = text.rfind(" ", 0, PROMPT_CHARS + 1)
     cut = PROMPT_CHARS if cut < 8 else cut
     return text[:cut], text[cut:]
-
-
-def _attrib(*args) -> subprocess.CompletedProcess:
-    r = subprocess.run([sys.executable, "-m", "attribcli", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode != 0:
-        sys.exit(f"attrib {args[0]} failed ({r.returncode}):\n{r.stderr}")
-    return r
 
 
 def tfidf_char_cosine(docs: list[str], queries: list[str], n: int = 4) -> np.ndarray:

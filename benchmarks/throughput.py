@@ -91,7 +91,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
         model = prep.model.to(dev)
         batches = [pad_batch([(list(prep.samples[(s * B + i) % len(prep.samples)].tokens), 1) for i in range(B)], dev)
                    for s in range(steps + 1)]
-        targets = target_batch(prep.generations, dev)
+        targets = target_batch(prep.generations, dev, tok=prep.tokenizer)
         n_generations = len(prep.generations)
     rule = update_rule(cfg.training)
     opt = rule.make(model.parameters(), cfg.training)

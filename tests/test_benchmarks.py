@@ -65,6 +65,13 @@ def test_source_recovery_benchmark_runs(tiny_config, tmp_path):
     _assert_png(tmp_path / "recovery.png")
 
 
+def test_memorisation_benchmark_runs(tiny_config):
+    out = _bench("benchmarks/memorisation.py", "--config", tiny_config, "--holdout", "1")
+    rows = [ln.split(" | ") for ln in out.splitlines() if ln.startswith("h")]
+    assert len(rows) >= 5 and all(len(r) == 6 for r in rows)
+    assert out.splitlines()[-1].startswith("all") and "goal >= 2" in out
+
+
 def test_fidelity_regimes_benchmark_runs(tiny_config, tmp_path):
     out = _bench("benchmarks/fidelity_regimes.py", "--config", tiny_config, "--regimes", "sgd", "adamw",
                  "--rules", "o1", "path", "dense", "--max-steps", "2", "--png", tmp_path / "regimes.png")

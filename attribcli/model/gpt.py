@@ -118,16 +118,19 @@ def sequence_losses(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Ten
     return (nll * mask).sum(1) / mask.sum(1).clamp_min(1)
 
 
-def save_weights(model: GPT, path: Path) -> None:
-    """Weights plus the shape they belong to, written atomically."""
+def save_weights(model: GPT, path: Path, *, tokenizer: str | None = None) -> None:
+    """Weights plus the shape and, when given, the tokenizer's identity they belong to, written atomically."""
     from attribcli.files import atomic_torch_save
 
-    atomic_torch_save({"format": "attrib-gpt-v1", "config": asdict(model.cfg),
-                       "state_dict": model.state_dict()}, path)
+    blob = {"format": "attrib-gpt-v1", "config": asdict(model.cfg), "state_dict": model.state_dict()}
+    if tokenizer is not None:
+        blob["tokenizer"] = tokenizer
+    atomic_torch_save(blob, path)
 
 
-def load_base_weights(model: GPT, path: Path, *, config_file: str | None = None) -> None:
-    """Load base weights into ``model``, refusing a file made for another shape."""
+def load_base_weights(model: GPT, path: Path, *, tokenizer: str = "bytes-v1", config_file: str | None = None) -> None:
+    """Load base weights into ``model``, refusing a file made for another shape or another tokenizer (the
+    same vocabulary size with other tokens would load and be silently wrong)."""
     field = "model.base_weights"
     if not Path(path).is_file():
         raise AttribError(f"file not found: {path}", file=config_file, field=field,
@@ -146,4 +149,9 @@ def load_base_weights(model: GPT, path: Path, *, config_file: str | None = None)
                          for k, v in asdict(saved).items() if getattr(model.cfg, k) != v)
         raise AttribError(f"base weights were made for another model shape: {diff}",
                           file=config_file, field="model", fix="set the model keys to the weights' shape")
+    made_with = blob.get("tokenizer", "bytes-v1")
+    if made_with != tokenizer:
+        raise AttribError(f"base weights were made with tokenizer {made_with[:20]}, not {tokenizer[:20]}",
+                          file=config_file, field="model.tokenizer",
+                          fix="use the tokenizer the base was pre-trained with, or pre-train a base with this one")
     model.load_state_dict(blob["state_dict"])

@@ -64,7 +64,7 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
     if prep.lora:
         merge_lora(model)  # model.pt is the plain model: a base for the next run
     if isinstance(model, GPT):
-        save_weights(model.cpu(), part / "model.pt")
+        save_weights(model.cpu(), part / "model.pt", tokenizer=prep.tokenizer.id)
     else:
         atomic_torch_save({"format": "attrib-hf-state-v1", "state_dict": model.cpu().state_dict()}, part / "model.pt")
     (part / CHECKPOINT).unlink(missing_ok=True)  # complete: weights live in model.pt, not hashed twice

@@ -22,7 +22,7 @@ from attribcli.errors import AttribError
 from attribcli.files import sha256_path
 from attribcli.model.gpt import GPT, GPTConfig, load_base_weights
 from attribcli.model.lora import apply_lora
-from attribcli.model.tokenizer import ByteTokenizer
+from attribcli.model.tokenizer import load_tokenizer
 from attribcli.rights.holders import load_holders
 from attribcli.rights.licenses import LicensePolicy, PolicyOutcome, apply_policy
 
@@ -32,7 +32,7 @@ class Prepared:
     """Validated inputs, ready to train: nothing on disk has been touched yet."""
 
     config: Config
-    tokenizer: object               # ByteTokenizer or HFTokenizer: encode, decode, bos_id, vocab_size
+    tokenizer: object               # Byte/BPETokenizer or HFTokenizer: encode, decode, bos_id, vocab_size
     documents: list[Document]
     licensing: PolicyOutcome        # per document: licence class, trained or not, paid to whom, why
     samples: SampleTable
@@ -62,11 +62,13 @@ def prepare(config: Config) -> Prepared:
         if mc.n_embd % mc.n_head:
             raise AttribError(f"n_embd ({mc.n_embd}) is not divisible by n_head ({mc.n_head})",
                               file=str(config.source), field="model.n_head", fix="pick n_head dividing n_embd")
-        tok, context = ByteTokenizer(), mc.context_length
+        tok, context = load_tokenizer(mc.tokenizer, config_file=str(config.source)), mc.context_length
+        if mc.tokenizer is not None:
+            inputs["tokenizer"] = mc.tokenizer
         torch.manual_seed(config.seed)
         model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
         if mc.base_weights is not None:
-            load_base_weights(model, mc.base_weights, config_file=str(config.source))
+            load_base_weights(model, mc.base_weights, tokenizer=tok.id, config_file=str(config.source))
             inputs["base_weights"] = mc.base_weights
     lora = None
     if mc.lora is not None:
@@ -85,7 +87,7 @@ def prepare(config: Config) -> Prepared:
     device = resolve_device(config)
     stream = iter_documents(d.corpus, holders)  # checks the file exists; read below, once
     hashes = {k: sha256_path(p) for k, p in inputs.items()}
-    tokenizer_id = f"hf:{hashes['model']}" if mc.kind == "hf" else "bytes-v1"
+    tokenizer_id = f"hf:{hashes['model']}" if mc.kind == "hf" else tok.id
     cache_root = d.token_cache or config.run_dir.parent / ".attrib-cache" / "tokens"
     try:
         cache, documents = build_token_cache(stream, tok, cache_root, cache_key(hashes["corpus"], tokenizer_id))

@@ -15,7 +15,7 @@ import torch
 from attribcli.config import Config
 from attribcli.errors import AttribError
 from attribcli.model.gpt import GPT, GPTConfig, save_weights, sequence_losses
-from attribcli.model.tokenizer import ByteTokenizer
+from attribcli.model.tokenizer import load_tokenizer
 from attribcli.progress import Progress
 
 
@@ -24,12 +24,12 @@ def pretrain(config: Config, text_path: Path, out: Path, *, steps: int, batch_si
     text_path = Path(text_path)
     if not text_path.is_file():
         raise AttribError(f"text file not found: {text_path}", field="--text", fix="pass a UTF-8 text file")
-    tok = ByteTokenizer()
+    tok = load_tokenizer(config.model.tokenizer, config_file=str(config.source))
     data = np.array(tok.encode(text_path.read_text(encoding="utf-8")), dtype=np.int64)
     mc = config.model
     C = mc.context_length
     if len(data) < 2 * C:
-        raise AttribError(f"text has {len(data)} bytes, fewer than two context windows ({2 * C})",
+        raise AttribError(f"text has {len(data)} tokens, fewer than two context windows ({2 * C})",
                           file=str(text_path), fix="use a longer text")
     torch.manual_seed(config.seed)
     model = GPT(GPTConfig(tok.vocab_size, C, mc.n_layer, mc.n_head, mc.n_embd))
@@ -50,5 +50,5 @@ def pretrain(config: Config, text_path: Path, out: Path, *, steps: int, batch_si
             opt.step()
             loss = batch_loss.item()
             bar.update(step + 1, loss=loss, samples=batch_size)
-    save_weights(model, out)
+    save_weights(model, out, tokenizer=tok.id)
     return loss

@@ -13,7 +13,6 @@ import torch
 from attribcli.config import Config
 from attribcli.data.generations import Generation
 from attribcli.model.gpt import GPT, sequence_losses
-from attribcli.model.tokenizer import ByteTokenizer
 
 
 def lr_at(step: int, total: int, config: Config) -> float:
@@ -50,8 +49,7 @@ def pad_batch(seqs: list[tuple[list[int], int]], device) -> tuple[torch.Tensor, 
     return x.to(device), y.to(device), m.to(device)
 
 
-def target_batch(generations: list[Generation], device, *, with_prompt: bool = True, tok=None):
-    tok = tok or ByteTokenizer()
+def target_batch(generations: list[Generation], device, *, tok, with_prompt: bool = True):
     return pad_batch([g.tokens(tok, with_prompt=with_prompt) for g in generations], device)
 
 
