@@ -15,9 +15,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def single_owner_documents(config_path: Path) -> tuple[dict, list[dict], dict[str, list[dict]]]:
-    """The config (as YAML), every corpus document, and per holder the documents it owns alone that the
-    config's licence policy trains on (what a holder's value can be checked against)."""
+def single_owner_documents(config_path: Path) -> tuple[dict, list[dict], dict[str, list[dict]], set[str]]:
+    """The config (as YAML), every corpus document, per holder the documents it owns alone that the config's
+    licence policy trains on (what a holder's value can be checked against), and the ids of all it trains on."""
     sys.path.insert(0, str(ROOT))
     from attribcli.rights.licenses import LicensePolicy, apply_policy
 
@@ -33,7 +33,7 @@ def single_owner_documents(config_path: Path) -> tuple[dict, list[dict], dict[st
     for d in docs:
         if d["id"] in trained and len(d["holders"]) == 1:
             by_holder[d["holders"][0]["id"]].append(d)
-    return base, docs, dict(by_holder)
+    return base, docs, dict(by_holder), trained
 
 
 def sample_overrides(config_path: Path, base: dict, *, corpus: Path | None = None, generations: Path,

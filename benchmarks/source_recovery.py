@@ -81,7 +81,7 @@ def main() -> None:
     from tests.runs import write_config
 
     config_path = Path(a.config).resolve()
-    base, _, by_holder = single_owner_documents(config_path)
+    base, _, by_holder, _ = single_owner_documents(config_path)
     single = {d["id"]: d for docs in by_holder.values() for d in docs}
     holders = sorted(by_holder)
 

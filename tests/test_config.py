@@ -62,16 +62,18 @@ def test_sample_config_loads_with_absolute_paths_relative_to_its_folder(tmp_path
     assert cfg.data.holders == (ROOT / "sample_data" / "holders.csv").resolve()
     assert cfg.data.generations == (ROOT / "sample_data" / "generations.jsonl").resolve()
     assert cfg.model.base_weights == (ROOT / "sample_data" / "base_model.pt").resolve()
-    for p in (cfg.run_dir, cfg.data.corpus, cfg.data.holders, cfg.data.generations, cfg.model.base_weights):
+    assert cfg.model.tokenizer == (ROOT / "sample_data" / "tokenizer.json").resolve()
+    for p in (cfg.run_dir, cfg.data.corpus, cfg.data.holders, cfg.data.generations, cfg.model.base_weights,
+              cfg.model.tokenizer):
         assert p.is_absolute()
     for p in (cfg.data.corpus, cfg.data.holders, cfg.data.generations):
         assert p.is_file()
     assert cfg.seed == 1234
     assert (cfg.model.kind, cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.context_length) == \
-        ("gpt", 4, 4, 128, 256)
+        ("gpt", 4, 4, 192, 256)
     t = cfg.training
     assert (t.epochs, t.max_steps, t.batch_size, t.lr, t.schedule, t.warmup_steps, t.optimizer, t.device,
-            t.checkpoint_every, t.log_every) == (3, None, 16, 0.005, "constant", 0, "sgd", "auto", 10, 10)
+            t.checkpoint_every, t.log_every) == (6, None, 16, 0.001, "constant", 20, "adamw", "auto", 10, 10)
     assert isinstance(t.lr, float)
     assert cfg.attribution.order == 1 and cfg.attribution.rule == "path"
     assert cfg.payout.currency == "USD"
@@ -387,3 +389,8 @@ def test_lora_section_is_off_unless_given(tmp_path, lora, want):
     cfg = load_config(write(tmp_path, MINIMAL + f"model:\n  lora: {lora}\n"))
     got = cfg.model.lora
     assert (got if got is None else (got.rank, got.alpha, got.targets)) == want
+
+
+@pytest.mark.parametrize("key", ["base_weights", "tokenizer"])
+def test_gpt_only_model_files_are_refused_for_hf_models(tmp_path, key):
+    bad(write(tmp_path, MINIMAL + f"model:\n  kind: hf\n  path: m\n  {key}: x\n"), f"model.{key}", f"remove {key}")

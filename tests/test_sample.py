@@ -26,9 +26,9 @@ def test_sample_pipeline_values_the_imitated_holders_first(tmp_path):
     _attrib("train", ROOT / "configs/sample.yaml", "--run-dir", run)
     # What the values describe, per owner, whatever the payout routing (CC0 owners pay into the commons):
     # sum the values of each single-owner document's samples by its owner.
-    # Single-holder generations: the imitated holder ranks in the top two of 12, and first for at least
-    # 4 of the 5 (measured: first for 4, second for gen-002 at 0.54 vs 0.58 nats). Mixed generations:
-    # the top owner is one of the two imitated.
+    # Single-holder generations: the imitated holder ranks first of 12 for all 5 (measured on the BPE
+    # base: by 1.69 to 2.68 nats against at most 0.57 for the runner-up). Mixed generations: the two
+    # imitated holders are the top two (measured; the byte-level base ranked one of them first).
     samples = list(csv.DictReader(io.StringIO(_attrib("value", run, "--by", "sample").stdout)))
     first = 0
     for gen, holders in EXPECTED.items():
@@ -38,11 +38,11 @@ def test_sample_pipeline_values_the_imitated_holders_first(tmp_path):
                 by_owner[r["holders"]] = by_owner.get(r["holders"], 0.0) + float(r[gen])
         ranking = sorted(by_owner, key=by_owner.get, reverse=True)
         if len(holders) == 1:
-            assert set(ranking[:2]) & holders, f"{gen}: top two {ranking[:2]}, expected {sorted(holders)}"
-            first += ranking[0] in holders
+            assert ranking[0] in holders, f"{gen}: top owner {ranking[0]}, expected {sorted(holders)}"
+            first += 1
         else:
-            assert ranking[0] in holders, f"{gen}: top owner {ranking[0]}, expected one of {sorted(holders)}"
-    assert first >= 4
+            assert set(ranking[:2]) == holders, f"{gen}: top two {ranking[:2]}, expected {sorted(holders)}"
+    assert first == 5
     report = run / "reports/payout.md"
     out = _attrib("payout", run, "--revenue-from-generations", "--format", "md", "-o", report)
     assert f"report written to {report}" in out.stderr
