@@ -1,4 +1,4 @@
-"""The ``attrib`` command: train, value, payout, verify (and tokenizer, pretrain for a base model).
+"""The ``attrib`` command: train, generate, value, payout, verify (and tokenizer, pretrain for a base model).
 
 Every command turns an ``AttribError`` into one line on stderr and exit code 2; results go to stdout
 or to ``-o FILE`` (written atomically), messages to stderr, so commands compose in pipelines.
@@ -130,6 +130,26 @@ def _emit(text: str, output: Path | None) -> None:
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default="csv", show_default=True)
 _OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                        help="File to write (atomically); '-' or omitted: stdout.")
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--prompts", "prompts", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSONL: id, prompt[, revenue] per line.")
+@_OUTPUT
+@click.option("--max-new-tokens", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="0: greedy (the most likely token each time).")
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(min=0, max=1, min_open=True),
+              help="Nucleus sampling: draw from the most likely tokens holding this much probability.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same prompts and seed, same text.")
+@_user_errors
+def generate(run_dir, prompts, output, max_new_tokens, temperature, top_p, seed):
+    """Complete PROMPTS with RUN's fine-tuned model, one generations-format JSONL line per prompt."""
+    from attribcli.deployment.generate import generate as run_generate
+
+    _emit(run_generate(run_dir, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                       seed=seed, log=stderr_log), output)
 
 
 @main.command()

@@ -106,3 +106,28 @@ def _read(path: Path, name: str, loader):
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
         raise AttribError(f"{name} is missing or unreadable ({type(exc).__name__}): was the run altered?",
                           file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None
+
+
+def load_model(run: Run):
+    """The run's fine-tuned model (LoRA adapters merged, as ``model.pt`` holds it), its tokenizer and the
+    context its generations must fit, in eval mode on the CPU. The tokenizer is the config's; a base-weights
+    style check refuses a tokenizer file changed since training."""
+    import torch
+
+    from attribcli.config import load_config
+    from attribcli.model.gpt import GPT, GPTConfig, load_base_weights
+    from attribcli.model.tokenizer import load_tokenizer
+
+    config = _read(run.path, "config.yaml", load_config)
+    mc, weights = config.model, run.path / "model.pt"
+    if mc.kind == "hf":
+        from attribcli.model.hf import load_hf
+
+        model, tok = load_hf(mc.path, config_file=str(run.path / "config.yaml"))
+        blob = _read(run.path, "model.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True))
+        model.load_state_dict(blob["state_dict"])
+        return model.eval(), tok, min(mc.context_length, model.context_length)
+    tok = load_tokenizer(mc.tokenizer, config_file=str(run.path / "config.yaml"))
+    model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
+    load_base_weights(model, weights, tokenizer=tok.id, config_file=str(run.path / "config.yaml"))
+    return model.eval(), tok, mc.context_length

@@ -59,3 +59,21 @@ def test_hf_gpt2_pipeline_with_adamw_and_micro_batches(tmp_path, attribution):
     assert _attrib("payout", run, "--revenue-from-generations", "--format", "json", "-o", out).returncode == 0
     assert json.loads(out.read_text())["revenue_minor"] == 701
     assert _attrib("verify", run, out).returncode == 0
+    if attribution.get("rule") == "path":
+        _greedy_completions_are_the_fine_tuned_models(run, tmp_path)
+
+
+def _greedy_completions_are_the_fine_tuned_models(run, tmp_path):
+    """attrib generate on an hf run: the fine-tuned weights (model.pt), and transformers' own greedy search."""
+    import torch
+
+    from attribcli.training.rundir import load_model, open_run
+
+    (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "q", "prompt": "the cat"}) + "\n")
+    r = _attrib("generate", run, "--prompts", tmp_path / "prompts.jsonl", "--max-new-tokens", "6")
+    assert r.returncode == 0, r.stderr
+    model, tok, _ = load_model(open_run(run))
+    ids = torch.tensor([[tok.bos_id, *tok.encode("the cat")]])
+    eos = tok.tok.eos_token_id
+    ref = model.hf.generate(ids, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=eos)[0, 4:]
+    assert json.loads(r.stdout)["completion"] == tok.decode(ref.tolist())

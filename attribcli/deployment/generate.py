@@ -1,0 +1,46 @@
+"""``attrib generate``: complete each prompt with the run's fine-tuned model, one generations-format line each.
+
+Everything is checked (the run, its model, every prompt) before the first token is drawn, and the output is
+written once, atomically: a bad prompt costs one line and exit 2 with nothing written. Each prompt gets its
+own generator seeded from ``seed`` and its position, so a prompt's completion does not depend on the prompts
+before it and the same file and seed give the same text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from attribcli.data.generations import load_prompts
+from attribcli.model.decode import complete
+from attribcli.training.rundir import load_model, open_run
+
+
+def generate(run_dir: Path, prompts_path: Path, *, max_new_tokens: int, temperature: float, top_p: float,
+             seed: int, log=print) -> str:
+    """The JSONL text of the completions (``id, prompt, completion[, revenue]``)."""
+    from attribcli.config import load_config
+
+    run = open_run(run_dir)
+    model, tok, context = load_model(run)
+    currency = load_config(run.path / "config.yaml").payout.currency
+    prompts = load_prompts(prompts_path, context_length=context, currency=currency, tokenizer=tok)
+    stop = frozenset({tok.bos_id} | ({eos} if (eos := getattr(getattr(tok, "tok", None), "eos_token_id", None))
+                                      is not None and isinstance(eos, int) else set()))
+    lines = []
+    for i, p in enumerate(prompts):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + i)
+        ids = complete(model, list(p.ids), max_new_tokens=max_new_tokens, context_length=context,
+                       temperature=temperature, top_p=top_p, generator=gen, stop_ids=stop)
+        text = tok.decode(ids)
+        while len(ids) > 1 and len(tok.encode(p.prompt)) + len(tok.encode(text)) + 1 > context:
+            ids = ids[:-1]  # re-encoded, a decoded text can take more tokens than were drawn: keep it valuable
+            text = tok.decode(ids)
+        rec = {"id": p.id, "prompt": p.prompt, "completion": text}
+        if p.revenue is not None:
+            rec["revenue"] = p.revenue
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+        log(f"{p.id}: {len(ids)} tokens")
+    return "".join(lines)
