@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 from plotting import png_figure  # noqa: E402  (benchmarks/plotting.py)
 
 REGIMES = {  # name: training overrides
-    "sgd": {"optimizer": "sgd", "lr": 0.005},                     # the sample's settings
+    "sgd": {"optimizer": "sgd", "lr": 0.005},                     # the byte-level sample's settings
     "adamw": {"optimizer": "adamw", "lr": 0.001, "warmup_steps": 0},
-    "adamw-warmup": {"optimizer": "adamw", "lr": 0.001, "warmup_steps": 20},
+    "adamw-warmup": {"optimizer": "adamw", "lr": 0.001, "warmup_steps": 20},  # the sample's settings
     "sgd-large": {"optimizer": "sgd", "lr": 0.02},
 }
 RULES = {  # name: attribution overrides
@@ -56,8 +56,9 @@ def config_for(base: Path, folder: Path, training: dict, attribution: dict, max_
     for key in ("corpus", "holders", "generations", "token_cache"):
         if cfg["data"].get(key):
             cfg["data"][key] = str((base.parent / cfg["data"][key]).resolve())
-    if cfg["model"].get("base_weights"):
-        cfg["model"]["base_weights"] = str((base.parent / cfg["model"]["base_weights"]).resolve())
+    for key in ("base_weights", "tokenizer", "path"):
+        if cfg["model"].get(key):
+            cfg["model"][key] = str((base.parent / cfg["model"][key]).resolve())
     cfg["run_dir"] = "run"
     cfg["training"] = {**cfg.get("training", {}), **training, "checkpoint_every": 10**6,
                        **({"max_steps": max_steps} if max_steps else {})}
