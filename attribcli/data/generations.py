@@ -32,7 +32,7 @@ class Generation:
 def load_generations(path: Path, *, context_length: int, currency: str, tokenizer) -> list[Generation]:
     gens = []
     for where, rec in _records(path, FIELDS, field="data.generations", what="{id, prompt, completion}"):
-        for key in ("id", "prompt", "completion"):
+        for key in ("prompt", "completion"):  # the id is checked by _records
             if not isinstance(rec.get(key), str):
                 raise AttribError("required text field is missing", file=where, field=key,
                                   fix=f"add \"{key}\": \"...\"")

@@ -13,30 +13,30 @@ from pathlib import Path
 
 import torch
 
-from attribcli.data.generations import load_prompts
+from attribcli.data.generations import Generation, load_prompts
 from attribcli.model.decode import complete
-from attribcli.training.rundir import load_model, open_run
+from attribcli.training.rundir import load_model, open_run, run_config
 
 
 def generate(run_dir: Path, prompts_path: Path, *, max_new_tokens: int, temperature: float, top_p: float,
              seed: int, log=print) -> str:
     """The JSONL text of the completions (``id, prompt, completion[, revenue]``)."""
-    from attribcli.config import load_config
-
     run = open_run(run_dir)
-    model, tok, context = load_model(run)
-    currency = load_config(run.path / "config.yaml").payout.currency
-    prompts = load_prompts(prompts_path, context_length=context, currency=currency, tokenizer=tok)
-    stop = frozenset({tok.bos_id} | ({eos} if (eos := getattr(getattr(tok, "tok", None), "eos_token_id", None))
-                                      is not None and isinstance(eos, int) else set()))
+    config = run_config(run)
+    model, tok, context = load_model(run, config)
+    prompts = load_prompts(prompts_path, context_length=context, currency=config.payout.currency, tokenizer=tok)
+    eos = getattr(getattr(tok, "tok", None), "eos_token_id", None)  # a Hugging Face tokenizer's end of text
+    stop = frozenset({tok.bos_id} | ({eos} if isinstance(eos, int) else set()))
     lines = []
     for i, p in enumerate(prompts):
         gen = torch.Generator().manual_seed(seed * 1_000_003 + i)
         ids = complete(model, list(p.ids), max_new_tokens=max_new_tokens, context_length=context,
                        temperature=temperature, top_p=top_p, generator=gen, stop_ids=stop)
         text = tok.decode(ids)
-        while len(ids) > 1 and len(tok.encode(p.prompt)) + len(tok.encode(text)) + 1 > context:
-            ids = ids[:-1]  # re-encoded, a decoded text can take more tokens than were drawn: keep it valuable
+        # re-encoded, a decoded text can take more tokens than were drawn: trim until it fits as valuation
+        # counts it (load_generations), so the output is always a valid generations file
+        while len(ids) > 1 and len(Generation(p.id, p.prompt, text, None).tokens(tok)[0]) - 1 > context:
+            ids = ids[:-1]
             text = tok.decode(ids)
         rec = {"id": p.id, "prompt": p.prompt, "completion": text}
         if p.revenue is not None:

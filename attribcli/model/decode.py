@@ -22,7 +22,7 @@ def complete(model, prompt_ids: list[int], *, max_new_tokens: int, context_lengt
     ids = list(prompt_ids)
     out: list[int] = []
     while len(out) < max_new_tokens and len(ids) < context_length + 1:
-        logits = model(torch.tensor([ids[-context_length:]], device=device))[0, -1].double().cpu()
+        logits = model(torch.tensor([ids], device=device))[0, -1].double().cpu()
         if not out and stop_ids:
             logits[list(stop_ids)] = -torch.inf
         token = _pick(logits, temperature, top_p, generator)

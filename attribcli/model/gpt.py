@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from attribcli.errors import AttribError
+from attribcli.model.tokenizer import ByteTokenizer
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def save_weights(model: GPT, path: Path, *, tokenizer: str | None = None) -> Non
     atomic_torch_save(blob, path)
 
 
-def load_base_weights(model: GPT, path: Path, *, tokenizer: str = "bytes-v1", config_file: str | None = None) -> None:
+def load_base_weights(model: GPT, path: Path, *, tokenizer: str = ByteTokenizer.id,
+                      config_file: str | None = None) -> None:
     """Load base weights into ``model``, refusing a file made for another shape or another tokenizer (the
     same vocabulary size with other tokens would load and be silently wrong)."""
     field = "model.base_weights"
@@ -149,7 +151,7 @@ def load_base_weights(model: GPT, path: Path, *, tokenizer: str = "bytes-v1", co
                          for k, v in asdict(saved).items() if getattr(model.cfg, k) != v)
         raise AttribError(f"base weights were made for another model shape: {diff}",
                           file=config_file, field="model", fix="set the model keys to the weights' shape")
-    made_with = blob.get("tokenizer", "bytes-v1")
+    made_with = blob.get("tokenizer", ByteTokenizer.id)  # files from before tokenizers were recorded: bytes
     if made_with != tokenizer:
         raise AttribError(f"base weights were made with tokenizer {made_with[:20]}, not {tokenizer[:20]}",
                           file=config_file, field="model.tokenizer",

@@ -108,26 +108,32 @@ def _read(path: Path, name: str, loader):
                           file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None
 
 
-def load_model(run: Run):
+def run_config(run: Run):
+    """The run's resolved config (``config.yaml``), as training used it."""
+    from attribcli.config import load_config
+
+    return _read(run.path, "config.yaml", load_config)
+
+
+def load_model(run: Run, config=None):
     """The run's fine-tuned model (LoRA adapters merged, as ``model.pt`` holds it), its tokenizer and the
     context its generations must fit, in eval mode on the CPU. The tokenizer is the config's; a base-weights
     style check refuses a tokenizer file changed since training."""
     import torch
 
-    from attribcli.config import load_config
     from attribcli.model.gpt import GPT, GPTConfig, load_base_weights
     from attribcli.model.tokenizer import load_tokenizer
 
-    config = _read(run.path, "config.yaml", load_config)
-    mc, weights = config.model, run.path / "model.pt"
+    config = config or run_config(run)
+    mc, source = config.model, str(run.path / "config.yaml")
     if mc.kind == "hf":
         from attribcli.model.hf import load_hf
 
-        model, tok = load_hf(mc.path, config_file=str(run.path / "config.yaml"))
+        model, tok = load_hf(mc.path, config_file=source)
         blob = _read(run.path, "model.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True))
         model.load_state_dict(blob["state_dict"])
         return model.eval(), tok, min(mc.context_length, model.context_length)
-    tok = load_tokenizer(mc.tokenizer, config_file=str(run.path / "config.yaml"))
+    tok = load_tokenizer(mc.tokenizer, config_file=source)
     model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
-    load_base_weights(model, weights, tokenizer=tok.id, config_file=str(run.path / "config.yaml"))
+    load_base_weights(model, run.path / "model.pt", tokenizer=tok.id, config_file=source)
     return model.eval(), tok, mc.context_length
