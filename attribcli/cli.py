@@ -153,6 +153,63 @@ def generate(run_dir, prompts, output, max_new_tokens, temperature, top_p, seed)
 
 
 @main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--generations", "generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSONL: id, prompt, completion[, revenue] per line (e.g. from 'attrib generate').")
+@click.option("--name", required=True, help="The valuation to write: RUN/valuations/NAME (e.g. the period, 2026-11).")
+@click.option("--nproc", type=click.IntRange(min=1),
+              help="Processes: segments side by side (training.replay_segments), or a data-parallel run's own "
+                   "process count (the default).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted replay of the same NAME.")
+@_user_errors
+def replay(run_dir, generations, name, nproc, resume):
+    """Value GENERATIONS exactly as if RUN had been trained with them, by re-running its trajectory."""
+    import json
+
+    from attribcli.training import distributed
+    from attribcli.training.replay import replay as run_replay
+
+    if not distributed.launched_by_torchrun():
+        manifest = run_dir / "manifest.json"
+        trained_on = json.loads(manifest.read_text(encoding="utf-8")).get("processes", 1) if manifest.is_file() else 1
+        nproc = nproc or trained_on
+        if trained_on > 1 and nproc != trained_on:
+            raise AttribError(f"the run was trained on {trained_on} processes; its replay must be too (the gradient "
+                              f"was summed in {trained_on} parts)", field="--nproc", fix=f"use --nproc {trained_on}")
+        if nproc > 1:
+            from attribcli.training.launch import RunFailed, torchrun
+            from attribcli.training.replay import plan
+
+            plan(run_dir, generations, name, resume=resume)  # every input error here, before any process starts
+            args = ["replay", str(run_dir), "--generations", str(generations), "--name", name]
+            code = torchrun(args + (["--resume"] if resume else []), nproc, stderr_log)
+            if code:
+                raise RunFailed(f"the replay stopped (torchrun exit code {code})", file=str(run_dir), field="--nproc",
+                                fix="read the first error above; an interrupted replay continues with --resume")
+            return
+    group = distributed.init(cuda=_trains_on_cuda(run_dir))
+    try:
+        out = run_replay(run_dir, generations, name, resume=resume, log=stderr_log, group=group)
+    finally:
+        distributed.shutdown(group)
+    if group.main:
+        stderr_log(f"valuation written to {out}")
+        stderr_log(f"next: attrib payout {run_dir} --valuation {name} --revenue-from-generations --format md")
+
+
+def _trains_on_cuda(run_dir: Path) -> bool:
+    """Whether the run's config trains on a GPU here (a replay's process group is then NCCL)."""
+    import torch
+    import yaml
+
+    try:
+        device = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))["training"]["device"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # the replay's own checks say what is wrong with the run
+    return torch.cuda.is_available() and device != "cpu"
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--by", type=click.Choice(["sample", "holder", "generation", "license"]), default="holder",
               show_default=True)

@@ -70,7 +70,8 @@ class ModelConfig:
 class DataConfig:
     corpus: Path = _f(help="JSONL or CSV, one document per line/row")
     holders: Path = _f(help="CSV holder_id,name,contact[,...]")
-    generations: Path = _f(help="JSONL id, prompt, completion[, revenue]")
+    generations: Path | None = _f(None, help="JSONL id, prompt, completion[, revenue]; none = value the run later "
+                                             "('attrib replay')")
     duplicates: Literal["share", "keep"] = _f("share", help="exact duplicate texts: share = train once, split "
                                                             "the value equally among the copies; keep = train each")
     token_cache: Path | None = _f(None, help="folder of memory-mapped token caches; none = .attrib-cache/tokens "
@@ -95,6 +96,9 @@ class TrainingConfig:
     device: Literal["auto", "cpu", "cuda"] = _f("auto")
     precision: Literal["fp32", "bf16"] = _f("fp32", help="bf16: autocast forward passes on CUDA")
     checkpoint_every: int = _f(25, check=_positive)
+    replay_segments: int = _f(1, check=_positive, help="keep the weights at the start of this many evenly spaced "
+                                                       "segments, so 'attrib replay --nproc N' replays them side by "
+                                                       "side; 1 = none kept")
     log_every: int = _f(10, check=_positive)
 
 

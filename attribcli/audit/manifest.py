@@ -58,14 +58,16 @@ def method_description(rule, attribution, lora: dict | None = None) -> dict:
 
 
 REPORTS = "reports"  # reports written after training live here; verify re-derives them instead of hashing
+VALUATIONS = "valuations"  # replays written after training: each hashed in its own manifest
 
 
 def output_hashes(run_path: Path) -> dict[str, str]:
-    """SHA-256 of every file the run wrote, except the manifest itself and ``reports/``."""
+    """SHA-256 of every file the run wrote, except the manifest itself, ``reports/`` and ``valuations/``."""
     out = {}
     for p in sorted(run_path.rglob("*")):
         rel = p.relative_to(run_path)
-        if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".tmp") and rel.parts[0] != REPORTS:
+        if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".tmp") \
+                and rel.parts[0] not in (REPORTS, VALUATIONS):
             out[rel.as_posix()] = sha256_file(p)
     return out
 

@@ -102,6 +102,19 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     return StepResult(train_loss, v_losses, first, second, carry, routes, tag=tag)
 
 
+def plain_step(model, tracker: GhostTracker, optimizer, micro_batches: list[Batch], *, losses: SequenceLosses,
+               autocast: torch.dtype | None = None, shard: Shard | None = None) -> float:
+    """A step valued for no generation (a run valued later, by replay): the same training forward and
+    backward as ``tracked_step``, so the weights it reaches are the same to the last bit."""
+    optimizer.zero_grad(set_to_none=True)
+    amp = autocast_context(micro_batches[0][0].device.type, autocast)
+    train_loss, _ = forward_train(model, tracker, micro_batches, losses=losses, amp=amp, shard=shard,
+                                  keep_graph=False)
+    optimizer.step()
+    tracker.clear()
+    return train_loss
+
+
 def chunk_slices(M: int, target_chunk: int | None) -> list[slice]:
     return [slice(i, i + target_chunk) for i in range(0, M, target_chunk)] if target_chunk else [slice(0, M)]
 

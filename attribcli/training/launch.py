@@ -19,6 +19,14 @@ from attribcli.errors import AttribError
 from attribcli.training.rundir import partial_dir
 
 
+def torchrun(args: list[str], nproc: int, log) -> int:
+    """Run ``attrib ARGS`` in ``nproc`` processes under torchrun on this machine; its exit code."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+           "-m", "attribcli", *args]
+    log(f"launching {nproc} processes: {' '.join(cmd[1:])}")
+    return subprocess.run(cmd).returncode
+
+
 class RunFailed(AttribError):
     """A process of the job died (not a bad input): exit 1, the checkpoint is kept for --resume."""
 
@@ -38,12 +46,10 @@ def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) ->
     final, part = config.run_dir, partial_dir(config.run_dir)
     if not overwrite:  # what process 0 would refuse, refused before any process starts
         refuse_existing(final, part, resume)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           "-m", "attribcli", "train", str(config.source), "--run-dir", str(final)]
-    cmd += ["--resume"] if resume else []
-    cmd += ["--overwrite"] if overwrite else []
-    log(f"launching {nproc} processes: {' '.join(cmd[1:])}")
-    code = subprocess.run(cmd).returncode
+    args = ["train", str(config.source), "--run-dir", str(final)]
+    args += ["--resume"] if resume else []
+    args += ["--overwrite"] if overwrite else []
+    code = torchrun(args, nproc, log)
     if code == 0 and (final / "manifest.json").is_file():
         return final
     if not part.exists():  # process 0 removed it: a bad input found mid-run (e.g. a NaN loss), reported above

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save
 from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.inrun.path import PathSettings, path_step
-from attribcli.inrun.step import NonFiniteLoss, Shard, tracked_step
+from attribcli.inrun.step import NonFiniteLoss, Shard, StepResult, plain_step, tracked_step
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import sequence_losses
 from attribcli.progress import Progress
@@ -89,37 +91,83 @@ def _shared_state(state: dict | None) -> dict | None:
     return None if state is None else {k: state[k] for k in ("step", "model", "optimizer")}
 
 
+@dataclass
+class Span:
+    """The steps one call of ``run_steps`` takes: training takes them all, a replay segment its own."""
+
+    stop: int                                # the step after the last one taken
+    kept: tuple[int, ...] = ()               # training: steps after which a replay segment starts
+    check: Callable[[int, float], None] | None = None  # replay: each step's training loss against steps.csv
+
+
+@dataclass
+class Stepped:
+    """What the steps left behind: the model at ``Span.stop``, its optimizer, and (process 0) the values."""
+
+    model: object
+    optimizer: object
+    rule: object
+    tally: Tally | None
+    targets: object
+
+
 def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Group()) -> None:
+    total = total_steps(prep)
+    kept = segment_starts(total, prep.config.training.replay_segments)[1:]
+    out = run_steps(part, prep, state, log, group, Span(total, kept))
+    if group.main:
+        finish(part, prep, out.model, total, out.tally, out.targets, out.rule, log, processes=group.world)
+
+
+def total_steps(prep: Prepared) -> int:
+    t = prep.config.training
+    return t.max_steps if t.max_steps else t.epochs * math.ceil(len(prep.samples) / t.batch_size)
+
+
+def segment_starts(total: int, segments: int) -> tuple[int, ...]:
+    """The first step of each replay segment: 0 and K - 1 evenly spaced steps (fewer on a short run)."""
+    return tuple(sorted({round(k * total / segments) for k in range(min(segments, total))}))
+
+
+def kept_checkpoint(step: int) -> str:
+    """The kept checkpoint a replay segment starts from (weights and optimizer state after ``step`` steps)."""
+    return f"checkpoints/step-{step:07d}.pt"
+
+
+def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group, span: Span) -> Stepped:
+    """Take the steps from ``state["step"]`` (0 without a state) to ``span.stop``: train, value each sample for
+    every generation, checkpoint into ``part`` (a checkpoint without a tally starts a fresh one there)."""
     cfg, model, dev = prep.config, prep.model, prep.device
     t, att = cfg.training, cfg.attribution
     n, M = len(prep.samples), len(prep.generations)
     per_epoch = math.ceil(n / t.batch_size)
-    total = t.max_steps if t.max_steps else t.epochs * per_epoch
+    total = span.stop
     require_batch_for(cfg, group.world)
     rule = update_rule(t)
     optimizer = rule.make([p for p in model.parameters() if p.requires_grad], t)  # LoRA: the adapters
     attach_names(optimizer, model)
     tracker = GhostTracker(model)
-    targets = target_batch(prep.generations, dev, tok=prep.tokenizer)
+    targets = target_batch(prep.generations, dev, tok=prep.tokenizer) if M else None
     start = 0
     tally = None  # process 0 alone keeps the values (in files under the unfinished run: tally.py)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
-        if group.main:
+    if group.main:
+        if state is not None and "tally" in state:
             tally = Tally.resume(part, state["tally"], start)
-    elif group.main:
-        tally = Tally.create(part, n, M, target_losses(model, targets))
+        else:
+            tally = Tally.create(part, n, M, target_losses(model, targets) if M else np.zeros(0))
     train_forward = wrap(model, group)
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
     log(f"training {n} samples from {len(prep.licensing.trained_ids)} documents "
         f"({len(prep.documents) - len(prep.licensing.trained_ids)} excluded: opted out or licence), "
-        f"{M} generations, {total} steps on {dev.type}"
+        f"{M} generations, steps {start + 1} to {total} on {dev.type}"
         + (f" x {group.world} processes" if group.active else "") + f"; optimizer {rule.name}, "
         + (f"path rule (up to {att.path_max_nodes} nodes a step)" if att.rule == "path" else f"order {att.order}"))
     copies = duplicates.summary(prep.duplicates)
-    if copies:
+    if copies and start == 0:
         log(copies)
     micro = t.micro_batch_size or t.batch_size
     settings = PathSettings(att.path_tolerance, att.path_max_nodes)
@@ -132,25 +180,30 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
             if order[0] != epoch:
                 order = (epoch, epoch_order(cfg.seed, epoch, n))
             idx = order[1][pos * t.batch_size:(pos + 1) * t.batch_size]
-            lr = lr_at(step, total, cfg)
+            lr = lr_at(step, total_steps(prep), cfg)
             for param_group in optimizer.param_groups:
                 param_group["lr"] = lr
             mine = group.shard(idx)
             micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in mine[k:k + micro]], dev)
                              for k in range(0, len(mine), micro)] or [_placeholder(prep, idx[0], dev)]
-            checkpoint = (step + 1) % t.checkpoint_every == 0 and step + 1 < total
+            boundary = step + 1 in span.kept
+            checkpoint = ((step + 1) % t.checkpoint_every == 0 or boundary) and step + 1 < total
             close = checkpoint or step + 1 == total  # the path rule leaves no step open in a checkpoint
-            kwargs = dict(target_chunk=att.target_chunk, want_routes=step == start, losses=sequence_losses,
-                          autocast=torch.bfloat16 if t.precision == "bf16" else None,
+            kwargs = dict(losses=sequence_losses, autocast=torch.bfloat16 if t.precision == "bf16" else None,
                           shard=Shard(train_forward, group, len(idx)) if group.active else None)
             tag = (step + 1, epoch + 1, lr, idx, len(mine))
             try:
-                if att.rule == "path":
+                if not M:
+                    done = [StepResult(plain_step(model, tracker, optimizer, micro_batches, **kwargs),
+                                       np.zeros(0), np.zeros((len(mine), 0)), None, np.zeros(0), tag=tag)]
+                elif att.rule == "path":
                     done, opened = path_step(model, tracker, optimizer, rule, micro_batches, targets, opened=opened,
-                                             close=close, tag=tag, settings=settings, **kwargs)
+                                             close=close, tag=tag, settings=settings, target_chunk=att.target_chunk,
+                                             want_routes=step == start, **kwargs)
                 else:
                     done = [tracked_step(model, tracker, optimizer, rule, micro_batches, targets, order=att.order,
-                                         tag=tag, **kwargs)]
+                                         tag=tag, target_chunk=att.target_chunk, want_routes=step == start,
+                                         **kwargs)]
             except NonFiniteLoss as exc:
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr",
@@ -159,14 +212,23 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
                 if r.routes:
                     _log_routes(r.routes, log)
                 s, e, s_lr, s_idx, rows = r.tag
+                if span.check is not None:
+                    span.check(s, r.train_loss)  # on every process: they all see the same all-reduced loss
                 first, second = _gathered(group, r, rows)
                 if group.main:
-                    tally.record(s, e, s_lr, s_idx, r, first, second)
+                    if M:
+                        tally.record(s, e, s_lr, s_idx, r, first, second)
+                    else:
+                        tally.plain_step(s, e, s_lr, s_idx, r.train_loss)
             if not group.main:
                 if kill_after and step + 1 == kill_after:
                     os._exit(137)
                 continue
             bar.update(step + 1, loss=(opened or done[-1]).train_loss, samples=len(idx))
+            if boundary:  # a replay segment starts here: its weights and optimizer state are kept
+                atomic_torch_save({"step": step + 1, "model": model.state_dict(),
+                                   "optimizer": optimizer.state_dict()}, part / kept_checkpoint(step + 1))
+                tally.next_segment()
             if checkpoint:
                 atomic_torch_save({"step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                    "tally": tally.checkpoint_state(), "input_hashes": prep.input_hashes},
@@ -175,8 +237,7 @@ def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Gr
             if kill_after and step + 1 == kill_after:
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
-    if group.main:
-        finish(part, prep, model, total, tally, targets, rule, log)
+    return Stepped(model, optimizer, rule, tally, targets)
 
 
 def _placeholder(prep: Prepared, i: int, dev):

@@ -36,7 +36,7 @@ class Prepared:
     documents: list[Document]
     licensing: PolicyOutcome        # per document: licence class, trained or not, paid to whom, why
     samples: SampleTable
-    generations: list[Generation]
+    generations: list[Generation]  # [] when the run is valued later, by replay
     model: GPT
     device: torch.device
     input_paths: dict[str, Path]
@@ -51,7 +51,9 @@ def prepare(config: Config) -> Prepared:
     """Check every input and tokenize the corpus in one streaming pass into the token cache (tokens.py:
     content-addressed, written atomically, reused by later runs); the run directory is not touched."""
     d, mc = config.data, config.model
-    inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders, "generations": d.generations}
+    inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders}
+    if d.generations is not None:
+        inputs["generations"] = d.generations
     if mc.kind == "hf":
         from attribcli.model.hf import load_hf
 
@@ -82,8 +84,8 @@ def prepare(config: Config) -> Prepared:
         lora = {"rank": mc.lora.rank, "alpha": mc.lora.alpha, "layers": layers}
     holders = load_holders(d.holders)
     policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
-    generations = load_generations(d.generations, context_length=context, currency=config.payout.currency,
-                                   tokenizer=tok)
+    generations = [] if d.generations is None else load_generations(
+        d.generations, context_length=context, currency=config.payout.currency, tokenizer=tok)
     device = resolve_device(config)
     stream = iter_documents(d.corpus, holders)  # checks the file exists; read below, once
     hashes = {k: sha256_path(p) for k, p in inputs.items()}

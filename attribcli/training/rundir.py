@@ -24,7 +24,14 @@ directory under the final name is always a finished run; an interrupted one stay
     checkpoints/last.pt      latest checkpoint (resume; removed when the run completes)
     tally/                   while training: the value table being accumulated (tally.py); removed at the end
     manifest.json            SHA-256 of inputs and outputs, method, environment: written last
+    checkpoints/step-N.pt    with training.replay_segments > 1: weights and optimizer state where each
+                             replay segment starts (replay.py)
     reports/                 statements and ledgers written later: re-derived by verify, not hashed
+    valuations/NAME/         generations valued after training by 'attrib replay' (replay.py), each
+                             with its own manifest naming this one's
+
+A run trained without generations (``data.generations`` left out) has no values.npy, losses.csv,
+target_steps.csv or inputs/generations.jsonl of its own: only replays value it.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from attribcli.audit.manifest import VALUATIONS
 from attribcli.errors import AttribError
 
 MANIFEST = "manifest.json"
@@ -58,6 +66,8 @@ class Run:
     samples: pd.DataFrame
     values: np.ndarray
     losses: pd.DataFrame
+    valuation: str | None = None          # a replay's name (valuations/NAME/); None: the training-time generations
+    valuation_manifest: dict | None = None
     _documents: pd.DataFrame | None = None
 
     @property
@@ -68,13 +78,56 @@ class Run:
         return self._documents
 
     @property
+    def values_folder(self) -> Path:
+        """Where the value tables read come from: the run itself, or ``valuations/NAME``."""
+        return self.path if self.valuation is None else self.path / VALUATIONS / self.valuation
+
+    @property
+    def summary(self) -> dict:
+        """The manifest holding these values' efficiency and fidelity (the valuation's for a replay)."""
+        return self.manifest if self.valuation_manifest is None else self.valuation_manifest
+
+    @property
     def manifest_sha256(self) -> str:
+        """What a report names as its source: the run's manifest, or for a replay the valuation's (which names
+        the run's)."""
         from attribcli.files import sha256_file
 
-        return sha256_file(self.path / MANIFEST)
+        return sha256_file(self.values_folder / MANIFEST)
 
 
-def open_run(path: str | Path) -> Run:
+def valuations(path: Path) -> list[str]:
+    """The finished valuations (replays) of a run, by name."""
+    folder = Path(path) / VALUATIONS
+    return sorted(p.name for p in folder.iterdir() if (p / MANIFEST).is_file()) if folder.is_dir() else []
+
+
+def choose_valuation(path: Path, manifest: dict, valuation: str | None) -> str | None:
+    """``--valuation``: the name given; by default the training-time generations when the run has any, else
+    its only valuation; else a one-line error listing them."""
+    names = valuations(path)
+    if valuation is not None:
+        if valuation not in names:
+            raise AttribError(f"the run has no valuation '{valuation}'"
+                              + (f" (it has: {', '.join(names)})" if names else ""), file=str(path),
+                              field="--valuation", fix="pass one of its valuations, or replay one with "
+                                                       "'attrib replay RUN --generations FILE --name NAME'")
+        return valuation
+    if manifest.get("generations", 1):
+        return None
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise AttribError("the run was trained without generations and has no valuation yet", file=str(path),
+                          field="--valuation", fix="value generations with 'attrib replay RUN --generations FILE "
+                                                   "--name NAME'")
+    raise AttribError(f"the run has {len(names)} valuations: {', '.join(names)}", file=str(path),
+                      field="--valuation", fix="pick one with --valuation NAME")
+
+
+def open_run(path: str | Path, valuation: str | None = None) -> Run:
+    """A finished run with one set of values: the training-time generations' or a valuation's
+    (``choose_valuation``)."""
     path = Path(path)
     if not (path / MANIFEST).is_file():
         if partial_dir(path.resolve()).is_dir() or path.name.endswith(".partial"):
@@ -89,15 +142,19 @@ def open_run(path: str | Path) -> Run:
     if not (path / "inputs/documents.jsonl").is_file():
         read("inputs/documents.jsonl", lambda p: p.read_bytes())  # missing: say so now, not at first use
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
-    generations = read("inputs/generations.jsonl", lambda p: pd.read_json(p, lines=True, dtype=False))
+    valuation = choose_valuation(path, manifest, valuation)
+    own = "" if valuation is None else f"{VALUATIONS}/{valuation}/"
+    vmanifest = None if valuation is None else read(own + MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
+    generations = read(own + ("generations.jsonl" if valuation else "inputs/generations.jsonl"),
+                       lambda p: pd.read_json(p, lines=True, dtype=False))
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings
-    values = read("values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
-    losses = read("losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
+    values = read(own + "values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
+    losses = read(own + "losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
     if values.shape != (len(samples), len(generations)):
         raise AttribError(f"values.npy has shape {values.shape}, expected "
-                          f"({len(samples)}, {len(generations)})", file=str(path / "values.npy"),
+                          f"({len(samples)}, {len(generations)})", file=str(path / own / "values.npy"),
                           fix="the run was altered: train it again")
-    return Run(path, manifest, holders, generations, samples, values, losses)
+    return Run(path, manifest, holders, generations, samples, values, losses, valuation, vmanifest)
 
 
 def _read(path: Path, name: str, loader):

@@ -87,9 +87,14 @@ def write_inputs(part: Path, prep: Prepared) -> None:
     atomic_write_text(part / "inputs/duplicates.csv",
                       duplicates.report_csv(prep.duplicates, prep.documents, prep.licensing))
     shutil.copyfile(cfg.data.holders, part / "inputs/holders.csv")
+    if prep.generations:
+        write_generations(part / "inputs/generations.jsonl", prep.generations)
+
+
+def write_generations(path: Path, generations) -> None:
     gens = [json.dumps({"id": g.id, "prompt": g.prompt, "completion": g.completion, "revenue": g.revenue},
-                       ensure_ascii=False) for g in prep.generations]
-    atomic_write_text(part / "inputs/generations.jsonl", "\n".join(gens) + "\n")
+                       ensure_ascii=False) for g in generations]
+    atomic_write_text(path, "\n".join(gens) + "\n")
 
 
 def _load_checkpoint(part: Path, prep: Prepared) -> dict:

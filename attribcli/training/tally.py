@@ -10,6 +10,13 @@ to an undo journal (``tally/journal.bin``) and flushed; at a checkpoint the file
 journal emptied. Resuming writes the journal's old rows back for every step after the checkpoint, in
 reverse order, which restores the table bit for bit (no subtraction, so no rounding). The small parts
 (steps seen, carry, per-step rows) go into the checkpoint itself.
+
+**Segments.** A run cut into replay segments (``training.replay_segments``, replay.py) sums each sample's
+value per segment and then folds the segments in order: ``closed_k = closed_{k-1} + segment_k``. A replay
+that runs the segments in separate processes folds their tables the same way, so it gives the same float64
+sums to the last bit (float addition is not associative: one running sum would not). ``first-K.npy`` is the
+current segment's table, ``closed-first-K.npy`` the fold of the segments before it; a segment boundary is
+always a checkpoint, so the journal never spans two segments.
 """
 
 from __future__ import annotations
@@ -27,39 +34,44 @@ CHUNK_ROWS_BYTES = 64 << 20
 
 class Tally:
     def __init__(self, folder: Path, first: np.ndarray, second: np.ndarray, seen: np.ndarray, carry: np.ndarray,
-                 loss_base: np.ndarray, step_rows: list[tuple], target_rows: list[tuple]):
+                 loss_base: np.ndarray, step_rows: list[tuple], target_rows: list[tuple], segment: int = 0,
+                 closed_carry: np.ndarray | None = None):
         self.folder = folder
-        self.first, self.second = first, second    # [samples, generations] memmaps
+        self.first, self.second = first, second    # [samples, generations] memmaps: the current segment
         self.seen = seen                           # [samples] steps each sample was trained in
-        self.carry = carry                         # [generations] first-order reduction from the optimizer's carry
+        self.carry = carry                         # [generations] the carry's first-order reduction, this segment
         self.loss_base = loss_base                 # [generations]
         self.step_rows, self.target_rows = step_rows, target_rows
+        self.segment = segment                     # index of the current segment
+        self.closed_carry = closed_carry           # [generations] fold of the earlier segments' carry (None: none)
         self._journal = open(folder / "journal.bin", "ab")
 
     @classmethod
-    def create(cls, run: Path, n: int, M: int, loss_base: np.ndarray) -> "Tally":
+    def create(cls, run: Path, n: int, M: int, loss_base: np.ndarray, *, segment: int = 0) -> "Tally":
         folder = run / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        first = open_memmap(folder / "first.npy", mode="w+", dtype=np.float64, shape=(n, M))
-        second = open_memmap(folder / "second.npy", mode="w+", dtype=np.float64, shape=(n, M))
+        first, second = _new_tables(folder, segment, n, M)
         (folder / "journal.bin").write_bytes(b"")
-        return cls(folder, first, second, np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [])
+        return cls(folder, first, second, np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [], segment)
 
     @classmethod
     def resume(cls, run: Path, state: dict, step: int) -> "Tally":
         """The table as it was at checkpoint ``step``: undo what later steps wrote into the files."""
         folder = run / FOLDER
-        first = np.load(folder / "first.npy", mmap_mode="r+")
-        second = np.load(folder / "second.npy", mmap_mode="r+")
+        segment = int(state.get("segment", 0))
+        _drop_other_segments(folder, segment)  # a kill between a segment's fold and its checkpoint
+        first = np.load(_table(folder, "first", segment), mmap_mode="r+")
+        second = np.load(_table(folder, "second", segment), mmap_mode="r+")
         for s, idx, old_first, old_second in reversed(list(_records(folder / "journal.bin", first.shape[1]))):
             if s > step:
                 first[idx], second[idx] = old_first, old_second
         first.flush()
         second.flush()
         (folder / "journal.bin").write_bytes(b"")
-        small = {k: (v.numpy().copy() if hasattr(v, "numpy") else list(v)) for k, v in state.items()}
+        small = {k: (v.numpy().copy() if hasattr(v, "numpy") else v) for k, v in state.items()}
         return cls(folder, first, second, small["seen"], small["carry"], small["loss_base"],
-                   [tuple(r) for r in small["step_rows"]], [tuple(r) for r in small["target_rows"]])
+                   [tuple(r) for r in small["step_rows"]], [tuple(r) for r in small["target_rows"]], segment,
+                   small.get("closed_carry"))
 
     def add(self, step: int, idx: np.ndarray, first: np.ndarray, second: np.ndarray | None) -> None:
         """Add one step's rows, journaling the rows' old values first (they are restored on resume)."""
@@ -88,6 +100,32 @@ class Tally:
         self.target_rows.extend((step, j, float(result.target_losses[j]), float(col1[j]), float(col2[j]),
                                  float(result.carry[j]), int(nodes[j])) for j in range(M))
 
+    def plain_step(self, step: int, epoch: int, lr: float, idx: np.ndarray, train_loss: float) -> None:
+        """A step of a run valued for no generation (replays value it later): its steps.csv line."""
+        self.seen[np.asarray(idx, dtype=np.int64)] += 1
+        self.step_rows.append((step, epoch, lr, train_loss, 0.0))
+
+    def next_segment(self) -> None:
+        """Fold the current segment into the closed ones and start the next with an empty table (at a
+        checkpoint: the old files go once it is ``committed``)."""
+        n, M = self.first.shape
+        self.first.flush()
+        self.second.flush()
+        k = self.segment
+        for kind, table in (("first", self.first), ("second", self.second)):
+            _fold(self.folder, kind, k, table)
+        self.closed_carry = self.carry.copy() if self.closed_carry is None else self.closed_carry + self.carry
+        self.segment = k + 1
+        self.first, self.second = _new_tables(self.folder, self.segment, n, M)
+        self.carry = np.zeros(M)
+
+    def adopt(self, first: np.ndarray, second: np.ndarray, carry: np.ndarray) -> None:
+        """A replay's join: the next segment's table, valued by another process, becomes the current one."""
+        self.next_segment()
+        self.first[:] = first
+        self.second[:] = second
+        self.carry = np.array(carry, dtype=np.float64)
+
     def checkpoint_state(self) -> dict:
         """Flush the table; the small parts, to be saved in the checkpoint. Call ``committed`` once the
         checkpoint file is in place."""
@@ -95,44 +133,51 @@ class Tally:
 
         self.first.flush()
         self.second.flush()
+        closed = {} if self.closed_carry is None else {"closed_carry": torch.from_numpy(self.closed_carry.copy())}
         return {"seen": torch.from_numpy(self.seen.copy()), "carry": torch.from_numpy(self.carry.copy()),
                 "loss_base": torch.from_numpy(np.array(self.loss_base)), "step_rows": list(self.step_rows),
-                "target_rows": list(self.target_rows)}  # copies: the state must not move on with training
+                "target_rows": list(self.target_rows), "segment": self.segment,
+                **closed}  # copies: the state must not move on with training
 
     def committed(self) -> None:
-        """The checkpoint is written: older journal entries are no longer needed."""
+        """The checkpoint is written: older journal entries (and folded segments' files) are no longer needed."""
         self._journal.truncate(0)
         self._journal.seek(0)
+        _drop_other_segments(self.folder, self.segment)
+
+    def total_carry(self) -> np.ndarray:
+        return self.carry if self.closed_carry is None else self.closed_carry + self.carry
 
     def chunks(self):
+        """Row chunks of the whole run's (first, second) tables: the closed segments' fold plus the current one."""
         step = max(1, CHUNK_ROWS_BYTES // max(1, self.first.shape[1] * 8))
+        closed = [np.load(_table(self.folder, f"closed-{kind}", self.segment - 1), mmap_mode="r")
+                  for kind in ("first", "second")] if self.segment else None
         for i in range(0, len(self.first), step):
-            yield np.asarray(self.first[i:i + step]), np.asarray(self.second[i:i + step])
+            a, b = np.asarray(self.first[i:i + step]), np.asarray(self.second[i:i + step])
+            yield (a, b) if closed is None else (closed[0][i:i + step] + a, closed[1][i:i + step] + b)
 
     def write_values(self, run: Path, order: int) -> tuple[np.ndarray, np.ndarray]:
         """``values.npy`` (first + second) and, with order 2, its two parts, in one chunked pass that also
         returns the two tables' column sums."""
         n, M = self.first.shape
-        tmp = run / "values.npy.tmp"
-        out = open_memmap(tmp, mode="w+", dtype=np.float64, shape=(n, M))
+        names = ["values.npy"] + (["values_order1.npy", "values_order2.npy"] if order == 2 else [])
+        outs = [open_memmap(run / (name + ".tmp"), mode="w+", dtype=np.float64, shape=(n, M)) for name in names]
         first_sum, second_sum = np.zeros(M), np.zeros(M)
         i = 0
         for a, b in self.chunks():
-            out[i:i + len(a)] = a + b
+            outs[0][i:i + len(a)] = a + b
+            if order == 2:
+                outs[1][i:i + len(a)], outs[2][i:i + len(a)] = a, b
             first_sum += a.sum(0)
             second_sum += b.sum(0)
             i += len(a)
-        out.flush()
-        del out
-        os.replace(tmp, run / "values.npy")
+        for out, name in zip(outs, names):  # written, not moved: a run killed before this still resumes
+            out.flush()
+            del out
+            os.replace(run / (name + ".tmp"), run / name)
+        outs.clear()
         self.close()
-        if order == 2:  # linked, not moved: a run killed before its checkpoint is removed still resumes
-            for part, name in (("first.npy", "values_order1.npy"), ("second.npy", "values_order2.npy")):
-                (run / name).unlink(missing_ok=True)
-                try:
-                    os.link(self.folder / part, run / name)
-                except OSError:  # a filesystem without hard links
-                    shutil.copyfile(self.folder / part, run / name)
         return first_sum, second_sum
 
     def remove(self) -> None:
@@ -143,6 +188,41 @@ class Tally:
         self.first.flush()
         self.second.flush()
         self._journal.close()
+
+
+def _table(folder: Path, kind: str, segment: int) -> Path:
+    return folder / f"{kind}-{segment}.npy"
+
+
+def _new_tables(folder: Path, segment: int, n: int, M: int) -> tuple[np.ndarray, np.ndarray]:
+    return tuple(open_memmap(_table(folder, kind, segment), mode="w+", dtype=np.float64, shape=(n, M))
+                 for kind in ("first", "second"))
+
+
+def _fold(folder: Path, kind: str, k: int, table: np.ndarray) -> None:
+    """``closed-KIND-k`` = ``closed-KIND-(k-1)`` + segment k's table (a copy of it for k = 0), chunked, atomic."""
+    n, M = table.shape
+    tmp = _table(folder, f"closed-{kind}", k).with_suffix(".tmp")
+    out = open_memmap(tmp, mode="w+", dtype=np.float64, shape=(n, M))
+    before = np.load(_table(folder, f"closed-{kind}", k - 1), mmap_mode="r") if k else None
+    step = max(1, CHUNK_ROWS_BYTES // max(1, M * 8))
+    for i in range(0, n, step):
+        part = np.asarray(table[i:i + step])
+        out[i:i + step] = part if before is None else before[i:i + step] + part
+    out.flush()
+    del out
+    os.replace(tmp, _table(folder, f"closed-{kind}", k))
+
+
+def _drop_other_segments(folder: Path, segment: int) -> None:
+    """Keep the current segment's tables and the fold before it; remove any other segment's files."""
+    keep = {_table(folder, kind, segment).name for kind in ("first", "second")}
+    keep |= {_table(folder, f"closed-{kind}", segment - 1).name for kind in ("first", "second")}
+    for p in folder.glob("*.npy"):
+        if p.name not in keep:
+            p.unlink()
+    for p in folder.glob("*.tmp"):
+        p.unlink()
 
 
 def _records(path: Path, M: int):

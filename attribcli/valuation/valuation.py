@@ -37,6 +37,11 @@ class Valuation:
         return self._run.path.name
 
     @property
+    def valuation(self) -> str | None:
+        """The replay these values come from (``valuations/NAME``); None: the run's training-time generations."""
+        return self._run.valuation
+
+    @property
     def config_path(self) -> Path:
         return self._run.path / "config.yaml"
 
@@ -68,6 +73,8 @@ class Valuation:
     @cached_property
     def generations_source(self) -> str:
         """Where the generations (and their revenues) came from, for error messages."""
+        if self._run.valuation_manifest is not None:
+            return self._run.valuation_manifest["generations_input"]["path"]
         return self._run.manifest.get("inputs", {}).get("generations", {}).get("path", "generations")
 
     @cached_property
@@ -153,7 +160,7 @@ class Valuation:
     @property
     def fidelity(self) -> dict | None:
         """Per-step fidelity of the values (training/fidelity.py); None for runs made before it was measured."""
-        return self._run.manifest.get("fidelity")
+        return self._run.summary.get("fidelity")
 
     @cached_property
     def efficiency(self) -> pd.DataFrame:
