@@ -127,6 +127,9 @@ def _emit(text: str, output: Path | None) -> None:
     stderr_log(f"report written to {output}")
 
 
+_VALUATION = click.option("--valuation", metavar="NAME",
+                           help="Which generations' values: a replay in RUN/valuations/ (default: the training-time "
+                                "generations, else the run's only valuation).")
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default="csv", show_default=True)
 _OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                        help="File to write (atomically); '-' or omitted: stdout.")
@@ -213,18 +216,19 @@ def _trains_on_cuda(run_dir: Path) -> bool:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--by", type=click.Choice(["sample", "holder", "generation", "license"]), default="holder",
               show_default=True)
+@_VALUATION
 @_FORMAT
 @_OUTPUT
 @_user_errors
-def value(run_dir, by, fmt, output):
+def value(run_dir, by, valuation, fmt, output):
     """Value tables of a run: per sample, holder, generation (with the efficiency check) or licence."""
     from attribcli.reports.render import render
     from attribcli.reports.spec import ReportSpec
     from attribcli.training.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
-    val = Valuation(open_run(run_dir))
-    _emit(render(val, ReportSpec(kind="value", format=fmt, by=by)), output)
+    val = Valuation(open_run(run_dir, valuation))
+    _emit(render(val, ReportSpec(kind="value", format=fmt, by=by, valuation=val.valuation)), output)
     gap = val.losses["relative_gap"].abs().max()
     stderr_log(f"efficiency check: sum of values vs realised loss reduction, max |relative gap| {gap:.2%} "
                f"over {len(val.losses)} generations (details: --by generation)")
@@ -260,11 +264,12 @@ def value(run_dir, by, fmt, output):
                    "escrow and later amounts go to the holder.")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
+@_VALUATION
 @_FORMAT
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, fmt, output):
+           period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, valuation, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money.amounts import exponent
@@ -275,7 +280,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     if (revenue is None) == (not revenue_from_generations):
         raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
-    val = Valuation(open_run(run_dir))  # read once, handed down: allocation, settlement, rendering
+    val = Valuation(open_run(run_dir, valuation))  # read once, handed down: allocation, settlement, rendering
     if currency is None:
         from attribcli.config import payout_policy
 
@@ -283,7 +288,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     exponent(currency, field="--currency")
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
-                      sign=sign, floor=floor, cap=cap, period=period,
+                      sign=sign, floor=floor, cap=cap, period=period, valuation=val.valuation,
                       opted_out=tuple(sorted({i.strip() for i in opted_out.split(",") if i.strip()})) if opted_out
                       else None)
     unknown = sorted(set(spec.opted_out or ()) - val.holder_ids)
@@ -362,8 +367,9 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 @click.option("--size", type=click.IntRange(min=1), help="The statement's published number of lines (with --line).")
 @click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path),
               help="Check the ledger's hash chain, and that REPORT's settlement is the one it recorded.")
+@_VALUATION
 @_user_errors
-def verify(run_dir, report, line, root, size, ledger):
+def verify(run_dir, report, line, root, size, ledger, valuation):
     """Check a run's hashes and re-derive REPORT from it: exit 0 if intact, 1 with the first difference.
 
     With --line, check one payee's line proof; against a statement's published --root and --size, or
@@ -374,7 +380,7 @@ def verify(run_dir, report, line, root, size, ledger):
 
     if line is None and run_dir is None:
         raise AttribError("nothing to verify", field="RUN_DIR", fix="pass a run directory, or --line PROOF")
-    problems = run_verify(run_dir, report) if run_dir is not None else []
+    problems = run_verify(run_dir, report, valuation) if run_dir is not None else []
     if line is not None:
         problems += verify_line(line, root=root, size=size, report=report if run_dir is not None else None)
     if ledger is not None:

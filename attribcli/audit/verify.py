@@ -12,14 +12,15 @@ import io
 import json
 from pathlib import Path
 
-from attribcli.audit.manifest import check_manifest
+from attribcli.audit.manifest import VALUATIONS, check_manifest, output_hashes
 from attribcli.errors import AttribError
+from attribcli.files import sha256_file
 from attribcli.money.ledger import check_chain, settled_fields
 from attribcli.reports.merkle import check_proof_document
 from attribcli.reports.render import render
 from attribcli.reports.spec import MD_MARK, ReportSpec
 from attribcli.reports.statement import build
-from attribcli.training.rundir import open_run
+from attribcli.training.rundir import MANIFEST, open_run, valuations
 from attribcli.valuation.valuation import Valuation
 
 _CSV_BY = {"sample": "sample", "holder_id": "holder", "license": "license", "generation_id": "generation"}
@@ -59,9 +60,9 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
                           opted_out=_flagged_from_rows(rows),
                           claims=tuple(tuple(c.rsplit(":", 1)) for c in first["escrow_claims"].split(";"))
                           if first.get("escrow_claims") else None,
-                          carried_in=_carried_from_rows(rows))
+                          carried_in=_carried_from_rows(rows), valuation=first.get("valuation") or None)
     elif rows[0][0] in _CSV_BY:
-        spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]])
+        spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]], valuation=first.get("valuation") or None)
     else:
         raise bad
     return spec, first["run_manifest_sha256"]
@@ -96,17 +97,45 @@ def first_difference(expected: str, actual: str) -> str:
     return "line endings or trailing whitespace differ"
 
 
-def verify(run_dir: Path, report: Path | None = None) -> list[str]:
-    """Every problem found, in order; an empty list means the run (and report) are intact."""
+def check_valuation(run_dir: Path, name: str) -> list[str]:
+    """A valuation's files against its own manifest, and its manifest against the run's."""
+    folder = run_dir / VALUATIONS / name
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    problems = []
+    actual = output_hashes(folder)
+    for rel, digest in sorted(manifest.get("outputs", {}).items()):
+        if rel not in actual:
+            problems.append(f"{VALUATIONS}/{name}/{rel}: missing from the valuation")
+        elif actual[rel] != digest:
+            problems.append(f"{VALUATIONS}/{name}/{rel}: changed since the replay wrote it")
+    for rel in sorted(set(actual) - set(manifest.get("outputs", {}))):
+        problems.append(f"{VALUATIONS}/{name}/{rel}: not in the valuation's manifest (added after the replay)")
+    if manifest.get("run_manifest_sha256") != sha256_file(run_dir / MANIFEST):
+        problems.append(f"{VALUATIONS}/{name}: made from another state of the run (its run manifest hash differs)")
+    return problems
+
+
+def verify(run_dir: Path, report: Path | None = None, valuation: str | None = None) -> list[str]:
+    """Every problem found, in order; an empty list means the run, its valuations (and report) are intact.
+    The values a report is re-derived from are the valuation it names (``--valuation`` must agree)."""
     run_dir = Path(run_dir)
-    val = Valuation(open_run(run_dir))
-    problems = check_manifest(run_dir)
+    spec = text = claimed = None
     if report is not None:
         report = Path(report)
         if not report.is_file():
             raise AttribError(f"report not found: {report}", field="REPORT", fix="pass the report file to check")
         text = report.read_text(encoding="utf-8")
         spec, claimed = read_spec(text, str(report))
+        if valuation is not None and spec.valuation != valuation:
+            raise AttribError(f"the report is made from valuation {spec.valuation or '(training-time)'}, not "
+                              f"{valuation}", file=str(report), field="--valuation",
+                              fix="leave --valuation out: verify reads the one the report names")
+        valuation = spec.valuation
+    val = Valuation(open_run(run_dir, valuation))
+    problems = check_manifest(run_dir)
+    for name in valuations(run_dir):
+        problems += check_valuation(run_dir, name)
+    if report is not None:
         if claimed != val.manifest_sha256:
             problems.append(f"{report}: made from another run (manifest {claimed[:12]}…, "
                             f"this run {val.manifest_sha256[:12]}…)")
@@ -165,8 +194,8 @@ def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> l
     problems = [f"{path}: {p}" for p in check_chain(ledger)]
     if report is None or run_dir is None:
         return problems
-    val = Valuation(open_run(run_dir))
     spec, _ = read_spec(Path(report).read_text(encoding="utf-8"), str(report))
+    val = Valuation(open_run(run_dir, spec.valuation))
     stmt = build(val, spec)
     sid = stmt.id
     entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)

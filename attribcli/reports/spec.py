@@ -32,6 +32,7 @@ class ReportSpec:
     period: str | None = None          # payout: the period the statement covers, e.g. "2026-Q3"
     opted_out: tuple | None = None     # payout: holders who opted out after this run was trained (flagged)
     claims: tuple | None = None        # payout: ((document, holder), ...) escrow documents claimed (ledger)
+    valuation: str | None = None       # the run's valuation (replay) the report is made from; None: training-time
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
                    "plot", "sign", "floor", "cap", "period", "opted_out", "claims")
@@ -45,7 +46,7 @@ class ReportSpec:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
-                and not (k in self.PAYOUT_ONLY and self.kind == "value")}
+                and not (k in self.PAYOUT_ONLY and self.kind == "value") and not (k == "valuation" and v is None)}
 
 
 def mark(spec: ReportSpec, manifest_sha256: str) -> str:

@@ -199,11 +199,12 @@ def _payout_csv(val, spec, stmt: Statement):
     cur = payout.currency
     extras = val.extra_columns
     tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
-            "period", "escrow_claims", "run_manifest_sha256"]
+            "period", "escrow_claims", *(["valuation"] if spec.valuation else []), "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
                  "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
-                 safe_cell(spec.period or ""), ";".join(f"{d}:{h}" for d, h in spec.claims or ()), val.manifest_sha256]
+                 safe_cell(spec.period or ""), ";".join(f"{d}:{h}" for d, h in spec.claims or ()),
+                 *([safe_cell(spec.valuation)] if spec.valuation else []), val.manifest_sha256]
     flagged = set(spec.opted_out or ())
     tail = ["opted_out_after_training"] + tail
     if spec.detail:
@@ -292,6 +293,7 @@ def _payout_md(val, spec, stmt: Statement):
     mode = ("each generation's own revenue" if payout.mode == "generations"
             else f"a total of {f(total)} {cur} split evenly across generations")
     lines = [f"# Payout statement: run `{md_text(val.name)}`"
+             + (f", valuation `{md_text(spec.valuation)}`" if spec.valuation else "")
              + (f", period {md_text(spec.period)}" if spec.period else ""), "",
              "## Summary", "",
              f"- Revenue: **{f(total)} {cur}** ({mode}), over {len(payout.generations)} generations",
@@ -301,7 +303,8 @@ def _payout_md(val, spec, stmt: Statement):
              f"- Reconciliation: revenue {f(total)} + carried in {f(sum(st.carried_in.values()))} = paid now "
              f"{f(sum(st.paid.values()))} + carried forward {f(sum(st.carried_out.values()))} {cur} (minimum payout "
              f"{f(st.minimum)}; escrow is carried until claimed)",
-             f"- Run manifest SHA-256: `{val.manifest_sha256}`",
+             (f"- Valuation manifest SHA-256 (it names the run's): `{val.manifest_sha256}`" if spec.valuation else
+              f"- Run manifest SHA-256: `{val.manifest_sha256}`"),
              f"- Statement `{stmt.id}`: Merkle root `{stmt.root}` "
              f"over its {stmt.size} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)",

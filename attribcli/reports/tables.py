@@ -52,8 +52,9 @@ def value_table(val: Valuation, by: str) -> pd.DataFrame:
 
 
 def _value_csv(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
-    header = list(table.columns) + ["run_manifest_sha256"]
-    rows = [[num(v) if isinstance(v, float) else safe_cell(v) for v in r] + [val.manifest_sha256]
+    extra = [spec.valuation] if spec.valuation else []
+    header = list(table.columns) + (["valuation"] if extra else []) + ["run_manifest_sha256"]
+    rows = [[num(v) if isinstance(v, float) else safe_cell(v) for v in r] + extra + [val.manifest_sha256]
             for r in table.itertuples(index=False)]
     return csv_text(header, rows)
 
@@ -68,7 +69,8 @@ def _value_json(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
 
 
 def _value_md(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
-    lines = [f"# Values by {spec.by}: run `{md_text(val.name)}`", "",
+    lines = [f"# Values by {spec.by}: run `{md_text(val.name)}`"
+             + (f", valuation `{md_text(spec.valuation)}`" if spec.valuation else ""), "",
              "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss).", ""]
     cols = list(table.columns)
     lines += md_table([md_text(c) for c in cols],

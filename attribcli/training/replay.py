@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -54,8 +55,7 @@ IGNORED_INPUTS = ("config", "generations")  # replay reads RUN/config.yaml (hash
 
 
 def check_name(name: str) -> str:
-    if not name or name.startswith(".") or any(c in name for c in "/\\") or name.endswith(".partial") \
-            or name != name.strip():
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name) or name.endswith(".partial"):
         raise AttribError(f"'{name}' is not a valuation name", field="--name",
                           fix="use letters, digits, '-' or '_', e.g. 2026-11")
     return name
