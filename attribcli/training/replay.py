@@ -109,8 +109,8 @@ def refuse_existing(out: Path, part: Path, name: str, resume: bool) -> None:
 
 
 def expected_losses(run: Path) -> dict[int, float]:
-    steps = pd.read_csv(run / "steps.csv", float_precision="round_trip")
-    return dict(zip(steps["step"].astype(int), steps["train_loss"].astype(float)))
+    steps = pd.read_csv(run / "steps.csv", dtype={"train_loss": str})  # repr text, parsed exactly by float()
+    return dict(zip(steps["step"].astype(int), (float(v) for v in steps["train_loss"])))
 
 
 class Trajectory:
