@@ -63,8 +63,7 @@ def train(config, run_dir, resume, overwrite, nproc):
     if nproc > 1 and not distributed.launched_by_torchrun():
         from attribcli.training.launch import launch
 
-        launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
-        return  # process 0 printed where the run is
+        out = launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
     else:
         from attribcli.training.prepare import resolve_device
 
@@ -79,7 +78,16 @@ def train(config, run_dir, resume, overwrite, nproc):
             distributed.shutdown(group)
         if not group.main:
             return
+        if group.active and cfg.data.generation_prompts is not None:
+            stderr_log(f"run written to {out}; complete and value data.generation_prompts with 'attrib generate' "
+                       "and 'attrib replay'")
+            return
     stderr_log(f"run written to {out}")
+    if cfg.data.generation_prompts is not None:
+        from attribcli.deployment.generate import generate_and_replay
+
+        valuation = generate_and_replay(out, processes=nproc, log=stderr_log)
+        stderr_log(f"generated completions valued in {valuation}")
     stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/reports/payout.md")
 
 

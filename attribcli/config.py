@@ -72,6 +72,9 @@ class DataConfig:
     holders: Path = _f(help="CSV holder_id,name,contact[,...]")
     generations: Path | None = _f(None, help="JSONL id, prompt, completion[, revenue]; none = value the run later "
                                              "('attrib replay')")
+    generation_prompts: Path | None = _f(None, help="JSONL id, prompt[, revenue]: after training, complete each "
+                                                    "with the fine-tuned model (section generate) and value the "
+                                                    "completions by replay, as valuation 'generated'")
     duplicates: Literal["share", "keep"] = _f("share", help="exact duplicate texts: share = train once, split "
                                                             "the value equally among the copies; keep = train each")
     token_cache: Path | None = _f(None, help="folder of memory-mapped token caches; none = .attrib-cache/tokens "
@@ -149,6 +152,16 @@ class PayoutConfig:
 
 
 @dataclass(frozen=True)
+class GenerateConfig:
+    """How ``attrib train`` completes ``data.generation_prompts`` (the options of ``attrib generate``)."""
+
+    max_new_tokens: int = _f(64, check=_positive)
+    temperature: float = _f(0.0, check=_non_negative, help="0: greedy (the most likely token each time)")
+    top_p: float = _f(1.0, check=lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
+    seed: int = _f(0, help="same prompts and seed, same text")
+
+
+@dataclass(frozen=True)
 class Config:
     run_dir: Path = _f()
     data: DataConfig = _f()
@@ -157,6 +170,7 @@ class Config:
     training: TrainingConfig = _f(None)
     attribution: AttributionConfig = _f(None)
     payout: PayoutConfig = _f(None)
+    generate: GenerateConfig = _f(None)
     licenses: dict | None = _f(None, help="licence policy: run_use, trainable, payable, ... (README: licences)")
     source: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
@@ -271,6 +285,10 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is ModelConfig and obj.kind == "hf" and obj.tokenizer is not None:
         raise AttribError("tokenizer is for the built-in GPT; an hf model's tokenizer is in model.path",
                           file=str(file), field=f"{prefix}tokenizer", fix="remove tokenizer")
+    if cls is DataConfig and obj.generations is not None and obj.generation_prompts is not None:
+        raise AttribError("generations and generation_prompts both given: a run values one set in training",
+                          file=str(file), field=f"{prefix}generation_prompts",
+                          fix="keep one; value the other later with 'attrib generate' and 'attrib replay'")
     if cls is Config and obj.licenses is not None:
         from attribcli.rights.licenses import LicensePolicy
 

@@ -64,10 +64,11 @@ class Prompt:
 PROMPT_FIELDS = ("id", "prompt", "revenue")
 
 
-def load_prompts(path: Path, *, context_length: int, currency: str, tokenizer) -> list[Prompt]:
+def load_prompts(path: Path, *, context_length: int, currency: str, tokenizer,
+                 field: str = "--prompts") -> list[Prompt]:
     """Prompts to complete: each non-empty, with room after it for at least one token in the context."""
     prompts = []
-    for where, rec in _records(path, PROMPT_FIELDS, field="--prompts", what="{id, prompt[, revenue]}"):
+    for where, rec in _records(path, PROMPT_FIELDS, field=field, what="{id, prompt[, revenue]}"):
         if not isinstance(rec.get("prompt"), str):
             raise AttribError("required text field is missing", file=where, field="prompt",
                               fix='add "prompt": "..."')

@@ -15,13 +15,50 @@ import torch
 
 from attribcli.data.generations import Generation, load_prompts
 from attribcli.model.decode import complete
-from attribcli.training.rundir import load_model, open_run, run_config
+from attribcli.training.rundir import finished, load_model, run_config
+
+GENERATED = "generated"  # the valuation of a config's data.generation_prompts
+
+
+def generate_and_replay(run_dir: Path, *, processes: int = 1, log=print) -> Path:
+    """``data.generation_prompts``: complete them with the run's fine-tuned model (the config's generate
+    section) and value the completions by replay, as valuation ``generated``; a run killed on the way
+    continues where it stopped (the completions are the same text again)."""
+    from attribcli.files import atomic_write_text, sha256_path
+    from attribcli.training.replay import replay
+    from attribcli.training.rundir import VALUATIONS, partial_dir
+
+    run_dir = Path(run_dir)
+    out = run_dir / VALUATIONS / GENERATED
+    if out.is_dir():
+        return out
+    config = run_config(finished(run_dir))
+    g, prompts = config.generate, config.data.generation_prompts
+    text = generate(run_dir, prompts, max_new_tokens=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,
+                    seed=g.seed, log=log)
+    completions = run_dir / VALUATIONS / f".{GENERATED}.jsonl"  # the replay keeps its own hashed copy
+    atomic_write_text(completions, text)
+    how = {"prompts": str(prompts), "prompts_sha256": sha256_path(prompts), "max_new_tokens": g.max_new_tokens,
+           "temperature": g.temperature, "top_p": g.top_p, "seed": g.seed}
+    resume = partial_dir(out).is_dir()
+    if processes > 1:  # a data-parallel run replays on its own processes
+        from attribcli.errors import AttribError
+        from attribcli.training.launch import torchrun
+
+        args = ["replay", str(run_dir), "--generations", str(completions), "--name", GENERATED]
+        if torchrun(args + (["--resume"] if resume else []), processes, log):
+            raise AttribError("the replay of the generated completions stopped (see above)", file=str(run_dir),
+                              fix=f"continue with 'attrib train CONFIG --resume --nproc {processes}'")
+    else:
+        replay(run_dir, completions, GENERATED, resume=resume, log=log, generated=how)
+    completions.unlink(missing_ok=True)
+    return out
 
 
 def generate(run_dir: Path, prompts_path: Path, *, max_new_tokens: int, temperature: float, top_p: float,
              seed: int, log=print) -> str:
     """The JSONL text of the completions (``id, prompt, completion[, revenue]``)."""
-    run = open_run(run_dir)
+    run = finished(run_dir)  # its values are not needed: a run trained without generations generates too
     config = run_config(run)
     model, tok, context = load_model(run, config)
     prompts = load_prompts(prompts_path, context_length=context, currency=config.payout.currency, tokenizer=tok)

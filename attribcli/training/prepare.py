@@ -14,7 +14,7 @@ import torch
 from attribcli.config import Config
 from attribcli.data import duplicates
 from attribcli.data.corpus import Document, iter_documents
-from attribcli.data.generations import Generation, load_generations
+from attribcli.data.generations import Generation, load_generations, load_prompts
 from attribcli.data.tokens import SampleTable, TokenCache, cache_key
 from attribcli.data.tokens import build as build_token_cache
 from attribcli.data.tokens import discard as discard_token_cache
@@ -54,6 +54,8 @@ def prepare(config: Config) -> Prepared:
     inputs = {"config": config.source, "corpus": d.corpus, "holders": d.holders}
     if d.generations is not None:
         inputs["generations"] = d.generations
+    if d.generation_prompts is not None:
+        inputs["generation_prompts"] = d.generation_prompts
     if mc.kind == "hf":
         from attribcli.model.hf import load_hf
 
@@ -86,6 +88,9 @@ def prepare(config: Config) -> Prepared:
     policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
     generations = [] if d.generations is None else load_generations(
         d.generations, context_length=context, currency=config.payout.currency, tokenizer=tok)
+    if d.generation_prompts is not None:  # completed after training (deployment/generate.py): checked now
+        load_prompts(d.generation_prompts, context_length=context, currency=config.payout.currency, tokenizer=tok,
+                     field="data.generation_prompts")
     device = resolve_device(config)
     stream = iter_documents(d.corpus, holders)  # checks the file exists; read below, once
     hashes = {k: sha256_path(p) for k, p in inputs.items()}

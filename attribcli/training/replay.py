@@ -199,7 +199,7 @@ def _flat(state: dict) -> dict:
 
 
 def join(run: Path, prep: Prepared, manifest: dict, starts: tuple[int, ...], out: Path, part: Path,
-         processes: int, log) -> Path:
+         processes: int, log, generated: dict | None = None) -> Path:
     """Fold the segments' values in order (as training folds them), write the valuation, make it final."""
     done = [torch.load(part / "segments" / str(k) / "done.pt", map_location="cpu", weights_only=True)
             for k in range(len(starts))]
@@ -229,6 +229,7 @@ def join(run: Path, prep: Prepared, manifest: dict, starts: tuple[int, ...], out
         "format": "attrib-valuation-v1", "name": out.name, "kind": "replay",
         "run_manifest_sha256": sha256_file(run / MANIFEST),
         "generations_input": {"path": str(g), "sha256": sha256_path(g)},
+        **({"generated": generated} if generated else {}),  # completed by the run's model from these prompts
         "outputs": output_hashes(folder),
         "method": method_description(_rule(prep), prep.config.attribution, prep.lora),
         "trajectory": {"steps_checked": total, "segments": len(starts), "processes": processes,
@@ -252,7 +253,7 @@ def _rule(prep: Prepared):
 
 
 def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log=print,
-           group: Group = Group()) -> Path:
+           group: Group = Group(), generated: dict | None = None) -> Path:
     """Replay RUN's trajectory valuing GENERATIONS into ``RUN/valuations/NAME``; under torchrun either the run's
     own data-parallel group (a run trained on several processes) or side-by-side blocks of segments."""
     run = Path(run)
@@ -278,7 +279,7 @@ def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log
         raise
     if not group.main:
         return out
-    return join(run, prep, manifest, starts, out, part, group.world, log)
+    return join(run, prep, manifest, starts, out, part, group.world, log, generated)
 
 
 def _silent(message: str) -> None:

@@ -125,9 +125,8 @@ def choose_valuation(path: Path, manifest: dict, valuation: str | None) -> str |
                       field="--valuation", fix="pick one with --valuation NAME")
 
 
-def open_run(path: str | Path, valuation: str | None = None) -> Run:
-    """A finished run with one set of values: the training-time generations' or a valuation's
-    (``choose_valuation``)."""
+def finished(path: str | Path) -> Path:
+    """``path`` if it is a finished run (it has its manifest), else the one-line error saying what it is."""
     path = Path(path)
     if not (path / MANIFEST).is_file():
         if partial_dir(path.resolve()).is_dir() or path.name.endswith(".partial"):
@@ -135,6 +134,13 @@ def open_run(path: str | Path, valuation: str | None = None) -> Run:
                               fix="continue it with 'attrib train CONFIG --resume'")
         raise AttribError(f"not a finished attrib run: no {MANIFEST}", file=str(path),
                           fix="pass the run directory that 'attrib train' printed")
+    return path
+
+
+def open_run(path: str | Path, valuation: str | None = None) -> Run:
+    """A finished run with one set of values: the training-time generations' or a valuation's
+    (``choose_valuation``)."""
+    path = finished(path)
     def read(name, loader):
         return _read(path, name, loader)
 
@@ -165,14 +171,14 @@ def _read(path: Path, name: str, loader):
                           file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None
 
 
-def run_config(run: Run):
+def run_config(run_dir: Path):
     """The run's resolved config (``config.yaml``), as training used it."""
     from attribcli.config import load_config
 
-    return _read(run.path, "config.yaml", load_config)
+    return _read(Path(run_dir), "config.yaml", load_config)
 
 
-def load_model(run: Run, config=None):
+def load_model(run_dir: Path, config=None):
     """The run's fine-tuned model (LoRA adapters merged, as ``model.pt`` holds it), its tokenizer and the
     context its generations must fit, in eval mode on the CPU. The tokenizer is the config's; a base-weights
     style check refuses a tokenizer file changed since training."""
@@ -181,16 +187,17 @@ def load_model(run: Run, config=None):
     from attribcli.model.gpt import GPT, GPTConfig, load_base_weights
     from attribcli.model.tokenizer import load_tokenizer
 
-    config = config or run_config(run)
-    mc, source = config.model, str(run.path / "config.yaml")
+    run_dir = Path(run_dir)
+    config = config or run_config(run_dir)
+    mc, source = config.model, str(run_dir / "config.yaml")
     if mc.kind == "hf":
         from attribcli.model.hf import load_hf
 
         model, tok = load_hf(mc.path, config_file=source)
-        blob = _read(run.path, "model.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True))
+        blob = _read(run_dir, "model.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True))
         model.load_state_dict(blob["state_dict"])
         return model.eval(), tok, min(mc.context_length, model.context_length)
     tok = load_tokenizer(mc.tokenizer, config_file=source)
     model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
-    load_base_weights(model, run.path / "model.pt", tokenizer=tok.id, config_file=source)
+    load_base_weights(model, run_dir / "model.pt", tokenizer=tok.id, config_file=source)
     return model.eval(), tok, mc.context_length

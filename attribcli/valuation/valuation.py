@@ -73,8 +73,8 @@ class Valuation:
     @cached_property
     def generations_source(self) -> str:
         """Where the generations (and their revenues) came from, for error messages."""
-        if self._run.valuation_manifest is not None:
-            return self._run.valuation_manifest["generations_input"]["path"]
+        if self._run.valuation is not None:  # the valuation's own copy: the file it was replayed from may be gone
+            return str(self._run.values_folder / "generations.jsonl")
         return self._run.manifest.get("inputs", {}).get("generations", {}).get("path", "generations")
 
     @cached_property

@@ -83,3 +83,44 @@ def test_generate_needs_a_finished_run(tmp_path):
     (tmp_path / "p.jsonl").write_text(json.dumps({"id": "x", "prompt": "hi"}) + "\n")
     r = _generate(tmp_path / "nothing", tmp_path / "p.jsonl")
     assert r.exit_code == 2 and "not a finished attrib run" in r.output
+
+
+def test_generation_prompts_in_the_config_train_generate_and_replay_in_one_command(tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS))
+    settings = {"max_new_tokens": 10, "temperature": 0.8, "top_p": 0.9, "seed": 3}
+    cfg = write_config(tmp_path / "one", data__generations=None, data__generation_prompts=str(prompts),
+                       generate=settings)
+    r = CliRunner().invoke(main, ["train", str(cfg)])
+    assert r.exit_code == 0, r.output
+    run = tmp_path / "one/run"
+    valuation = run / "valuations/generated"
+    man = json.loads((valuation / "manifest.json").read_text())
+    assert {k: man["generated"][k] for k in settings} == settings and man["kind"] == "replay"
+    assert not (run / "valuations/.generated.jsonl").exists()
+    # the same as the commands one by one: generate under the seed, then replay its output directly
+    made = tmp_path / "made.jsonl"
+    assert _generate(run, prompts, "--max-new-tokens", "10", "--temperature", "0.8", "--top-p", "0.9", "--seed", "3",
+                     "-o", made).exit_code == 0
+    rows = lambda f: [{"revenue": None} | json.loads(line) for line in f.read_text().splitlines()]  # noqa: E731
+    assert rows(made) == rows(valuation / "generations.jsonl")
+    r = CliRunner().invoke(main, ["replay", str(run), "--generations", str(made), "--name", "by-hand"])
+    assert r.exit_code == 0, r.output
+    for f in ("values.npy", "losses.csv", "target_steps.csv"):
+        assert (valuation / f).read_bytes() == (run / "valuations/by-hand" / f).read_bytes(), f
+    pay = CliRunner().invoke(main, ["payout", str(run), "--valuation", "generated", "--revenue-from-generations"])
+    assert pay.exit_code == 2 and "valuations/generated/generations.jsonl: revenue: generation 'p2'" in pay.output
+    assert CliRunner().invoke(main, ["payout", str(run), "--revenue", "9.00"]).exit_code == 0  # its only valuation
+
+
+def test_a_bad_generation_prompt_in_the_config_stops_training_before_anything_is_written(tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "p1", "prompt": "  "}) + "\n")
+    cfg = write_config(tmp_path, data__generations=None, data__generation_prompts=str(prompts))
+    r = CliRunner().invoke(main, ["train", str(cfg)])
+    assert r.exit_code == 2
+    assert r.output.count("\n") == 1 and "prompt is empty" in r.output
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+    both = write_config(tmp_path / "both", data__generation_prompts=str(prompts))
+    r = CliRunner().invoke(main, ["train", str(both)])
+    assert r.exit_code == 2 and "data.generation_prompts" in r.output

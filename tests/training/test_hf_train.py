@@ -67,12 +67,12 @@ def _greedy_completions_are_the_fine_tuned_models(run, tmp_path):
     """attrib generate on an hf run: the fine-tuned weights (model.pt), and transformers' own greedy search."""
     import torch
 
-    from attribcli.training.rundir import load_model, open_run
+    from attribcli.training.rundir import load_model
 
     (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "q", "prompt": "the cat"}) + "\n")
     r = _attrib("generate", run, "--prompts", tmp_path / "prompts.jsonl", "--max-new-tokens", "6")
     assert r.returncode == 0, r.stderr
-    model, tok, _ = load_model(open_run(run))
+    model, tok, _ = load_model(run)
     ids = torch.tensor([[tok.bos_id, *tok.encode("the cat")]])
     eos = tok.tok.eos_token_id
     ref = model.hf.generate(ids, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=eos)[0, 4:]
