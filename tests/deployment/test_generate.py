@@ -110,7 +110,8 @@ def test_generation_prompts_in_the_config_train_generate_and_replay_in_one_comma
         assert (valuation / f).read_bytes() == (run / "valuations/by-hand" / f).read_bytes(), f
     pay = CliRunner().invoke(main, ["payout", str(run), "--valuation", "generated", "--revenue-from-generations"])
     assert pay.exit_code == 2 and "valuations/generated/generations.jsonl: revenue: generation 'p2'" in pay.output
-    assert CliRunner().invoke(main, ["payout", str(run), "--valuation", "generated", "--revenue", "9.00"]).exit_code == 0
+    r = CliRunner().invoke(main, ["payout", str(run), "--valuation", "generated", "--revenue", "9.00"])
+    assert r.exit_code == 0, r.output
 
 
 def test_a_bad_generation_prompt_in_the_config_stops_training_before_anything_is_written(tmp_path):
