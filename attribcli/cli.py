@@ -36,6 +36,8 @@ def main():
 
     \b
     attrib train CONFIG          fine-tune and track In-Run Data Shapley values
+    attrib generate RUN ...      complete prompts with the fine-tuned model
+    attrib replay RUN ...        value generations that arrive after training, exactly
     attrib value RUN             values per sample, holder, generation or licence
     attrib payout RUN ...        allocate revenue to rights holders, to the cent
     attrib verify RUN [REPORT]   check hashes and re-derive a report
@@ -63,7 +65,7 @@ def train(config, run_dir, resume, overwrite, nproc):
     if nproc > 1 and not distributed.launched_by_torchrun():
         from attribcli.training.launch import launch
 
-        out = launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)
+        out = launch(cfg, nproc, resume=resume, overwrite=overwrite, log=stderr_log)  # process 0 said where
     else:
         from attribcli.training.prepare import resolve_device
 
@@ -78,17 +80,16 @@ def train(config, run_dir, resume, overwrite, nproc):
             distributed.shutdown(group)
         if not group.main:
             return
+        stderr_log(f"run written to {out}")
         if group.active and cfg.data.generation_prompts is not None:
-            stderr_log(f"run written to {out}; complete and value data.generation_prompts with 'attrib generate' "
-                       "and 'attrib replay'")
-            return
-    stderr_log(f"run written to {out}")
+            return  # 'attrib train --nproc' values them once torchrun is done (under your own torchrun: README)
     if cfg.data.generation_prompts is not None:
         from attribcli.deployment.generate import generate_and_replay
 
         valuation = generate_and_replay(out, processes=nproc, log=stderr_log)
         stderr_log(f"generated completions valued in {valuation}")
-    stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/reports/payout.md")
+    if nproc == 1 or distributed.launched_by_torchrun() or cfg.data.generation_prompts is not None:
+        stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/reports/payout.md")
 
 
 @main.command()

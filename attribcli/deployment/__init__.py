@@ -1,5 +1,6 @@
 """After training: what the deployed, fine-tuned model produces (generate.py), in the generations format
-that valuation reads, so the generations a platform is paid for can be valued once they exist.
+that valuation reads, so the generations a platform is paid for can be valued once they exist; and a
+config's generation prompts completed and valued by replay after ``attrib train``.
 
-May import: training.rundir (the finished run and its model), model, data, config, errors, files.
+May import: training (the finished run and its model: rundir; replay, launch), model, data, config, errors, files.
 """
