@@ -177,6 +177,7 @@ def generate(run_dir, prompts, output, max_new_tokens, temperature, top_p, seed)
 def replay(run_dir, generations, name, nproc, resume):
     """Value GENERATIONS exactly as if RUN had been trained with them, by re-running its trajectory."""
     import json
+    import os
 
     from attribcli.training import distributed
     from attribcli.training.replay import replay as run_replay
@@ -192,7 +193,12 @@ def replay(run_dir, generations, name, nproc, resume):
             from attribcli.training.launch import RunFailed, torchrun
             from attribcli.training.replay import plan
 
-            plan(run_dir, generations, name, resume=resume)  # every input error here, before any process starts
+            prep = plan(run_dir, generations, name, resume=resume)[0]  # every input error, before any process
+            threads = json.loads(manifest.read_text(encoding="utf-8")).get("threads", 1)
+            cores = os.cpu_count() or 1
+            if prep.device.type == "cpu" and trained_on == 1 and nproc * threads > cores:
+                stderr_log(f"warning: {nproc} processes x the run's {threads} threads on {cores} cores: side by side "
+                           "on too few cores is slower than one process (benchmarks/RESULTS.md, Replay cost)")
             args = ["replay", str(run_dir), "--generations", str(generations), "--name", name]
             code = torchrun(args + (["--resume"] if resume else []), nproc, stderr_log)
             if code:

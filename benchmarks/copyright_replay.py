@@ -2,7 +2,7 @@
 greedy continuation is valued after training, by replay. Is the source's holder paid most?
 
     python benchmarks/copyright_replay.py [--per-holder 1] [--prompt-chars 48] [--max-new-tokens 48]
-                                          [--keep-run DIR]
+                                          [--epochs N] [--keep-run DIR]
 
 attrib trains on the sample exactly as ``configs/sample.yaml`` does, but with no generations (nothing is
 known before deployment). For each holder that owns, alone, documents the licence policy trains on,
@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--per-holder", type=int, default=1, help="source documents per holder")
     ap.add_argument("--prompt-chars", type=int, default=48, help="characters of the document's opening")
     ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--epochs", type=int, default=None, help="override the config's training epochs")
     ap.add_argument("--keep-run", metavar="DIR", default=None, help="keep the run (and its config) in DIR")
     a = ap.parse_args()
 
@@ -87,7 +88,7 @@ def main() -> None:
         work = Path(a.keep_run).resolve() if a.keep_run else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         (work / "prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in prompts))
-        overrides = sample_overrides(config_path, base, generations=work / "unused.jsonl")
+        overrides = sample_overrides(config_path, base, generations=work / "unused.jsonl", epochs=a.epochs)
         overrides.pop("data__generations")
         cfg = write_config(work, **overrides, data__generations=None)
         run = work / "run"
@@ -133,7 +134,8 @@ def main() -> None:
     n = len(gens)
     print(f"copyright case on the sample: {n} prompts (the openings of {a.per_holder} trained document(s) for "
           f"each of {len(holders)} holders, {a.prompt_chars} characters), greedy continuations of up to "
-          f"{a.max_new_tokens} tokens, valued by replay; {len(docs)} candidate documents")
+          f"{a.max_new_tokens} tokens, valued by replay; {len(docs)} candidate documents; epochs "
+          f"{a.epochs or base['training'].get('epochs')}")
     print(f"{'method':18s} | source's holder paid most | source document first")
     print("-" * 66)
     for m, r in results.items():

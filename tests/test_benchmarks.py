@@ -81,3 +81,11 @@ def test_fidelity_regimes_benchmark_runs(tiny_config, tmp_path):
     dense = [ln.split() for ln in lines[1:] if ln.split()[1] == "dense"]
     assert all(float(row[-2]) == 0 and float(row[-1]) == 1 for row in dense)  # the reference against itself
     _assert_png(tmp_path / "regimes.png")
+
+
+def test_replay_benchmarks_run(tiny_config):
+    out = _bench("benchmarks/replay_cost.py", "--config", tiny_config, "--steps", "2", "--generations", "1", "8")
+    rows = [ln.split(" | ") for ln in out.splitlines() if ln.startswith(("train", "replay"))]
+    assert len(rows) == 5 and "segments side by side give the serial replay's bytes: True" in out
+    out = _bench("benchmarks/copyright_replay.py", "--config", tiny_config, "--max-new-tokens", "4")
+    assert "attrib (replay)" in out and "BM25" in out and "reproduce their source" in out

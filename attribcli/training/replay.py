@@ -51,7 +51,8 @@ from attribcli.training.tally import Tally
 # On CUDA the same steps differ in the last bits (atomic adds in the backward pass): the trajectory is
 # checked to this relative tolerance there, and the largest drift is recorded in the valuation's manifest.
 CUDA_TOLERANCE = 1e-3
-IGNORED_INPUTS = ("config", "generations")  # replay reads RUN/config.yaml (hashed) and its own generations
+# replay reads RUN/config.yaml (hashed) and its own generations, not the config's generations or prompts
+IGNORED_INPUTS = ("config", "generations", "generation_prompts")
 
 
 def check_name(name: str) -> str:
@@ -78,7 +79,8 @@ def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group 
                           fix="pass a JSONL file of id, prompt, completion (e.g. from 'attrib generate')")
     config = load_config(run / "config.yaml")
     config = dataclasses.replace(config, run_dir=run.resolve(),
-                                 data=dataclasses.replace(config.data, generations=Path(generations).resolve()))
+                                 data=dataclasses.replace(config.data, generations=Path(generations).resolve(),
+                                                           generation_prompts=None))
     if not group.main:
         group.barrier()  # process 0 fills the token cache and checks the valuation's name first
     prep = prepare(config)
