@@ -85,7 +85,7 @@ def test_fidelity_regimes_benchmark_runs(tiny_config, tmp_path):
 
 def test_replay_benchmarks_run(tiny_config):
     out = _bench("benchmarks/replay_cost.py", "--config", tiny_config, "--steps", "2", "--generations", "1", "8")
-    rows = [ln.split(" | ") for ln in out.splitlines() if ln.startswith(("train", "replay"))]
+    rows = [ln.split(" | ") for ln in out.splitlines() if ln.startswith(("train", "replay")) and " | " in ln]
     assert len(rows) == 5 and "segments side by side give the serial replay's bytes: True" in out
     out = _bench("benchmarks/copyright_replay.py", "--config", tiny_config, "--max-new-tokens", "4")
     assert "attrib (replay)" in out and "BM25" in out and "reproduce their source" in out
