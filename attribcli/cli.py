@@ -169,6 +169,21 @@ def generate(run_dir, prompts, output, max_new_tokens, temperature, top_p, seed)
 @click.option("--generations", "generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSONL: id, prompt, completion[, revenue] per line (e.g. from 'attrib generate').")
 @click.option("--name", required=True, help="The valuation to write: RUN/valuations/NAME (e.g. the period, 2026-11).")
+@_user_errors
+def query(run_dir, generations, name):
+    """Value GENERATIONS from RUN's gradient index (attribution.index): approximate, far cheaper than a replay."""
+    from attribcli.training.query import query as run_query
+
+    out = run_query(run_dir, generations, name, log=stderr_log)
+    stderr_log(f"valuation written to {out} (approximate: from the gradient index)")
+    stderr_log(f"next: attrib payout {run_dir} --valuation {name} --revenue-from-generations --format md")
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--generations", "generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSONL: id, prompt, completion[, revenue] per line (e.g. from 'attrib generate').")
+@click.option("--name", required=True, help="The valuation to write: RUN/valuations/NAME (e.g. the period, 2026-11).")
 @click.option("--nproc", type=click.IntRange(min=1),
               help="Processes: segments side by side (training.replay_segments), or a data-parallel run's own "
                    "process count (the default).")

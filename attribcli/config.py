@@ -106,6 +106,19 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class IndexConfig:
+    """The gradient index (training/index.py): written during training, queried after it (attrib query)."""
+
+    dim: int = _f(2048, check=_positive, help="numbers stored per sample and segment (each parameter's gradient "
+                                              "projected to its share of them; at least the parameter count: lossless)")
+    segments: int = _f(4, check=_positive, help="training cut into this many evenly spaced segments, each queried at "
+                                               "the weights at its middle")
+    dtype: Literal["float32", "float16"] = _f("float32", help="float16: half the size, rows scaled to their largest "
+                                                               "entry")
+    seed: int = _f(0, help="seed of the random projections")
+
+
+@dataclass(frozen=True)
 class AttributionConfig:
     rule: Literal["path", "taylor"] = _f(
         "path", help="path: each step's values integrate the generation's gradient along the step (they add up "
@@ -116,6 +129,7 @@ class AttributionConfig:
     path_max_nodes: int = _f(17, check=lambda v: None if _nodes(v) else "must be 2, 3, 5, 9, 17 or 33 (2^k + 1)",
                              help="path only: the most quadrature nodes per step (2: the trapezoid alone)")
     target_chunk: int | None = _f(None, check=_positive, help="generations per backward pass (memory)")
+    index: IndexConfig | None = _f(None, help="write a gradient index for 'attrib query' (off by default)")
 
 
 def _nodes(v: int) -> bool:

@@ -70,6 +70,10 @@ class RMSNormRule(LayerRule):
         g = self._per_sample(module, a_x, b_x)
         return g @ D["weight"].to(g.dtype).T
 
+    def project(self, module, a, b, mats):
+        g = self._per_sample(module, a, b)
+        return {"weight": g @ mats["weight"][0].T.to(g.dtype)} if "weight" in mats else {}
+
     def _per_sample(self, module, a, b):
         """``[n, d]``: ``Σ_t b_t ⊙ x̂_t`` per sample (also on dual tensors: tangents flow through)."""
         x = a.to(torch.float32)

@@ -67,11 +67,37 @@ class UpdateRule:
         return out
 
 
+    def split(self, optimizer: torch.optim.Optimizer) -> tuple[float, dict[str, torch.Tensor] | None]:
+        """``K`` as (a number, a per-element preconditioner or None): ``K = factor ⊙ P``. The gradient index
+        (training/index.py) stores each sample's gradient times the factor, step by step, and applies one
+        segment's ``P`` on the generation's side (``<P ⊙ g_z, g_v> = <g_z, P ⊙ g_v>``). Gradients must be in
+        ``.grad``; every parameter must share one learning rate (one group, as ``make`` builds)."""
+        groups = [g for g in optimizer.param_groups if any(p.grad is not None for p in g["params"])]
+        if len({g["lr"] for g in groups}) > 1:
+            raise ValueError("the gradient index needs one learning rate for every parameter")
+        group = groups[0]
+        if self.name == "sgd":
+            return float(group["lr"]), None
+        names, b1, b2 = optimizer.param_names, *group["betas"]
+        pre, step = {}, 1.0
+        for p in group["params"]:
+            if p.grad is not None:
+                state = optimizer.state.get(p, {})
+                step = float(state["step"]) + 1 if "step" in state else 1.0
+                pre[names[p]] = 1.0 / (_v_hat(p.grad, state, b2, step).sqrt() + group["eps"])
+        return float(group["lr"]) * (1 - b1) / (1 - b1 ** step), pre
+
+
+def _v_hat(g: torch.Tensor, state: dict, b2: float, step: float) -> torch.Tensor:
+    """AdamW's bias-corrected second moment for the step about to be taken (this step's gradient included)."""
+    v = state.get("exp_avg_sq", torch.zeros_like(g)) * b2 + (1 - b2) * g * g
+    return v / (1 - b2 ** step)
+
+
 def adamw_scale(g: torch.Tensor, state: dict, lr: float, b1: float, b2: float, eps: float) -> torch.Tensor:
     """Weight of the current batch gradient in the AdamW step about to be taken from ``state``."""
     step = float(state["step"]) + 1 if "step" in state else 1.0
-    v = state.get("exp_avg_sq", torch.zeros_like(g)) * b2 + (1 - b2) * g * g
-    return (lr * (1 - b1) / (1 - b1 ** step)) / ((v / (1 - b2 ** step)).sqrt() + eps)
+    return (lr * (1 - b1) / (1 - b1 ** step)) / (_v_hat(g, state, b2, step).sqrt() + eps)
 
 
 def update_rule(t: Hyperparameters) -> UpdateRule:

@@ -37,6 +37,7 @@ import torch
 from attribcli.inrun.optim import UpdateRule
 from attribcli.inrun.step import (
     Batch,
+    Observer,
     SequenceLosses,
     Shard,
     StepResult,
@@ -84,7 +85,7 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
               targets: Batch, *, losses: SequenceLosses, opened: OpenStep | None = None, close: bool = False,
               tag=None, settings: PathSettings = PathSettings(), target_chunk: int | None = None,
               want_routes: bool = False, autocast: torch.dtype | None = None,
-              shard: Shard | None = None) -> tuple[list[StepResult], OpenStep | None]:
+              shard: Shard | None = None, observe: Observer | None = None) -> tuple[list[StepResult], OpenStep | None]:
     """Take one optimizer step. Returns the steps closed by it (the one ``opened`` before, then this one
     if ``close``), each a :class:`StepResult` whose ``first`` holds the path values, and this step if open."""
     n = sum(b[0].shape[0] for b in micro_batches)
@@ -117,6 +118,8 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
     params = dict(model.named_parameters())
     summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
     before = {nm: p.detach().clone() for nm, p in params.items()}
+    if observe:
+        observe(train, optimizer)
     optimizer.step()
     delta = {nm: before[nm] - params[nm].detach() for nm in summed}
     carry_vec = {nm: delta[nm] - summed[nm] for nm in summed} if rule.has_carry else {}

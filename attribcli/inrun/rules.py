@@ -9,7 +9,10 @@ Y (target generations, ``M``). Three operations, one registered rule per layer t
 - ``target_grads(module, a_y, b_y) -> {param: [M, *shape]}``: one gradient per *target* (M of them,
   never one per training sample), for directions that are not plain gradients (Adam's
   preconditioned direction, Hessian-vector products);
-- ``direction_dots(module, a_x, b_x, D) -> [N, M]``: ``<∇θ l_x, D_y>`` for any per-target direction D.
+- ``direction_dots(module, a_x, b_x, D) -> [N, M]``: ``<∇θ l_x, D_y>`` for any per-target direction D;
+- ``project(module, a, b, mats) -> {param: [N, k]}``: each sample's gradient under a Kronecker projection
+  ``R G Cᵀ`` (``R``, ``C`` per parameter, in the parameter's own layout), formed from the projected ``a`` and
+  ``b`` without the gradient itself (the gradient index, projection.py).
 
 Shapes: ``a`` is ``[N, T, ...]`` and ``b`` is ``[N, T, d_out]``; X and Y may have different lengths
 (T vs S). Padded positions must carry ``b = 0`` (they do when the loss masks them out).
@@ -77,6 +80,17 @@ class LayerRule:
     def route(self, module, a_x, a_y) -> str:
         return "exact"
 
+    def project(self, module, a, b, mats: dict) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError(f"no projection for {type(module).__name__}")
+
+
+def outer_projection(left: torch.Tensor, right: torch.Tensor, mats: tuple) -> torch.Tensor:
+    """``[N, k_r·k_c]``: ``Σ_t (R left_t)(C right_t)ᵀ`` = ``R (Σ_t left_t right_tᵀ) Cᵀ``, flattened, from
+    ``[N, T, r]`` and ``[N, T, c]`` token factors (``left`` may already be projected: ``mats[0]`` None)."""
+    R, C = mats
+    pl = left if R is None else left @ R.T.to(left.dtype)
+    return torch.bmm(pl.transpose(1, 2), right @ C.T.to(right.dtype)).flatten(1)
+
 
 @register(nn.Linear)
 class LinearRule(LayerRule):
@@ -138,6 +152,15 @@ class LinearRule(LayerRule):
             G["bias"] = b_y.sum(1)
         return G
 
+    def project(self, module, a, b, mats):
+        a, b = flatten_tokens(a, 1), flatten_tokens(b, 1)
+        out = {}
+        if "weight" in mats:  # Linear's weight is [d_out, d_in] (rows follow b), Conv1D's [d_in, d_out]
+            out["weight"] = outer_projection(*((a, b) if self._weight(module)[1] else (b, a)), mats["weight"])
+        if "bias" in mats:
+            out["bias"] = b.sum(1) @ mats["bias"][0].T.to(b.dtype)
+        return out
+
     def direction_dots(self, module, a_x, b_x, D, route: str | None = None):
         a_x, b_x = flatten_tokens(a_x, 1), flatten_tokens(b_x, 1)
         N, T, d_in = a_x.shape
@@ -198,6 +221,13 @@ class EmbeddingRule(LayerRule):
         g = b.new_zeros(M * module.num_embeddings, d).index_add(0, rows, b.reshape(-1, d))
         return {"weight": g.view(M, module.num_embeddings, d)}
 
+    def project(self, module, a, b, mats):
+        ids, b = flatten_tokens(a, 0), flatten_tokens(b, 1)
+        if module.padding_idx is not None:
+            b = b * (ids != module.padding_idx)[..., None]
+        R, C = mats["weight"]  # row id_t of R's columns is R applied to the one-hot row of the gradient
+        return {"weight": outer_projection(R.T.to(b.dtype)[ids], b, (None, C))}
+
     def direction_dots(self, module, a_x, b_x, D):
         ids, b = flatten_tokens(a_x, 0), flatten_tokens(b_x, 1)
         if module.padding_idx is not None:
@@ -221,6 +251,10 @@ class LayerNormRule(LayerRule):
     def direction_dots(self, module, a_x, b_x, D):
         gx = self._per_sample(module, a_x, b_x)
         return sum(gx[k].flatten(1) @ D[k].flatten(1).T for k in gx)
+
+    def project(self, module, a, b, mats):
+        g = self._per_sample(module, a, b)
+        return {k: g[k].flatten(1) @ mats[k][0].T.to(g[k].dtype) for k in mats}
 
     @staticmethod
     def _per_sample(module, a, b) -> dict[str, torch.Tensor]:

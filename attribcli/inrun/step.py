@@ -24,6 +24,9 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, next-token ta
 # The task's loss: (model outputs, targets, mask) -> one loss per sequence, ``[B]``. The engine knows no
 # model and no loss of its own (for a causal LM: attribcli.model.gpt.sequence_losses).
 SequenceLosses = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# Called with the step's training captures and the optimizer, gradients in place, just before the update
+# (the gradient index, training/index.py, projects the samples' gradients there).
+Observer = Callable[[list, torch.optim.Optimizer], None]
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -58,7 +61,7 @@ class Shard:
 def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_batches: list[Batch],
                  targets: Batch, *, losses: SequenceLosses, order: int = 1, target_chunk: int | None = None,
                  want_routes: bool = False, autocast: torch.dtype | None = None,
-                 shard: Shard | None = None, tag=None) -> StepResult:
+                 shard: Shard | None = None, tag=None, observe: Observer | None = None) -> StepResult:
     n = sum(b[0].shape[0] for b in micro_batches)
     M = targets[0].shape[0]
     chunks = chunk_slices(M, target_chunk)
@@ -84,6 +87,8 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     params = dict(model.named_parameters())
     summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
     before = {nm: p.detach().clone() for nm, p in params.items()} if rule.has_carry or order == 2 else None
+    if observe:
+        observe(tracker.captured("train"), optimizer)
     optimizer.step()
     carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
         if rule.has_carry else {}
@@ -103,13 +108,16 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
 
 
 def plain_step(model, tracker: GhostTracker, optimizer, micro_batches: list[Batch], *, losses: SequenceLosses,
-               autocast: torch.dtype | None = None, shard: Shard | None = None) -> float:
+               autocast: torch.dtype | None = None, shard: Shard | None = None,
+               observe: Observer | None = None) -> float:
     """A step valued for no generation (a run valued later, by replay): the same training forward and
     backward as ``tracked_step``, so the weights it reaches are the same to the last bit."""
     optimizer.zero_grad(set_to_none=True)
     amp = autocast_context(micro_batches[0][0].device.type, autocast)
     train_loss, _ = forward_train(model, tracker, micro_batches, losses=losses, amp=amp, shard=shard,
                                   keep_graph=False)
+    if observe:
+        observe(tracker.captured("train"), optimizer)
     optimizer.step()
     tracker.clear()
     return train_loss

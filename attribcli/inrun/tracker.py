@@ -237,6 +237,10 @@ class GhostTracker:
         self._dual = []
         return self._tied_total(result)
 
+    def captured(self, phase: str) -> list[Captures]:
+        """The captures of this step: the training micro-batches, or the targets as one batch."""
+        return self._train if phase == "train" else [self._target]
+
     def take_train(self) -> list[Captures]:
         """The training captures of this step, handed over and forgotten here: the path rule dots them with
         the next step's target captures (the gradient at the step's end point)."""

@@ -89,7 +89,7 @@ def report_fidelity(faithful: dict, path: bool, log) -> None:
 
 
 def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule, log=print, *,
-           processes: int = 1) -> None:
+           processes: int = 1, index=None) -> None:
     valued = None
     if prep.generations:
         valued = write_valuation(part, prep, total, tally, *final_losses(model, prep, targets))
@@ -115,6 +115,7 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
         "token_cache": {"path": str(prep.token_cache.directory), "tokens_sha256": prep.token_cache.sha256,
                         "tokens": int(len(prep.token_cache.tokens))},
         **(valued or {}),
+        **({"index": index.finish()} if index else {}),  # training/index.py: before the hashes are taken
     }
     write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
                    method=method_description(rule, prep.config.attribution, prep.lora))

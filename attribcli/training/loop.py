@@ -31,10 +31,11 @@ from attribcli.model.gpt import sequence_losses
 from attribcli.progress import Progress
 from attribcli.training.distributed import Group, wrap
 from attribcli.training.finish import finish
+from attribcli.training.index import IndexWriter
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.rundir import CHECKPOINT, partial_dir
 from attribcli.training.setup import open_run_dir, require_batch_for, write_inputs
-from attribcli.training.steps import epoch_order, lr_at, pad_batch, target_batch, target_losses
+from attribcli.training.steps import epoch_order, lr_at, pad_batch, segment_starts, target_batch, target_losses
 from attribcli.training.tally import Tally
 
 KILL_ENV = "ATTRIB_TEST_KILL_AFTER_STEP"  # fault injection for the resume tests: die like SIGKILL
@@ -98,6 +99,7 @@ class Span:
     stop: int                                # the step after the last one taken
     kept: tuple[int, ...] = ()               # training: steps after which a replay segment starts
     check: Callable[[int, float], None] | None = None  # replay: each step's training loss against steps.csv
+    index: bool = False                      # training: write the gradient index (attribution.index)
 
 
 @dataclass
@@ -109,24 +111,21 @@ class Stepped:
     rule: object
     tally: Tally | None
     targets: object
+    index: IndexWriter | None = None
 
 
 def _loop(part: Path, prep: Prepared, state: dict | None, log, group: Group = Group()) -> None:
     total = total_steps(prep)
     kept = segment_starts(total, prep.config.training.replay_segments)[1:]
-    out = run_steps(part, prep, state, log, group, Span(total, kept))
+    out = run_steps(part, prep, state, log, group, Span(total, kept, index=True))
     if group.main:
-        finish(part, prep, out.model, total, out.tally, out.targets, out.rule, log, processes=group.world)
+        finish(part, prep, out.model, total, out.tally, out.targets, out.rule, log, processes=group.world,
+               index=out.index)
 
 
 def total_steps(prep: Prepared) -> int:
     t = prep.config.training
     return t.max_steps if t.max_steps else t.epochs * math.ceil(len(prep.samples) / t.batch_size)
-
-
-def segment_starts(total: int, segments: int) -> tuple[int, ...]:
-    """The first step of each replay segment: 0 and K - 1 evenly spaced steps (fewer on a short run)."""
-    return tuple(sorted({round(k * total / segments) for k in range(min(segments, total))}))
 
 
 def kept_checkpoint(step: int) -> str:
@@ -159,6 +158,9 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
             tally = Tally.resume(part, state["tally"], start)
         else:
             tally = Tally.create(part, n, M, target_losses(model, targets) if M else np.zeros(0))
+    writer = IndexWriter.open(part, att.index, tracker, n, total, state, main=group.main, world=group.world) \
+        if span.index and att.index else None
+    ends = writer.boundaries() if writer else set()  # a segment of the index ends at a checkpoint
     train_forward = wrap(model, group)
     kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
     log(f"training {n} samples from {len(prep.licensing.trained_ids)} documents "
@@ -187,10 +189,11 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
             micro_batches = [pad_batch([(list(prep.samples[i].tokens), 1) for i in mine[k:k + micro]], dev)
                              for k in range(0, len(mine), micro)] or [_placeholder(prep, idx[0], dev)]
             boundary = step + 1 in span.kept
-            checkpoint = ((step + 1) % t.checkpoint_every == 0 or boundary) and step + 1 < total
+            checkpoint = ((step + 1) % t.checkpoint_every == 0 or boundary or step + 1 in ends) and step + 1 < total
             close = checkpoint or step + 1 == total  # the path rule leaves no step open in a checkpoint
             kwargs = dict(losses=sequence_losses, autocast=torch.bfloat16 if t.precision == "bf16" else None,
-                          shard=Shard(train_forward, group, len(idx)) if group.active else None)
+                          shard=Shard(train_forward, group, len(idx)) if group.active else None,
+                          observe=writer.observer(step, rule, model, main=group.main) if writer else None)
             tag = (step + 1, epoch + 1, lr, idx, len(mine))
             try:
                 if not M:
@@ -208,6 +211,10 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
                 raise AttribError(f"the loss became {exc.args[0]} at step {step + 1}", file=str(cfg.source),
                                   field="training.lr",
                                   fix=f"lower training.lr (now {t.lr}) or add warmup_steps") from None
+            if writer:
+                parts = group.gather_rows(writer.rows[:len(mine)])
+                if group.main:
+                    writer.add(step, idx, np.concatenate(parts))
             for r in done:  # the path rule closes a step when the next one has run
                 if r.routes:
                     _log_routes(r.routes, log)
@@ -231,13 +238,16 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
                 tally.next_segment()
             if checkpoint:
                 atomic_torch_save({"step": step + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                   "tally": tally.checkpoint_state(), "input_hashes": prep.input_hashes},
+                                   "tally": tally.checkpoint_state(), "input_hashes": prep.input_hashes,
+                                   **({"index": writer.checkpoint_state()} if writer else {})},
                                   part / CHECKPOINT)
                 tally.committed()
+                if writer:
+                    writer.committed()
             if kill_after and step + 1 == kill_after:
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
-    return Stepped(model, optimizer, rule, tally, targets)
+    return Stepped(model, optimizer, rule, tally, targets, writer)
 
 
 def _placeholder(prep: Prepared, i: int, dev):

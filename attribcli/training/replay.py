@@ -42,10 +42,11 @@ from attribcli.files import atomic_torch_save, atomic_write_text, sha256_file, s
 from attribcli.model.lora import merge_lora
 from attribcli.training.distributed import Group
 from attribcli.training.finish import final_losses, report_fidelity, write_valuation
-from attribcli.training.loop import Span, kept_checkpoint, run_steps, segment_starts, total_steps
+from attribcli.training.loop import Span, kept_checkpoint, run_steps, total_steps
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.rundir import CHECKPOINT, MANIFEST, VALUATIONS, partial_dir
 from attribcli.training.setup import write_generations
+from attribcli.training.steps import segment_starts
 from attribcli.training.tally import Tally
 
 # On CUDA the same steps differ in the last bits (atomic adds in the backward pass): the trajectory is

@@ -57,3 +57,9 @@ def target_batch(generations: list[Generation], device, *, tok, with_prompt: boo
 def target_losses(model: GPT, batch) -> np.ndarray:
     x, y, m = batch
     return sequence_losses(model(x), y, m).double().cpu().numpy()
+
+
+def segment_starts(total: int, segments: int) -> tuple[int, ...]:
+    """The first step of each of ``segments`` evenly spaced segments (replay's, the index's): 0 and K - 1
+    more (fewer on a short run)."""
+    return tuple(sorted({round(k * total / segments) for k in range(min(segments, total))}))

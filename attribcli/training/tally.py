@@ -5,11 +5,9 @@ samples and 100 generations, so it lives in files (``tally/first.npy``, ``tally/
 the training loop updates in place, not in memory and not inside every checkpoint.
 
 A checkpoint must still restore the table exactly as it was at that step, although later steps have
-already written into the files. Before a step adds to its rows, the rows' current values are appended
-to an undo journal (``tally/journal.bin``) and flushed; at a checkpoint the files are flushed and the
-journal emptied. Resuming writes the journal's old rows back for every step after the checkpoint, in
-reverse order, which restores the table bit for bit (no subtraction, so no rounding). The small parts
-(steps seen, carry, per-step rows) go into the checkpoint itself.
+already written into the files: an undo journal (``tally/journal.bin``, journal.py) keeps each step's old
+rows until the next checkpoint. The small parts (steps seen, carry, per-step rows) go into the checkpoint
+itself.
 
 **Segments.** A run cut into replay segments (``training.replay_segments``, replay.py) sums each sample's
 value per segment and then folds the segments in order: ``closed_k = closed_{k-1} + segment_k``. A replay
@@ -28,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from attribcli.training.journal import Journal, undo
+
 FOLDER = "tally"
 CHUNK_ROWS_BYTES = 64 << 20
 
@@ -44,14 +44,14 @@ class Tally:
         self.step_rows, self.target_rows = step_rows, target_rows
         self.segment = segment                     # index of the current segment
         self.closed_carry = closed_carry           # [generations] fold of the earlier segments' carry (None: none)
-        self._journal = open(folder / "journal.bin", "ab")
+        self._journal = Journal(folder / "journal.bin")
 
     @classmethod
     def create(cls, run: Path, n: int, M: int, loss_base: np.ndarray, *, segment: int = 0) -> "Tally":
         folder = run / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         first, second = _new_tables(folder, segment, n, M)
-        (folder / "journal.bin").write_bytes(b"")
+        Journal(folder / "journal.bin", fresh=True).close()
         return cls(folder, first, second, np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [], segment)
 
     @classmethod
@@ -62,12 +62,7 @@ class Tally:
         _drop_other_segments(folder, segment)  # a kill between a segment's fold and its checkpoint
         first = np.load(_table(folder, "first", segment), mmap_mode="r+")
         second = np.load(_table(folder, "second", segment), mmap_mode="r+")
-        for s, idx, old_first, old_second in reversed(list(_records(folder / "journal.bin", first.shape[1]))):
-            if s > step:
-                first[idx], second[idx] = old_first, old_second
-        first.flush()
-        second.flush()
-        (folder / "journal.bin").write_bytes(b"")
+        undo(folder / "journal.bin", [first, second], step)
         small = {k: (v.numpy().copy() if hasattr(v, "numpy") else v) for k, v in state.items()}
         return cls(folder, first, second, small["seen"], small["carry"], small["loss_base"],
                    [tuple(r) for r in small["step_rows"]], [tuple(r) for r in small["target_rows"]], segment,
@@ -76,10 +71,7 @@ class Tally:
     def add(self, step: int, idx: np.ndarray, first: np.ndarray, second: np.ndarray | None) -> None:
         """Add one step's rows, journaling the rows' old values first (they are restored on resume)."""
         idx = np.asarray(idx, dtype=np.int64)
-        head = np.array([step, len(idx)], dtype=np.int64)
-        self._journal.write(head.tobytes() + idx.tobytes() + np.ascontiguousarray(self.first[idx]).tobytes()
-                            + np.ascontiguousarray(self.second[idx]).tobytes())
-        self._journal.flush()  # in the OS before the table changes: a kill after this point is undone
+        self._journal.record(step, idx, [self.first, self.second])
         self.first[idx] += first
         if second is not None:
             self.second[idx] += second
@@ -141,8 +133,7 @@ class Tally:
 
     def committed(self) -> None:
         """The checkpoint is written: older journal entries (and folded segments' files) are no longer needed."""
-        self._journal.truncate(0)
-        self._journal.seek(0)
+        self._journal.clear()
         _drop_other_segments(self.folder, self.segment)
 
     def total_carry(self) -> np.ndarray:
@@ -224,19 +215,3 @@ def _drop_other_segments(folder: Path, segment: int) -> None:
     for p in folder.glob("*.tmp"):
         p.unlink()
 
-
-def _records(path: Path, M: int):
-    """(step, idx, old first rows, old second rows) per complete journal record (a torn tail is ignored:
-    its step had not yet changed the table)."""
-    data = path.read_bytes()
-    pos = 0
-    while pos + 16 <= len(data):
-        step, k = np.frombuffer(data, dtype=np.int64, count=2, offset=pos)
-        size = 16 + 8 * k + 2 * 8 * k * M
-        if pos + size > len(data):
-            break
-        idx = np.frombuffer(data, dtype=np.int64, count=k, offset=pos + 16)
-        old_first = np.frombuffer(data, dtype=np.float64, count=k * M, offset=pos + 16 + 8 * k).reshape(k, M)
-        old_second = np.frombuffer(data, dtype=np.float64, count=k * M, offset=pos + 16 + 8 * k + 8 * k * M)
-        yield int(step), idx, old_first, old_second.reshape(k, M)
-        pos += size

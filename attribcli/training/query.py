@@ -1,0 +1,189 @@
+"""``attrib query RUN --generations FILE --name NAME``: value generations from the run's gradient index.
+
+No step is retaken and no training sample is read again: per index segment k the generations run one
+forward and backward pass at the segment's reference weights (batched), their gradients are projected as
+the samples' were (AdamW's preconditioner at the reference applied first: index.py), and the values are
+one product against the index, ``values[z, v] = Σ_k <S_k[z], G_k[v]>``, taken tile by tile (a block of
+samples against a block of generations), so memory stays bounded whatever the corpus and the number of
+generations. The result is a valuation in the replay's contract (``RUN/valuations/NAME``: generations.jsonl,
+values.npy, losses.csv, manifest.json) marked approximate, so value, payout and verify read it unchanged.
+
+losses.csv holds the generations' losses under the base and the final weights (so the stage split and
+the efficiency check work as for a replay); the index estimates the samples' values only, so the carry
+(momentum, weight decay) is not estimated and ``carry_sum`` is empty.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.lib.format import open_memmap
+
+from attribcli.audit.manifest import method_description, output_hashes
+from attribcli.errors import AttribError
+from attribcli.files import atomic_write_text, sha256_file, sha256_path
+from attribcli.inrun.optim import update_rule
+from attribcli.inrun.projection import Projector, by_parameter
+from attribcli.inrun.step import autocast_context, target_pass
+from attribcli.inrun.tracker import GhostTracker
+from attribcli.model.gpt import sequence_losses
+from attribcli.training.index import FOLDER, reference_file, scale_file, segment_file
+from attribcli.training.replay import plan
+from attribcli.training.rundir import MANIFEST, finished, load_model
+from attribcli.training.setup import csv_text, write_generations
+from attribcli.training.steps import target_batch, target_losses
+
+TILE_BYTES = 64 << 20   # index rows read per tile (all segments together)
+GENERATION_TILE = 1024  # generations per tile of the product
+GRADIENT_CHUNK = 16     # generations per backward pass, unless attribution.target_chunk says otherwise
+
+
+def require_index(run: Path) -> dict:
+    """The run manifest's index summary, or the one-line error saying how to get one."""
+    manifest = json.loads((finished(run) / MANIFEST).read_text(encoding="utf-8"))
+    if "index" not in manifest:
+        raise AttribError("the run has no gradient index to query", file=str(run / MANIFEST), field="attribution.index",
+                          fix="train with attribution.index: {dim: 2048, segments: 4} in the config, or value the "
+                              "generations exactly with 'attrib replay'")
+    return manifest["index"]
+
+
+def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
+    run = Path(run)
+    info = require_index(run)
+    prep, manifest, _, out, part = plan(run, generations, name, resume=True)
+    shutil.rmtree(part, ignore_errors=True)  # an interrupted query is cheap to start over
+    part.mkdir(parents=True)
+    model, gens, dev = prep.model, prep.generations, prep.device
+    K, M, n = len(info["segments"]), len(gens), len(prep.samples)
+    chunk = prep.config.attribution.target_chunk or GRADIENT_CHUNK
+    started = time.perf_counter()
+    tracker = GhostTracker(model)
+    projector = Projector.load(tracker, torch.load(run / FOLDER / "projection.pt", weights_only=True))
+    loss_base = _losses(model, prep, chunk)
+    amp = autocast_context(dev.type, torch.bfloat16 if prep.config.training.precision == "bf16" else None)
+    grads = []
+    for k in range(K):
+        ref = torch.load(run / reference_file(k), map_location=dev, weights_only=True)
+        model.load_state_dict(ref["model"])
+        table = open_memmap(part / f"gradients-{k}.npy", mode="w+", dtype=np.float32, shape=(M, projector.dim))
+        for lo in range(0, M, chunk):
+            batch = target_batch(gens[lo:lo + chunk], dev, tok=prep.tokenizer)
+            target_pass(model, tracker, batch, losses=sequence_losses, amp=amp)
+            table[lo:lo + chunk] = projected(tracker, projector, ref["preconditioner"]).float().cpu().numpy()
+            tracker.clear()
+        table.flush()
+        grads.append(np.load(part / f"gradients-{k}.npy", mmap_mode="r"))
+    tracker.close()
+    log(f"{M} generations' gradients at {K} reference points in {time.perf_counter() - started:.1f}s")
+    tic = time.perf_counter()
+    folder = part / "out"
+    folder.mkdir()
+    values = open_memmap(folder / "values.npy", mode="w+", dtype=np.float64, shape=(n, M))
+    products(index_tables(run, K), grads, lambda rows, cols, block, out=values: out.__setitem__((rows, cols), block))
+    values.flush()
+    value_sum = _column_sums(values)
+    del values
+    log(f"{n} samples x {M} generations from the index in {time.perf_counter() - tic:.1f}s")
+    final, _, _ = load_model(run, prep.config)
+    loss_final, loss_no_prompt = _losses(final.to(dev), prep, chunk), _losses(final, prep, chunk, with_prompt=False)
+    write_generations(folder / "generations.jsonl", gens)
+    realised = loss_base - loss_final
+    gap = value_sum - realised
+    losses = pd.DataFrame({
+        "generation_id": [g.id for g in gens],
+        "completion_tokens": [len(prep.tokenizer.encode(g.completion)) for g in gens],
+        "loss_reference": math.log(prep.tokenizer.vocab_size), "loss_base": loss_base, "loss_final": loss_final,
+        "loss_final_no_prompt": loss_no_prompt, "value_sum": value_sum, "carry_sum": np.nan,
+        "realised_reduction": realised, "efficiency_gap": gap,
+        "relative_gap": gap / np.where(realised == 0, np.nan, np.abs(realised)),
+    })
+    atomic_write_text(folder / "losses.csv", csv_text(losses))
+    g = prep.config.data.generations
+    rule = update_rule(prep.config.training)
+    ok = realised != 0
+    body = {
+        "format": "attrib-valuation-v1", "name": out.name, "kind": "index-query", "approximate": True,
+        "run_manifest_sha256": sha256_file(run / MANIFEST),
+        "generations_input": {"path": str(g), "sha256": sha256_path(g)},
+        "outputs": output_hashes(folder),
+        "method": method_description(rule, prep.config.attribution, prep.lora) | {
+            "index": "values[z, v] = sum over segments k of <S_k[z], Proj(P_k * grad l_v(w_k))>: the samples' "
+                     "projected shares of the updates of segment k (factor f_t per step) against the generation's "
+                     "projected gradient at the segment's middle weights w_k (AdamW: preconditioner P_k there); "
+                     "approximates the run's first-order values; the carry is not estimated"},
+        "index": info,
+        "generations": M,
+        "efficiency": {
+            "max_abs_relative_gap": float(np.nanmax(np.abs(losses["relative_gap"]))) if ok.any() else None,
+            "total_value": float(value_sum.sum()), "total_carry": None,
+            "total_realised_reduction": float(realised.sum()),
+        },
+    }
+    atomic_write_text(folder / MANIFEST, json.dumps(body, indent=2, sort_keys=True) + "\n")
+    os.replace(folder, out)
+    shutil.rmtree(part)
+    return out
+
+
+def projected(tracker: GhostTracker, projector: Projector, preconditioner: dict | None) -> torch.Tensor:
+    """``[m, dim]`` the captured targets' projected gradients, preconditioned first when there is one."""
+    if preconditioner is None:
+        return projector.captured(tracker.captured("target"))
+    grads = by_parameter(tracker, tracker.target_grads())
+    return projector.dense({nm: preconditioner[nm].to(g.dtype) * g for nm, g in grads.items()})
+
+
+def index_tables(run: Path, K: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(rows, row scales or None) of every segment, memory-mapped."""
+    out = []
+    for k in range(K):
+        scale = run / scale_file(k)
+        out.append((np.load(run / segment_file(k), mmap_mode="r"),
+                    np.load(scale) if scale.is_file() else None))
+    return out
+
+
+def products(tables: list[tuple[np.ndarray, np.ndarray | None]], grads: list[np.ndarray], sink, *,
+             tile_bytes: int = TILE_BYTES, generation_tile: int = GENERATION_TILE) -> None:
+    """``sink(rows, cols, block)`` for every tile of ``Σ_k S_k G_kᵀ`` (float32 products, summed over the
+    segments in float64): a tile of index rows from every segment, against every tile of generations."""
+    n, dim = tables[0][0].shape
+    M = grads[0].shape[0]
+    step = max(1, tile_bytes // max(1, 4 * dim * len(tables)))
+    for lo in range(0, n, step):
+        rows = slice(lo, min(n, lo + step))
+        S = []
+        for table, scale in tables:
+            block = torch.from_numpy(np.array(table[rows], dtype=np.float32))
+            S.append(block if scale is None else block * torch.from_numpy(scale[rows])[:, None])
+        for c in range(0, M, generation_tile):
+            cols = slice(c, min(M, c + generation_tile))
+            total = None
+            for Sk, G in zip(S, grads):
+                part = (Sk @ torch.from_numpy(np.array(G[cols])).T).double()
+                total = part if total is None else total + part
+            sink(rows, cols, total.numpy())
+
+
+def _column_sums(values: np.ndarray) -> np.ndarray:
+    out = np.zeros(values.shape[1])
+    step = max(1, TILE_BYTES // max(1, 8 * values.shape[1]))
+    for lo in range(0, len(values), step):
+        out += np.asarray(values[lo:lo + step]).sum(0)
+    return out
+
+
+def _losses(model, prep, chunk: int, *, with_prompt: bool = True) -> np.ndarray:
+    gens = prep.generations
+    return np.concatenate([target_losses(model, target_batch(gens[lo:lo + chunk], prep.device, tok=prep.tokenizer,
+                                                             with_prompt=with_prompt))
+                           for lo in range(0, len(gens), chunk)]) if gens else np.zeros(0)

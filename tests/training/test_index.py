@@ -1,0 +1,128 @@
+"""The gradient index: written by attrib train, queried by attrib query into an approximate valuation."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from attribcli.cli import main
+from attribcli.training.loop import KILL_ENV
+from tests.runs import ROOT, SAMPLE, write_config
+
+LOSSLESS = {"dim": 1_000_000, "segments": 4}  # more numbers than parameters, one segment per step
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _train(tmp_path, index, **overrides):
+    attribution = {"rule": "taylor", **overrides.pop("attribution", {}), "index": index}
+    cfg = write_config(tmp_path, attribution=attribution, **overrides)
+    r = _invoke("train", cfg)
+    assert r.exit_code == 0, r.output
+    return tmp_path / "run"
+
+
+def _query(run, name="q"):
+    r = _invoke("query", run, "--generations", SAMPLE / "generations.jsonl", "--name", name)
+    assert r.exit_code == 0, r.output
+    return run / "valuations" / name
+
+
+@pytest.mark.parametrize("setting", [
+    {},
+    dict(training={"max_steps": 4, "batch_size": 8, "lr": 0.003, "optimizer": "adamw", "weight_decay": 0.01,
+                   "micro_batch_size": 3, "checkpoint_every": 2}),
+    dict(model={"n_layer": 1, "n_head": 2, "n_embd": 32, "context_length": 256,
+                "lora": {"rank": 4, "alpha": 8, "targets": []}}),
+], ids=["sgd", "adamw-micro-batches", "lora"])
+def test_a_lossless_index_with_a_segment_per_step_reproduces_the_exact_first_order_values(tmp_path, setting):
+    run = _train(tmp_path, LOSSLESS, **setting)
+    info = json.loads((run / "manifest.json").read_text())["index"]
+    assert len(info["segments"]) == 4 and info["bytes_per_sample"] == 4 * 4 * info["dim"]
+    out = _query(run)
+    exact, approx = np.load(run / "values.npy"), np.load(out / "values.npy")
+    assert exact.shape == approx.shape
+    np.testing.assert_allclose(approx, exact, rtol=0, atol=2e-5 * np.abs(exact).max())  # float32 storage
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["kind"] == "index-query" and man["approximate"] is True
+    assert (out / "losses.csv").read_text().splitlines()[0] == ("generation_id,completion_tokens,loss_reference,"
+        "loss_base,loss_final,loss_final_no_prompt,value_sum,carry_sum,realised_reduction,efficiency_gap,relative_gap")
+    r = _invoke("payout", run, "--valuation", "q", "--revenue", "100", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert _invoke("verify", run).exit_code == 0
+
+
+def test_a_projected_index_keeps_the_values_order(tmp_path):
+    """About half as many numbers as parameters: every parameter projected or kept whole, one segment per step."""
+    run = _train(tmp_path, {"dim": 16384, "segments": 4})
+    exact, approx = np.load(run / "values.npy"), np.load(_query(run) / "values.npy")
+    assert np.load(run / "index/segment-0.npy").shape[0] == exact.shape[0]
+    trained = np.abs(exact).sum(1) > 0
+    for j in range(exact.shape[1]):
+        assert np.corrcoef(exact[trained, j], approx[trained, j])[0, 1] > 0.9, j
+    assert np.all(approx[~trained] == 0)
+
+
+def test_float16_halves_the_index_and_keeps_the_values(tmp_path):
+    run32 = _train(tmp_path / "a", {"dim": 4096, "segments": 2})
+    run16 = _train(tmp_path / "b", {"dim": 4096, "segments": 2, "dtype": "float16"})
+    assert (run16 / "index/segment-0.npy").stat().st_size < 0.51 * (run32 / "index/segment-0.npy").stat().st_size
+    a, b = np.load(_query(run32) / "values.npy"), np.load(_query(run16) / "values.npy")
+    np.testing.assert_allclose(b, a, rtol=0, atol=2e-3 * np.abs(a).max())
+    assert not np.array_equal(a, b)
+
+
+def test_a_killed_run_resumes_to_the_same_index_bytes(tmp_path):
+    index = {"dim": 700, "segments": 3}
+    whole = _train(tmp_path / "whole", index, training={"max_steps": 7, "batch_size": 8, "lr": 0.05,
+                                                         "checkpoint_every": 2})
+    cfg = write_config(tmp_path / "killed", attribution={"rule": "taylor", "index": index},
+                       training={"max_steps": 7, "batch_size": 8, "lr": 0.05, "checkpoint_every": 2})
+    r = subprocess.run([sys.executable, "-m", "attribcli", "train", str(cfg)], capture_output=True, text=True,
+                       env={**os.environ, KILL_ENV: "4"}, cwd=ROOT, timeout=600)
+    assert r.returncode == 137
+    assert _invoke("train", cfg, "--resume").exit_code == 0
+    killed = tmp_path / "killed/run"
+    names = sorted(p.name for p in (whole / "index").iterdir())
+    assert names == sorted(p.name for p in (killed / "index").iterdir())
+    assert "segment-2.npy" in names and not any(n.startswith("acc-") for n in names)
+    for name in names:
+        assert (whole / "index" / name).read_bytes() == (killed / "index" / name).read_bytes(), name
+
+
+def test_a_run_trained_without_generations_is_queried(tmp_path):
+    cfg = write_config(tmp_path, attribution={"index": {"dim": 1024, "segments": 2}})
+    text = cfg.read_text().replace(f"  generations: {SAMPLE / 'generations.jsonl'}\n", "")
+    cfg.write_text(text)
+    assert _invoke("train", cfg).exit_code == 0
+    out = _query(tmp_path / "run")
+    assert np.load(out / "values.npy").shape[1] == 8
+    r = _invoke("value", tmp_path / "run", "--by", "holder")
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("index, field", [({"dim": 0}, "attribution.index.dim"),
+                                          ({"segments": -1}, "attribution.index.segments"),
+                                          ({"dtype": "int8"}, "attribution.index.dtype"),
+                                          ({"dims": 8}, "attribution.index")])
+def test_a_bad_index_config_is_one_line(tmp_path, index, field):
+    cfg = write_config(tmp_path, attribution={"index": index})
+    r = _invoke("train", cfg)
+    assert r.exit_code == 2 and field in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_query_against_a_run_without_an_index_is_one_line(tmp_path):
+    cfg = write_config(tmp_path)
+    assert _invoke("train", cfg).exit_code == 0
+    r = _invoke("query", tmp_path / "run", "--generations", SAMPLE / "generations.jsonl", "--name", "q")
+    assert r.exit_code == 2 and "attribution.index" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run/valuations").exists()
+    r = _invoke("query", tmp_path / "nowhere", "--generations", SAMPLE / "generations.jsonl", "--name", "q")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
