@@ -89,3 +89,11 @@ def test_replay_benchmarks_run(tiny_config):
     assert len(rows) == 5 and "segments side by side give the serial replay's bytes: True" in out
     out = _bench("benchmarks/copyright_replay.py", "--config", tiny_config, "--max-new-tokens", "4")
     assert "attrib (replay)" in out and "BM25" in out and "reproduce their source" in out
+
+
+def test_index_benchmark_runs(tiny_config):
+    out = _bench("benchmarks/index_fidelity.py", "--config", tiny_config, "--configs", "256x1,512x2",
+                 "--sample-generations", "1", "--scale-samples", "3000", "--scale-generations", "20")
+    rows = [ln for ln in out.splitlines() if ln.startswith(("| 256 | 1 |", "| 512 | 2 |"))]
+    assert len(rows) == 2 and all(len(r.split(" | ")) == 12 for r in rows), out
+    assert "Scale: synthetic index of 3,000 samples" in out and "peak resident memory" in out

@@ -305,6 +305,9 @@ def _payout_md(val, spec, stmt: Statement):
              f"{f(st.minimum)}; escrow is carried until claimed)",
              (f"- Valuation manifest SHA-256 (it names the run's): `{val.manifest_sha256}`" if spec.valuation else
               f"- Run manifest SHA-256: `{val.manifest_sha256}`"),
+             *(["- Values: **approximate**, from the run's gradient index (`attrib query`; its accuracy: "
+                "benchmarks/RESULTS.md, The gradient index); `attrib replay` gives the exact ones"]
+               if val.approximate else []),
              f"- Statement `{stmt.id}`: Merkle root `{stmt.root}` "
              f"over its {stmt.size} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)",

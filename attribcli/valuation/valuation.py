@@ -42,6 +42,11 @@ class Valuation:
         return self._run.valuation
 
     @property
+    def approximate(self) -> bool:
+        """Values from the gradient index (``attrib query``), not from the trajectory itself."""
+        return bool((self._run.valuation_manifest or {}).get("approximate"))
+
+    @property
     def config_path(self) -> Path:
         return self._run.path / "config.yaml"
 

@@ -53,9 +53,11 @@ def test_a_lossless_index_with_a_segment_per_step_reproduces_the_exact_first_ord
     assert man["kind"] == "index-query" and man["approximate"] is True
     assert (out / "losses.csv").read_text().splitlines()[0] == ("generation_id,completion_tokens,loss_reference,"
         "loss_base,loss_final,loss_final_no_prompt,value_sum,carry_sum,realised_reduction,efficiency_gap,relative_gap")
-    r = _invoke("payout", run, "--valuation", "q", "--revenue", "100", "--format", "json")
+    report = run / "reports/q.md"
+    r = _invoke("payout", run, "--valuation", "q", "--revenue", "100", "--format", "md", "-o", report)
     assert r.exit_code == 0, r.output
-    assert _invoke("verify", run).exit_code == 0
+    assert "**approximate**, from the run's gradient index" in report.read_text()
+    assert _invoke("verify", run, report).exit_code == 0
 
 
 def test_a_projected_index_keeps_the_values_order(tmp_path):
