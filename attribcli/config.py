@@ -109,10 +109,12 @@ class TrainingConfig:
 class IndexConfig:
     """The gradient index (training/index.py): written during training, queried after it (attrib query)."""
 
-    dim: int = _f(2048, check=_positive, help="numbers stored per sample and segment (each parameter's gradient "
-                                              "projected to its share of them; at least the parameter count: lossless)")
-    segments: int = _f(4, check=_positive, help="training cut into this many evenly spaced segments, each queried at "
-                                               "the weights at its middle")
+    dim: int = _f(2048, check=_positive, help="numbers stored per sample and reference point (each parameter's "
+                                              "gradient projected to its share of them; at least the parameter count: "
+                                              "lossless)")
+    segments: int = _f(4, check=_positive, help="training cut into this many evenly spaced segments; the generations "
+                                               "are queried at their middles (the reference points) and "
+                                               "interpolated linearly in between")
     dtype: Literal["float32", "float16"] = _f("float32", help="float16: half the size, rows scaled to their largest "
                                                                "entry")
     seed: int = _f(0, help="seed of the random projections")

@@ -230,8 +230,10 @@ def bergson_comparison(a, work: Path, sets: dict[str, list[str]]) -> list[str]:
     gens = work / "generations.jsonl"
     model_dir = save_tiny_gpt2(work / "gpt2-tiny")
     model = {"kind": "hf", "path": str(model_dir), "context_length": 256}
-    D = 2048
-    run, t_build = _train(_config(a, work, "hf-index", {"dim": D, "segments": 4}, model=model))
+    from attribcli.config import IndexConfig
+
+    D, K = IndexConfig().dim, IndexConfig().segments
+    run, t_build = _train(_config(a, work, "hf-index", {"dim": D, "segments": K}, model=model))
     _, t_replay = _timed(replay, run, gens, "exact", log=_quiet)
     _, t_query = _timed(query, run, gens, "index", log=_quiet)
     exact, ours = Exact(run, "exact"), Exact(run, "index")
@@ -256,7 +258,7 @@ def bergson_comparison(a, work: Path, sets: dict[str, list[str]]) -> list[str]:
             "|---|---:|---:|" + "---:|---:|---:|" * len(sets)]
     rows = []
     for name, secs, other in (("attrib replay (exact)", t_replay, exact),
-                              (f"attrib index dim {D}, 4 segments: query", t_query, ours),
+                              (f"attrib index dim {D}, {K} segments: query", t_query, ours),
                               (f"Bergson {timing.get('bergson_version', '')} (final weights): build + score",
                                timing["index_seconds"] + timing["query_seconds"], theirs)):
         cells = []
@@ -320,7 +322,7 @@ def scale(n: int, M: int) -> list[str]:
     from attribcli.training.query import products
 
     cfg = IndexConfig()
-    D, K, P = cfg.dim, cfg.segments, 1000
+    D, K, P = cfg.dim, cfg.segments, 1000  # one table per reference point
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="index_scale_") as tmp:
         tables = []
@@ -358,7 +360,8 @@ def scale(n: int, M: int) -> list[str]:
     t_payees = time.perf_counter() - t0
     gb = n * D * K * 4 / 2 ** 30
     per = secs / M
-    return [f"Scale: synthetic index of {n:,} samples x dim {D} x {K} segments ({gb:.1f} GiB float32, memory-mapped) "
+    return [f"Scale: synthetic index of {n:,} samples x dim {D} x {K} reference points ({gb:.1f} GiB float32, "
+            "memory-mapped) "
             f"against {M:,} generations, summed into {P} payees tile by tile: {secs:.1f} s, {per * 1e3:.1f} ms per "
             f"generation (so 100,000 generations: {per * 1e5 / 60:.0f} min), "
             f"{2 * n * D * K * M / secs / 1e9:.0f} GFLOP/s; peak resident memory {peak / 2 ** 20:.2f} GiB (before "

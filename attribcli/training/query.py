@@ -1,10 +1,10 @@
 """``attrib query RUN --generations FILE --name NAME``: value generations from the run's gradient index.
 
-No step is retaken and no training sample is read again: per index segment k the generations run one
-forward and backward pass at the segment's reference weights (batched), their gradients are projected as
-the samples' were (AdamW's preconditioner at the reference applied first: index.py), and the values are
-one product against the index, ``values[z, v] = Σ_k <S_k[z], G_k[v]>``, taken tile by tile (a block of
-samples against a block of generations), so memory stays bounded whatever the corpus and the number of
+No step is retaken and no training sample is read again: per reference point j of the index the generations
+run one forward and backward pass at the point's weights (batched), their gradients are projected as the
+samples' were (scaled first by the generation's side of AdamW's preconditioner there: index.py), and the
+values are one product against the index, ``values[z, v] = Σ_j <S_j[z], G_j[v]>``, taken tile by tile (a
+block of samples against a block of generations), so memory stays bounded whatever the corpus and the number of
 generations. The result is a valuation in the replay's contract (``RUN/valuations/NAME``: generations.jsonl,
 values.npy, losses.csv, manifest.json) marked approximate, so value, payout and verify read it unchanged.
 
@@ -35,7 +35,7 @@ from attribcli.inrun.projection import Projector, by_parameter
 from attribcli.inrun.step import autocast_context, target_pass
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import sequence_losses
-from attribcli.training.index import FOLDER, reference_file, scale_file, segment_file
+from attribcli.training.index import FOLDER, point_file, reference_file, scale_file
 from attribcli.training.replay import plan
 from attribcli.training.rundir import MANIFEST, finished, load_model
 from attribcli.training.setup import csv_text, write_generations
@@ -53,6 +53,9 @@ def require_index(run: Path) -> dict:
         raise AttribError("the run has no gradient index to query", file=str(run / MANIFEST), field="attribution.index",
                           fix="train with attribution.index: {dim: 2048, segments: 4} in the config, or value the "
                               "generations exactly with 'attrib replay'")
+    if "points" not in manifest["index"]:
+        raise AttribError("the run's gradient index is in an earlier format (constant segments)",
+                          file=str(run / MANIFEST), field="index", fix="train the run again to query it")
     return manifest["index"]
 
 
@@ -63,7 +66,7 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
     shutil.rmtree(part, ignore_errors=True)  # an interrupted query is cheap to start over
     part.mkdir(parents=True)
     model, gens, dev = prep.model, prep.generations, prep.device
-    K, M, n = len(info["segments"]), len(gens), len(prep.samples)
+    K, M, n = len(info["points"]), len(gens), len(prep.samples)
     chunk = prep.config.attribution.target_chunk or GRADIENT_CHUNK
     started = time.perf_counter()
     tracker = GhostTracker(model)
@@ -78,7 +81,7 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
         for lo in range(0, M, chunk):
             batch = target_batch(gens[lo:lo + chunk], dev, tok=prep.tokenizer)
             target_pass(model, tracker, batch, losses=sequence_losses, amp=amp)
-            table[lo:lo + chunk] = projected(tracker, projector, ref["preconditioner"]).float().cpu().numpy()
+            table[lo:lo + chunk] = projected(tracker, projector, ref["generation_scale"]).float().cpu().numpy()
             tracker.clear()
         table.flush()
         grads.append(np.load(part / f"gradients-{k}.npy", mmap_mode="r"))
@@ -116,10 +119,12 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
         "generations_input": {"path": str(g), "sha256": sha256_path(g)},
         "outputs": output_hashes(folder),
         "method": method_description(rule, prep.config.attribution, prep.lora) | {
-            "index": "values[z, v] = sum over segments k of <S_k[z], Proj(P_k * grad l_v(w_k))>: the samples' "
-                     "projected shares of the updates of segment k (factor f_t per step) against the generation's "
-                     "projected gradient at the segment's middle weights w_k (AdamW: preconditioner P_k there); "
-                     "approximates the run's first-order values; the carry is not estimated"},
+            "index": "values[z, v] = sum over reference points j of <S_j[z], Proj(r_j * grad l_v(w_j))>: the "
+                     "samples' projected shares of the updates between the neighbouring points, weighted by "
+                     "linear interpolation (AdamW: the rank-one part of each step's preconditioner on the "
+                     "sample's side, the rest r_j at the point on the generation's), against the generation's "
+                     "projected gradient at the point's weights w_j; approximates the run's first-order values; "
+                     "the carry is not estimated"},
         "index": info,
         "generations": M,
         "efficiency": {
@@ -134,12 +139,12 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
     return out
 
 
-def projected(tracker: GhostTracker, projector: Projector, preconditioner: dict | None) -> torch.Tensor:
-    """``[m, dim]`` the captured targets' projected gradients, preconditioned first when there is one."""
-    if preconditioner is None:
+def projected(tracker: GhostTracker, projector: Projector, scale: dict | None) -> torch.Tensor:
+    """``[m, dim]`` the captured targets' projected gradients, scaled per element first when there is a scale."""
+    if scale is None:
         return projector.captured(tracker.captured("target"))
     grads = by_parameter(tracker, tracker.target_grads())
-    return projector.dense({nm: preconditioner[nm].to(g.dtype) * g for nm, g in grads.items()})
+    return projector.dense({nm: scale[nm].to(g.dtype) * g for nm, g in grads.items()})
 
 
 def index_tables(run: Path, K: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -147,7 +152,7 @@ def index_tables(run: Path, K: int) -> list[tuple[np.ndarray, np.ndarray | None]
     out = []
     for k in range(K):
         scale = run / scale_file(k)
-        out.append((np.load(run / segment_file(k), mmap_mode="r"),
+        out.append((np.load(run / point_file(k), mmap_mode="r"),
                     np.load(scale) if scale.is_file() else None))
     return out
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from attribcli.inrun.projection import Projector, factor_sizes, shares
+from attribcli.inrun.projection import Projector, factor_sizes, outer, rank_one, shares
 from attribcli.inrun.tracker import GhostTracker
 
 
@@ -40,13 +40,13 @@ def _brute(model, x, y) -> dict[str, torch.Tensor]:
     return {n: torch.stack(g) for n, g in out.items()}
 
 
-def _captured(model, x, y, dim):
+def _captured(model, x, y, dim, sides=None):
     tracker = GhostTracker(model)
     projector = Projector.create(tracker, dim, seed=3)
     with tracker.capture("train"):
         loss = _losses(model, x, y).mean()
     loss.backward()
-    got = projector.captured(tracker.captured("train"))
+    got = projector.captured(tracker.captured("train"), sides)
     tracker.close()
     return projector, got
 
@@ -72,6 +72,30 @@ def test_projection_from_captures_is_the_projection_of_each_samples_gradient(tie
         torch.testing.assert_close(got, flat, rtol=1e-9, atol=1e-12)
     else:
         assert projector.dim <= dim
+
+
+@pytest.mark.parametrize("dim", [150, 10_000], ids=["projected", "lossless"])
+def test_a_rank_one_scale_rides_on_the_captures(dim):
+    """``(p_r p_cᵀ) ⊙ G`` projected from captures scaled through the projection's columns, for every rule
+    (embedding, LayerNorm, linear and its bias), as the projection of each scaled per-sample gradient."""
+    model = _model(lambda: Tiny(False))
+    x, y = torch.randint(0, 11, (4, 5)), torch.randint(0, 11, (4, 5))
+    gen = torch.Generator().manual_seed(1)
+    P = {n: torch.rand(p.shape, generator=gen, dtype=p.dtype) + 0.5 for n, p in model.named_parameters()}
+    sides = {n: rank_one(v) for n, v in P.items()}
+    projector, got = _captured(model, x, y, dim, sides)
+    want = projector.dense({n: outer(sides[n], g.shape[1:]) * g for n, g in _brute(model, x, y).items()})
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_rank_one_is_exact_for_a_rank_one_scale_and_a_vector():
+    r, c = torch.rand(5, dtype=torch.float64) + 0.1, torch.rand(3, dtype=torch.float64) + 0.1
+    torch.testing.assert_close(outer(rank_one(r[:, None] * c[None, :]), (5, 3)), r[:, None] * c[None, :])
+    assert rank_one(r)[0] is r
+    P = torch.rand(4, 6, dtype=torch.float64) + 0.1  # otherwise the best fit of log P by rows plus columns
+    L, fit = P.log(), outer(rank_one(P), P.shape).log()
+    torch.testing.assert_close((L - fit).mean(0), torch.zeros(6, dtype=torch.float64))
+    torch.testing.assert_close((L - fit).mean(1), torch.zeros(4, dtype=torch.float64))
 
 
 def test_gpt2_conv1d_and_tied_head():
