@@ -78,18 +78,23 @@ def train(config, run_dir, resume, overwrite, nproc):
             raise
         finally:
             distributed.shutdown(group)
-        if not group.main:
-            return
-        stderr_log(f"run written to {out}")
-        if group.active and cfg.data.generation_prompts is not None:
-            return  # 'attrib train --nproc' values them once torchrun is done (under your own torchrun: README)
+        if group.main:
+            stderr_log(f"run written to {out}")
+        if group.active:  # a torchrun process: 'attrib train --nproc' values generated completions once it is done
+            if group.main and cfg.data.generation_prompts is None:
+                stderr_log(_next_payout(out))
+            distributed.leave(group)
     if cfg.data.generation_prompts is not None:
         from attribcli.deployment.generate import generate_and_replay
 
         valuation = generate_and_replay(out, processes=nproc, log=stderr_log)
         stderr_log(f"generated completions valued in {valuation}")
-    if nproc == 1 or distributed.launched_by_torchrun() or cfg.data.generation_prompts is not None:
-        stderr_log(f"next: attrib payout {out} --revenue-from-generations --format md -o {out}/reports/payout.md")
+    if nproc == 1 or cfg.data.generation_prompts is not None:
+        stderr_log(_next_payout(out))
+
+
+def _next_payout(run: Path) -> str:
+    return f"next: attrib payout {run} --revenue-from-generations --format md -o {run}/reports/payout.md"
 
 
 @main.command()
@@ -228,6 +233,7 @@ def replay(run_dir, generations, name, nproc, resume):
     if group.main:
         stderr_log(f"valuation written to {out}")
         stderr_log(f"next: attrib payout {run_dir} --valuation {name} --revenue-from-generations --format md")
+    distributed.leave(group)
 
 
 def _trains_on_cuda(run_dir: Path) -> bool:

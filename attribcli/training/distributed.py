@@ -17,6 +17,7 @@ flags (``--nnodes``, ``--node_rank``, ``--rdzv_endpoint``), see the README.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -94,6 +95,19 @@ def init(cuda: bool) -> Group:
 def shutdown(group: Group) -> None:
     if group.active and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def leave(group: Group) -> None:
+    """End a torchrun process whose work is done and written, skipping the interpreter's teardown.
+
+    Measured: about 1 in 20 two-process CPU runs under load aborted after everything was written and the
+    process group destroyed, in the C++ teardown at exit ("terminate called without an active exception",
+    no Python frame on the stack); torchrun then calls the whole job failed. Nothing is left to run or to
+    flush but the standard streams, so the process ends here with exit code 0."""
+    if group.active:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def wrap(model: torch.nn.Module, group: Group):
