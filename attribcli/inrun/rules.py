@@ -128,10 +128,11 @@ class LinearRule(LayerRule):
         d_out, d_in = self._weight(module)[0].shape if not self._weight(module)[1] else self._weight(module)[0].T.shape
         return self.choose(a_x.shape[0], a_x.shape[1], a_y.shape[0], a_y.shape[1], d_in, d_out)
 
-    def pair_dots(self, module, a_x, b_x, a_y, b_y):
-        route = self.route(module, a_x, a_y)
+    def pair_dots(self, module, a_x, b_x, a_y, b_y, per_sample: torch.Tensor | None = None):
+        route = "materialize" if per_sample is not None else self.route(module, a_x, a_y)
         if route != "ghost":
-            return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y), route=route)
+            return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y), route=route,
+                                       per_sample=per_sample)
         a_x, b_x, a_y, b_y = (flatten_tokens(t, 1) for t in (a_x, b_x, a_y, b_y))
         out = (_gram_pair(a_x, a_y) * _gram_pair(b_x, b_y)).sum((2, 3))
         if self._has_bias(module):
@@ -141,6 +142,30 @@ class LinearRule(LayerRule):
     @staticmethod
     def _has_bias(module) -> bool:
         return module.bias is not None and module.bias.requires_grad
+
+    @staticmethod
+    def per_sample_weight_grads(a, b) -> torch.Tensor:
+        """``[N, d_out, d_in]``: each sample's weight gradient ``Σ_t b_tᵀ a_t`` (in the Linear layout)."""
+        a, b = flatten_tokens(a, 1), flatten_tokens(b, 1)
+        return torch.bmm(b.transpose(1, 2), a)
+
+    def batch_grads(self, module, a, b, keep: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """The batch's gradient of the layer's parameters, from one call's captures (what autograd would
+        add to ``.grad``), and, when ``keep`` and it fits, the per-sample weight gradients it was summed
+        from (the first-order dot products then reuse them instead of forming them a second time)."""
+        a, b = flatten_tokens(a, 1), flatten_tokens(b, 1)
+        N, T, d_in = a.shape
+        d_out = b.shape[2]
+        out, per_sample = {}, None
+        if keep and N * d_in * d_out <= MATERIALIZE_MAX_ELEMENTS:
+            per_sample = self.per_sample_weight_grads(a, b)
+            g = per_sample.sum(0)
+        else:  # one product over every token, as autograd's own weight gradient
+            g = b.reshape(N * T, d_out).T @ a.reshape(N * T, d_in)
+        out["weight"] = g.T if self._weight(module)[1] else g
+        if module.bias is not None:
+            out["bias"] = b.sum((0, 1))
+        return out, per_sample
 
     def target_grads(self, module, a_y, b_y):
         a_y, b_y = flatten_tokens(a_y, 1), flatten_tokens(b_y, 1)
@@ -161,17 +186,22 @@ class LinearRule(LayerRule):
             out["bias"] = b.sum(1) @ mats["bias"][0].T.to(b.dtype)
         return out
 
-    def direction_dots(self, module, a_x, b_x, D, route: str | None = None):
+    def direction_dots(self, module, a_x, b_x, D, route: str | None = None, per_sample: torch.Tensor | None = None):
+        """``per_sample``: the samples' weight gradients ``[N, d_out, d_in]`` when already formed
+        (``per_sample_weight_grads``, which the tracker keeps when it builds the batch gradient from them)."""
         a_x, b_x = flatten_tokens(a_x, 1), flatten_tokens(b_x, 1)
         N, T, d_in = a_x.shape
         out = None
         if "weight" in D:
             W = D["weight"].transpose(1, 2) if self._weight(module)[1] else D["weight"]  # [M, d_out, d_in]
             M, d_out = W.shape[0], W.shape[1]
+            if per_sample is not None:
+                route = "materialize"
             route = route or ("project" if N * d_in * d_out > MATERIALIZE_MAX_ELEMENTS else "materialize")
             if route == "materialize":
-                per_sample = torch.bmm(b_x.transpose(1, 2), a_x).reshape(N, -1)  # [N, d_out·d_in]
-                out = per_sample @ W.reshape(M, -1).T
+                if per_sample is None:
+                    per_sample = self.per_sample_weight_grads(a_x, b_x)
+                out = per_sample.reshape(N, -1) @ W.reshape(M, -1).T  # [N, d_out·d_in] x [d_out·d_in, M]
             else:  # project: one target at a time keeps the intermediate at [N·T, d_out]
                 a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, d_out)
                 out = torch.stack([((a_flat @ W[j].T) * b_flat).view(N, -1).sum(1) for j in range(M)], dim=1)

@@ -85,8 +85,9 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
             routes = tracker.routes()  # from the first chunk's captures; later chunks must not erase it
         v_losses[sl] = vl.detach().double().cpu().numpy()
     params = dict(model.named_parameters())
-    summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
-    before = {nm: p.detach().clone() for nm, p in params.items()} if rule.has_carry or order == 2 else None
+    later = rule.has_carry or order == 2  # the step's own update and the weights before it are needed after it
+    summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None} if later else {}
+    before = {nm: p.detach().clone() for nm, p in params.items()} if later else None
     if observe:
         observe(tracker.captured("train"), optimizer)
     optimizer.step()
@@ -137,6 +138,8 @@ def target_pass(model, tracker: GhostTracker, targets: Batch, *, losses: Sequenc
     if not torch.isfinite(vl).all():
         raise NonFiniteLoss(vl.sum().item())
     (vl.sum() + pending if pending is not None else vl.sum()).backward()
+    if pending is not None:
+        tracker.share_grads()
     return vl
 
 
@@ -167,7 +170,7 @@ def forward_train(model, tracker: GhostTracker, micro_batches: list[Batch], *, l
     for k, (x, y, m) in enumerate(micro_batches):
         last = k == len(micro_batches) - 1
         with (no_sync(forward) if shard and not last else nullcontext()):  # one all-reduce per step
-            with tracker.capture("train"), amp():
+            with tracker.capture("train", shared=shard is None), amp():  # DDP all-reduces autograd's gradients
                 per_sample = losses(forward(x), y, m)
                 if shard:
                     loss = per_sample.sum() * (shard.group.world / shard.global_n)
@@ -182,6 +185,8 @@ def forward_train(model, tracker: GhostTracker, micro_batches: list[Batch], *, l
                 pending = loss
             else:
                 loss.backward()
+    if not keep_graph:
+        tracker.share_grads()
     return train_loss, pending
 
 

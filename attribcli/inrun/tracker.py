@@ -30,7 +30,7 @@ import torch.autograd.forward_ad as fwAD
 import torch.nn as nn
 from torch.func import functional_call
 
-from attribcli.inrun.rules import rule_for
+from attribcli.inrun.rules import LinearRule, rule_for
 
 Captures = dict[str, list[dict]]  # layer name → one slot {"a", "b"} per call of the layer
 
@@ -59,6 +59,11 @@ class GhostTracker:
         self._param_names = {use: canonical[pid] for pid, uses in owners.items() for use in uses}
         self.ties = [self._tie(uses) for uses in owners.values() if len(uses) > 1]
         self._names = {id(m): n for n, m in self.layers}
+        tied = {n for tie in self.ties for n in tie[:2]}
+        # layers whose batch gradient the tracker forms itself from the captures (capture(shared=True)): the
+        # dense ones (LinearRule and Conv1D's), each weight its own
+        self._shareable = [(n, m) for n, m in self.layers if isinstance(rule_for(m), LinearRule) and n not in tied]
+        self._unshared: list[tuple[Captures, list[tuple[str, nn.Module, list[str]]]]] = []
         self._phase: str | None = None
         self._train: list[Captures] = []   # one entry per micro-batch
         self._target: Captures = {}
@@ -88,11 +93,17 @@ class GhostTracker:
         return emb[0], head[0], "conv1d" if rule_for(module)._weight(module)[1] else "linear"
 
     @contextmanager
-    def capture(self, phase: str):
+    def capture(self, phase: str, shared: bool = False):
         """Record ``a`` and ``b`` of every tracked layer for the forward run inside this block.
 
         ``"train"``: one micro-batch of training samples. ``"target"``: the generations; parameters are
-        frozen inside, so the targets' graph reaches no parameter and leaves ``.grad`` alone."""
+        frozen inside, so the targets' graph reaches no parameter and leaves ``.grad`` alone.
+
+        ``shared`` (train): the dense layers' parameters are frozen too, so autograd skips their weight
+        gradients, and ``share_grads()`` forms them after the backward from the per-sample gradients, which
+        the dot products then reuse: the per-sample gradients a dense layer's values need are the batch
+        gradient's own terms, so they cost nothing beyond summing them (GhostSuite, likewise, forms the
+        training gradient itself from its captures)."""
         if phase not in ("train", "target"):
             raise ValueError(phase)
         if phase == "train":
@@ -100,6 +111,12 @@ class GhostTracker:
         else:
             self._target = {}
         params = [p for p in self.model.parameters() if p.requires_grad] if phase == "target" else []
+        if phase == "train" and shared:
+            layers = [(n, m, [a for a, q in m.named_parameters(recurse=False) if q.requires_grad])
+                      for n, m in self._shareable]
+            layers = [entry for entry in layers if entry[2]]
+            self._unshared.append((self._train[-1], layers))
+            params = [getattr(m, a) for _, m, attrs in layers for a in attrs]
         for p in params:
             p.requires_grad_(False)
         self._phase = phase
@@ -109,6 +126,24 @@ class GhostTracker:
             for p in params:
                 p.requires_grad_(True)
             self._phase = None
+
+    def share_grads(self) -> None:
+        """After the training backward: add the batch gradient of the layers frozen by ``capture("train",
+        shared=True)`` to ``.grad`` (micro-batches in order, calls summed), keeping each call's per-sample
+        weight gradients in its capture for the dot products. A no-op when nothing is pending."""
+        for mb, layers in self._unshared:
+            for name, module, attrs in layers:
+                for slot in mb.get(name, []):
+                    if slot["b"] is None:
+                        continue
+                    grads, slot["per_sample"] = rule_for(module).batch_grads(module, slot["a"], slot["b"], keep=True)
+                    for attr in attrs:
+                        p, g = getattr(module, attr), grads[attr].to(getattr(module, attr).dtype)
+                        if p.grad is None:
+                            p.grad = g
+                        else:
+                            p.grad.add_(g)
+        self._unshared = []
 
     def _forward_hook(self, module, inputs, output):
         if self._phase is None:
@@ -140,7 +175,7 @@ class GhostTracker:
         of its two uses, so the cross terms between them are added."""
         train = self._train if train is None else train
         out = self._per_micro_batch(lambda name, module, x: _sum(
-            rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"])
+            rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"], **_kept(x))
             for y in self._target.get(name, []) if _has_grad(name, x, y)), dtype, train)
         if self.ties:
             from attribcli.inrun.hf_rules import tied_embedding_head_dots
@@ -201,7 +236,8 @@ class GhostTracker:
                        train: list[Captures] | None = None) -> torch.Tensor:
         """``[N, M]``: each training sample's gradient dotted with each target's direction ``D``."""
         return self._per_micro_batch(lambda name, module, x: rule_for(module).direction_dots(
-            module, x["a"], x["b"], D[name]) if name in D else None, dtype, self._train if train is None else train)
+            module, x["a"], x["b"], D[name], **_kept(x)) if name in D else None, dtype,
+            self._train if train is None else train)
 
     def hessian_directions(self, target_losses_fn, inputs, tangent: dict[str, torch.Tensor],
                            at: dict[str, torch.Tensor] | None = None):
@@ -248,7 +284,7 @@ class GhostTracker:
         return train
 
     def clear(self) -> None:
-        self._train, self._target = [], {}
+        self._train, self._target, self._unshared = [], {}, []
 
     def _per_micro_batch(self, layer_fn, dtype, train: list[Captures]) -> torch.Tensor:
         rows = []
@@ -276,6 +312,11 @@ def loss_jvp(model: nn.Module, target_losses_fn, inputs, tangent: dict[str, torc
 def _full(t: torch.Tensor) -> torch.Tensor:
     """Captures from bf16/fp16 autocast are upcast: dot products accumulate over many tokens."""
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def _kept(x: dict) -> dict:
+    """The rule's keyword for a capture's kept per-sample weight gradients (``share_grads``), if any."""
+    return {"per_sample": x["per_sample"]} if x.get("per_sample") is not None else {}
 
 
 def _has_grad(name, x, y) -> bool:
