@@ -96,7 +96,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     rule = update_rule(cfg.training)
     opt = rule.make(model.parameters(), cfg.training)
     attach_names(opt, model)
-    tracker = GhostTracker(model) if mode != "plain" else None
+    tracker = GhostTracker(model) if not mode.startswith("plain") else None
     order = int(mode[-1]) if mode.startswith("order") else 0
     values = np.zeros((corpus, n_generations)) if corpus and tracker is not None else None
 
@@ -116,6 +116,9 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             opt.zero_grad(set_to_none=True)
             with torch.autocast(dev.type, dtype=half, enabled=half is not None):
                 loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
+                if mode == "plain+gen":  # the generations' own forward and backward, untracked (timing only:
+                    x, y, m = targets    # their gradient joins the step's)
+                    loss = loss + sequence_losses(model(x), y, m).sum()
             loss.backward()
             opt.step()
         else:
@@ -165,6 +168,8 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--order", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     ap.add_argument("--no-path", action="store_true", help="leave out the path rule")
+    ap.add_argument("--tax", action="store_true", help="also time plain + the generations' own forward and backward, "
+                    "and print each tracked mode's tracking tax: (tracked - that) / plain step time")
     ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
     ap.add_argument("--batch-size", type=int, help="override training.batch_size")
     ap.add_argument("--synthetic", nargs="+", metavar="TxW", help="sizes: tokens x width, e.g. 64x64 1024x256")
@@ -176,7 +181,8 @@ def main() -> None:
     ap.add_argument("--corpus-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    modes = ["plain"] + [f"order {o}" for o in a.order] + ([] if a.no_path else ["path"])
+    modes = ["plain"] + (["plain+gen"] if a.tax else []) + [f"order {o}" for o in a.order] + \
+        ([] if a.no_path else ["path"])
     if a.child:
         print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer, a.batch_size, a.size,
                                  a.generations, a.corpus_size, a.precision)))
@@ -216,6 +222,7 @@ def main() -> None:
             print(f"{size:>10s} " + " ".join(
                 f"{res[m]['samples_per_s'] / p['samples_per_s']:13.3f} "
                 f"{res[m]['peak_bytes'] / p['peak_bytes']:6.2f}" for m in modes[1:]), flush=True)
+            _print_tax(res)
         _plot_ratios(a.png, rows, f"Tracked / plain throughput ({a.device}, batch {a.batch_size or 8})")
         return
     res = {m: run_child(a, m) for m in modes}
@@ -226,8 +233,19 @@ def main() -> None:
     for mode, r in res.items():
         print(f"{mode:8s} {r['samples_per_s']:10.2f} {r['peak_bytes'] / 2**20:9.1f} "
               f"{r['samples_per_s'] / p['samples_per_s']:17.3f} {r['peak_bytes'] / p['peak_bytes']:13.3f}")
+    _print_tax(res)
     _plot_ratios(a.png, {f"batch {p['batch']}": {m: res[m]["samples_per_s"] / p["samples_per_s"] for m in modes[1:]}},
                  f"Tracked / plain throughput ({a.device}, {a.optimizer})")
+
+
+def _print_tax(res: dict) -> None:
+    """The tracking tax: what a tracked step costs beyond plain training and the generations' own passes."""
+    if "plain+gen" not in res:
+        return
+    step = {m: r["steps"] / (r["samples_per_s"] / r["batch"]) / r["steps"] for m, r in res.items()}  # s / step
+    print("tracking tax / plain step: " + ", ".join(
+        f"{m} {(step[m] - step['plain+gen']) / step['plain']:.1%}" for m in res if not m.startswith("plain"))
+        + f"  (plain {step['plain']:.4f} s, plain + generations {step['plain+gen']:.4f} s a step)")
 
 
 def _plot_ratios(path, rows: dict[str, dict[str, float]], title: str) -> None:

@@ -3,6 +3,7 @@
 These check that the scripts work against the current API and print their tables; they assert no
 timing (figures are measured by running the scripts as RESULTS.md says, not here)."""
 
+import os
 import subprocess
 import sys
 
@@ -97,3 +98,24 @@ def test_index_benchmark_runs(tiny_config):
     rows = [ln for ln in out.splitlines() if ln.startswith(("| 256 | 1 |", "| 512 | 2 |"))]
     assert len(rows) == 2 and all(len(r.split(" | ")) == 12 for r in rows), out
     assert "Scale: synthetic index of 3,000 samples" in out and "peak resident memory" in out
+
+
+def test_side_by_side_benchmark_runs(tmp_path):
+    out = _bench("benchmarks/side_by_side.py", "--dry-run", "--markdown", tmp_path / "sbs.md")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| ")}
+    assert "GhostSuite GradDotProdEngine (1 val.)" in rows and "Opacus 1.6 GradSampleModule (1 gen.)" in rows
+    for name in ("plain training", "attrib order 1 (1 generation)", "attrib order 1 (8 generations)"):
+        assert float(rows[name].split(" | ")[1]) > 0, rows[name]  # a time, not an error
+    assert (tmp_path / "sbs.md").read_text().strip() == out.strip()
+
+
+def test_gpu_script_dry_run_runs_every_step(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable}  # the interpreter running the tests, not a bare python3
+    r = subprocess.run(["bash", "benchmarks/gpu.sh", "--dry-run", "--out", str(tmp_path / "gpu.md")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    md = (tmp_path / "gpu.md").read_text()
+    assert md.startswith("# GPU figures: ")
+    for title in ("CUDA tests", "Throughput, fp32", "Throughput, bf16", "Side by side", "Scaling in generations"):
+        assert f"## {title}" in md, title
+    assert md.count("(exit code 0,") == 5 and "tracking tax / plain step" in md
