@@ -151,21 +151,21 @@ class LinearRule(LayerRule):
 
     def batch_grads(self, module, a, b, keep: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
         """The batch's gradient of the layer's parameters, from one call's captures (what autograd would
-        add to ``.grad``), and, when ``keep`` and it fits, the per-sample weight gradients it was summed
-        from (the first-order dot products then reuse them instead of forming them a second time)."""
+        add to ``.grad``), and, when ``keep``, the per-sample weight gradients it was summed from (the
+        first-order dot products then reuse them instead of forming them a second time)."""
         a, b = flatten_tokens(a, 1), flatten_tokens(b, 1)
         N, T, d_in = a.shape
         d_out = b.shape[2]
-        out, per_sample = {}, None
-        if keep and N * d_in * d_out <= MATERIALIZE_MAX_ELEMENTS:
+        grads, per_sample = {}, None
+        if keep:
             per_sample = self.per_sample_weight_grads(a, b)
             g = per_sample.sum(0)
         else:  # one product over every token, as autograd's own weight gradient
             g = b.reshape(N * T, d_out).T @ a.reshape(N * T, d_in)
-        out["weight"] = g.T if self._weight(module)[1] else g
+        grads["weight"] = g.T.contiguous() if self._weight(module)[1] else g
         if module.bias is not None:
-            out["bias"] = b.sum((0, 1))
-        return out, per_sample
+            grads["bias"] = b.sum((0, 1))
+        return grads, per_sample
 
     def target_grads(self, module, a_y, b_y):
         a_y, b_y = flatten_tokens(a_y, 1), flatten_tokens(b_y, 1)

@@ -23,6 +23,7 @@ times inside one forward contributes the sum over its calls (one sample's gradie
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import torch
@@ -33,6 +34,7 @@ from torch.func import functional_call
 from attribcli.inrun.rules import LinearRule, rule_for
 
 Captures = dict[str, list[dict]]  # layer name → one slot {"a", "b"} per call of the layer
+SHARED_MAX_ELEMENTS = 1 << 27  # per-sample weight-gradient numbers kept a step (512 MiB in float32)
 
 
 class UnsupportedModel(ValueError):
@@ -130,13 +132,25 @@ class GhostTracker:
     def share_grads(self) -> None:
         """After the training backward: add the batch gradient of the layers frozen by ``capture("train",
         shared=True)`` to ``.grad`` (micro-batches in order, calls summed), keeping each call's per-sample
-        weight gradients in its capture for the dot products. A no-op when nothing is pending."""
+        weight gradients in its capture for the dot products. A no-op when nothing is pending.
+
+        At most ``SHARED_MAX_ELEMENTS`` per-sample numbers are kept a step, in layer order (a layer beyond
+        that gets one product over its tokens, as autograd's, and its dot products form them again), so
+        which layers keep them depends on the batch's shapes alone: a plain step takes the same path as a
+        tracked one, to the last bit."""
+        if not self._unshared:
+            return
+        budget = SHARED_MAX_ELEMENTS
         for mb, layers in self._unshared:
             for name, module, attrs in layers:
+                rule = rule_for(module)
                 for slot in mb.get(name, []):
                     if slot["b"] is None:
                         continue
-                    grads, slot["per_sample"] = rule_for(module).batch_grads(module, slot["a"], slot["b"], keep=True)
+                    n = slot["a"].shape[0] * math.prod(rule._weight(module)[0].shape)
+                    keep = n <= budget
+                    budget -= n if keep else 0
+                    grads, slot["per_sample"] = rule.batch_grads(module, slot["a"], slot["b"], keep)
                     for attr in attrs:
                         p, g = getattr(module, attr), grads[attr].to(getattr(module, attr).dtype)
                         if p.grad is None:

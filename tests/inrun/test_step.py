@@ -100,3 +100,12 @@ def test_per_sample_gradients_are_formed_once_per_dense_layer(monkeypatch):
     tracked_step(model, GhostTracker(model), _sgd(model), SGD, [train], target, losses=sequence_losses)
     dense = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
     assert len(calls) == dense  # for the batch gradient, then reused by the dot products
+
+
+def test_layers_beyond_the_kept_budget_still_value_and_step_right(monkeypatch):
+    import attribcli.inrun.tracker as tracker_module
+
+    monkeypatch.setattr(tracker_module, "SHARED_MAX_ELEMENTS", 4 * 8 * 8 * 3)  # the first qkv only
+    test_values_with_shared_gradients_equal_brute_force()
+    test_tracked_update_is_autograds_up_to_rounding()
+    test_plain_step_reaches_the_tracked_steps_weights_bit_for_bit()
