@@ -43,8 +43,10 @@ from attribcli.inrun.step import (
     StepResult,
     autocast_context,
     carry_dots,
+    carry_from_grads,
     chunk_slices,
     forward_train,
+    grads_fit,
     scaled_dots,
     target_pass,
 )
@@ -98,12 +100,15 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
     names = tracker.param_names()
     start, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), None, None
     end = _Ends(opened, M)
+    # carries from the targets' gradients when they may be held (no forward-mode pass over the targets)
+    rows = len(range(M)[chunks[0]])  # targets in a chunk
+    carry_from = grads_fit(model, rows) and (rule.has_carry or bool(opened and opened.carry_vec))
     for sl in chunks:
         chunk = tuple(t[sl] for t in targets)
         vl = target_pass(model, tracker, chunk, losses=losses, amp=amp, pending=pending)
         pending = None
         K = K if K is not None else rule.scale(optimizer)
-        grads = tracker.target_grads() if _needs_grads(K, opened) else None
+        grads = tracker.target_grads() if _needs_grads(K, opened) or carry_from else None
         start[:, sl] = scaled_dots(tracker, K, names, grads=grads).cpu().numpy()
         if opened is not None:
             end.add(sl, tracker, names, grads, model, chunk, losses)
@@ -123,7 +128,8 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
     optimizer.step()
     delta = {nm: before[nm] - params[nm].detach() for nm in summed}
     carry_vec = {nm: delta[nm] - summed[nm] for nm in summed} if rule.has_carry else {}
-    carry_start = carry_dots(model, carry_vec, before, targets, chunks, losses)
+    carry_start = carry_dots(model, carry_vec, before, targets, chunks, losses,
+                             grads if carry_from and len(chunks) == 1 else None, names)
     current = OpenStep(tag, train, K, start, carry_start, carry_vec, before, delta, v_losses,
                        train_loss, routes, eps=_eps(model, autocast))
     tracker.clear()
@@ -154,7 +160,8 @@ def _end_pass(o: OpenStep, model, tracker, names, targets, chunks, losses, amp) 
     for sl in chunks:
         chunk = tuple(t[sl] for t in targets)
         vl = target_pass(model, tracker, chunk, losses=losses, amp=amp)
-        grads = tracker.target_grads() if _needs_grads(o.K, None) else None
+        grads = tracker.target_grads() if _needs_grads(o.K, None) or (o.carry_vec and grads_fit(model, vl.shape[0])) \
+            else None
         end.add(sl, tracker, names, grads, model, chunk, losses)
         v_losses[sl] = vl.detach().double().cpu().numpy()
     return end, v_losses
@@ -171,7 +178,9 @@ class _Ends:
     def add(self, sl, tracker, names, grads, model, chunk, losses) -> None:
         o = self.opened
         self.dots[:, sl] = scaled_dots(tracker, o.K, names, train=o.train, grads=grads).cpu().numpy()
-        if o.carry_vec:
+        if o.carry_vec and grads is not None:  # the chunk's gradients at the end point: the carry from them
+            self.carry[sl] = carry_from_grads(o.carry_vec, grads, names, len(self.carry[sl]))
+        elif o.carry_vec:
             at = {nm: p.detach() for nm, p in model.named_parameters()}
             self.carry[sl] = carry_dots(model, o.carry_vec, at, chunk, [slice(None)], losses)
 

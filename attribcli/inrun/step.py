@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from attribcli.inrun.optim import UpdateRule
-from attribcli.inrun.tracker import GhostTracker, loss_jvp
+from attribcli.inrun.tracker import SHARED_MAX_ELEMENTS, GhostTracker, loss_jvp
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, next-token targets, loss mask
 # The task's loss: (model outputs, targets, mask) -> one loss per sequence, ``[B]``. The engine knows no
@@ -75,12 +75,15 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     train_loss, pending = forward_train(model, tracker, micro_batches, losses=losses, amp=amp, shard=shard,
                                         keep_graph=combined)
     names = tracker.param_names()
-    first, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), None, None
+    first, v_losses, K, routes, grads = np.zeros((n, M)), np.zeros(M), None, None, None
+    # the carry from the targets' gradients, formed anyway under AdamW: no forward-mode pass over them
+    carry_from = rule.has_carry and len(chunks) == 1 and grads_fit(model, M)
     for sl in chunks:
         vl = target_pass(model, tracker, tuple(t[sl] for t in targets), losses=losses, amp=amp, pending=pending)
         pending = None
         K = K if K is not None else rule.scale(optimizer)
-        first[:, sl] = scaled_dots(tracker, K, names).cpu().numpy()
+        grads = tracker.target_grads() if carry_from or _scalar(K) is None else None
+        first[:, sl] = scaled_dots(tracker, K, names, grads=grads).cpu().numpy()
         if want_routes and routes is None:
             routes = tracker.routes()  # from the first chunk's captures; later chunks must not erase it
         v_losses[sl] = vl.detach().double().cpu().numpy()
@@ -93,7 +96,8 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     optimizer.step()
     carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
         if rule.has_carry else {}
-    carry, second = carry_dots(model, carry_vec, before, targets, chunks, losses), None
+    carry = carry_dots(model, carry_vec, before, targets, chunks, losses, grads if carry_from else None, names)
+    second = None
     if order == 2:
         direction = {nm: carry_vec.get(nm, 0) + 0.5 * summed[nm] for nm in summed}
         second = np.zeros((n, M))
@@ -144,15 +148,37 @@ def target_pass(model, tracker: GhostTracker, targets: Batch, *, losses: Sequenc
 
 
 def carry_dots(model, carry_vec: dict, at: dict, targets: Batch, chunks: list[slice],
-               losses: SequenceLosses) -> np.ndarray:
-    """``[M]`` the carry's first-order effect ``<c, ∇l_v(at)>`` on each target (zeros without a carry), one
-    forward-mode pass per chunk."""
+               losses: SequenceLosses, grads: dict | None = None, names: dict | None = None) -> np.ndarray:
+    """``[M]`` the carry's first-order effect ``<c, ∇l_v(at)>`` on each target (zeros without a carry): from
+    ``grads``, the targets' gradients at ``at`` when already formed (``tracker.target_grads()``, every target,
+    with the tracker's ``names``), else one forward-mode pass per chunk."""
     out = np.zeros(targets[0].shape[0])
+    if carry_vec and grads is not None:
+        return carry_from_grads(carry_vec, grads, names, len(out))
     if carry_vec:
         for sl in chunks:
             out[sl] = loss_jvp(model, lambda fwd, x, y, m: losses(fwd(x), y, m), tuple(t[sl] for t in targets),
                                carry_vec, at).double().cpu().numpy()
     return out
+
+
+def carry_from_grads(carry_vec: dict, grads: dict, names: dict, M: int) -> np.ndarray:
+    """``[M]`` ``<c, ∇l_v>`` summed over the parameters, from the M targets' per-layer gradients (a tied weight
+    once)."""
+    total, seen = None, set()
+    for (layer, attr), name in names.items():
+        g = grads.get(layer, {}).get(attr)
+        if g is None or name in seen or name not in carry_vec:
+            continue
+        seen.add(name)
+        d = g.reshape(g.shape[0], -1).double() @ carry_vec[name].reshape(-1).double()
+        total = d if total is None else total + d
+    return np.zeros(M) if total is None else total.cpu().numpy()
+
+
+def grads_fit(model, M: int) -> bool:
+    """Whether every target's gradient (M x the trainable parameters) may be held at once."""
+    return M * sum(p.numel() for p in model.parameters() if p.requires_grad) <= SHARED_MAX_ELEMENTS
 
 
 def autocast_context(device: str, dtype: torch.dtype | None):

@@ -109,3 +109,36 @@ def test_layers_beyond_the_kept_budget_still_value_and_step_right(monkeypatch):
     test_values_with_shared_gradients_equal_brute_force()
     test_tracked_update_is_autograds_up_to_rounding()
     test_plain_step_reaches_the_tracked_steps_weights_bit_for_bit()
+
+
+def test_carry_from_the_targets_gradients_equals_the_forward_mode_pass(monkeypatch):
+    import attribcli.inrun.path as path_module
+    import attribcli.inrun.step as step_module
+    from attribcli.inrun.path import path_step
+
+    rule = update_rule(type("T", (), {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.01})())
+
+    def run(kind):
+        torch.manual_seed(0)
+        model = GPT(CFG).double()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+        attach_names(opt, model)
+        tracker, out, opened = GhostTracker(model), [], None
+        for seed in range(3):
+            train, target = _data(seed)
+            if kind == "taylor":
+                out.append(tracked_step(model, tracker, opt, rule, [train], target, losses=sequence_losses).carry)
+            else:
+                done, opened = path_step(model, tracker, opt, rule, [train], target, losses=sequence_losses,
+                                         opened=opened, close=seed == 2)
+                out += [r.carry for r in done]
+        return np.stack(out)
+
+    for kind in ("taylor", "path"):
+        fast = run(kind)
+        monkeypatch.setattr(step_module, "grads_fit", lambda model, M: False)
+        monkeypatch.setattr(path_module, "grads_fit", lambda model, M: False)
+        slow = run(kind)
+        monkeypatch.undo()
+        assert np.abs(slow[1:]).max() > 0
+        np.testing.assert_allclose(fast, slow, rtol=1e-8, atol=1e-15, err_msg=kind)
