@@ -8,7 +8,8 @@
 #    bf16: plain, order 1, order 2 and the path rule (the default valuation rule), with the tracking tax;
 # 3. the side-by-side benchmark (plain, GhostSuite if --ghostsuite names a checkout, Opacus if importable,
 #    attrib with 1 and 8 generations) on a 12 x 768 GPT-2 (GPT-2 small's shape) on CUDA;
-# 4. the scaling in generations: order 1 with 1, 8 and 32 generations at the same width.
+# 4. a small AdamW run (path rule) trained on the device and replayed there, checked step by step;
+# 5. the scaling in generations: order 1 with 1, 8 and 32 generations at the same width.
 #
 # Writes one Markdown file (default: gpu-figures.md) naming the device, torch and CUDA versions, the date
 # and every command with its output, to be pasted into benchmarks/RESULTS.md. Every step runs even when
@@ -75,6 +76,18 @@ for prec in fp32 bf16; do
   step "Throughput, $prec" $PY benchmarks/throughput.py --device $DEV $THR --precision $prec --tax
 done
 step "Side by side: plain, GhostSuite, Opacus, attrib" $PY benchmarks/side_by_side.py $SBS
+work=$(mktemp -d)  # a small run trained on the device, then replayed there (checked step by step)
+cat > "$work/config.yaml" <<YAML
+run_dir: run
+seed: 7
+model: {n_layer: $([ $DRY = 1 ] && echo 1 || echo 2), n_head: 2, n_embd: $([ $DRY = 1 ] && echo 32 || echo 256), context_length: 256}
+data: {corpus: $PWD/sample_data/corpus.jsonl, holders: $PWD/sample_data/holders.csv, generations: $PWD/sample_data/generations.jsonl}
+training: {max_steps: $([ $DRY = 1 ] && echo 3 || echo 20), batch_size: 16, lr: 0.001, optimizer: adamw, warmup_steps: 2, device: $DEV}
+licenses: {run_use: commercial, trainable: [commercial, unspecified]}
+YAML
+step "Train on the device, then replay the run there" bash -c "$PY -m attribcli train $work/config.yaml && \
+  $PY -m attribcli replay $work/run --generations $PWD/sample_data/generations.jsonl --name again"
+rm -rf "$work"
 for g in $GENS; do
   step "Scaling in generations: $g" $PY benchmarks/throughput.py --device $DEV ${THR/--generations 2/} --generations $g \
     --order 1 --no-path --tax

@@ -116,6 +116,7 @@ def test_gpu_script_dry_run_runs_every_step(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     md = (tmp_path / "gpu.md").read_text()
     assert md.startswith("# GPU figures: ")
-    for title in ("CUDA tests", "Throughput, fp32", "Throughput, bf16", "Side by side", "Scaling in generations"):
+    for title in ("CUDA tests", "Throughput, fp32", "Throughput, bf16", "Side by side",
+                  "Train on the device, then replay", "Scaling in generations"):
         assert f"## {title}" in md, title
-    assert md.count("(exit code 0,") == 5 and "tracking tax / plain step" in md
+    assert md.count("(exit code 0,") == 6 and "tracking tax / plain step" in md and "valuation written to" in md
