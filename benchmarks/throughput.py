@@ -242,7 +242,7 @@ def _print_tax(res: dict) -> None:
     """The tracking tax: what a tracked step costs beyond plain training and the generations' own passes."""
     if "plain+gen" not in res:
         return
-    step = {m: r["steps"] / (r["samples_per_s"] / r["batch"]) / r["steps"] for m, r in res.items()}  # s / step
+    step = {m: r["batch"] / r["samples_per_s"] for m, r in res.items()}  # s / step
     print("tracking tax / plain step: " + ", ".join(
         f"{m} {(step[m] - step['plain+gen']) / step['plain']:.1%}" for m in res if not m.startswith("plain"))
         + f"  (plain {step['plain']:.4f} s, plain + generations {step['plain+gen']:.4f} s a step)")

@@ -121,7 +121,9 @@ class LinearRule(LayerRule):
         """(the [d_out, d_in] weight view, whether the module stores it transposed)."""
         return module.weight, False
 
-    def route(self, module, a_x, a_y) -> str:
+    def route(self, module, a_x, a_y, per_sample: torch.Tensor | None = None) -> str:
+        if per_sample is not None:  # the samples' gradients are formed already (the tracker's shared gradient)
+            return "materialize"
         if self.forced != "auto":
             return self.forced
         a_x, a_y = flatten_tokens(a_x, 1), flatten_tokens(a_y, 1)
@@ -129,7 +131,7 @@ class LinearRule(LayerRule):
         return self.choose(a_x.shape[0], a_x.shape[1], a_y.shape[0], a_y.shape[1], d_in, d_out)
 
     def pair_dots(self, module, a_x, b_x, a_y, b_y, per_sample: torch.Tensor | None = None):
-        route = "materialize" if per_sample is not None else self.route(module, a_x, a_y)
+        route = self.route(module, a_x, a_y, per_sample)
         if route != "ghost":
             return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y), route=route,
                                        per_sample=per_sample)

@@ -224,7 +224,7 @@ class GhostTracker:
         for name, module in self.layers:
             xs, ys = (self._train[0].get(name) if self._train else None), self._target.get(name)
             if xs and ys:
-                out[name] = rule_for(module).route(module, xs[0]["a"], ys[0]["a"])
+                out[name] = rule_for(module).route(module, xs[0]["a"], ys[0]["a"], **_kept(xs[0]))
         return out
 
     # -- directions: per-target vectors that are not plain gradients (optimizer rules, second order) --
