@@ -1,11 +1,22 @@
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
-import torch
+
+
+def pytest_configure(config):
+    """One line, not an ImportError in every test module, when pytest runs where the set-up installed nothing."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.exit(f"torch is not installed for {sys.executable}: run the README's test command as a whole: "
+                    "pip install torch==2.13.0 && pip install -e \".[test,hf,plot]\" && ruff check . && pytest",
+                    returncode=2)
 
 
 @pytest.fixture(autouse=True)
 def _deterministic():
+    import torch
+
     torch.manual_seed(0)
     yield
 
