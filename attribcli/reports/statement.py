@@ -308,6 +308,10 @@ def _payout_md(val, spec, stmt: Statement):
              *(["- Values: **approximate**, from the run's gradient index (`attrib query`; its accuracy: "
                 "benchmarks/RESULTS.md, The gradient index); `attrib replay` gives the exact ones"]
                if val.approximate else []),
+             *([f"- The index against exact values, measured on the run's {c['generations']} training-time "
+                f"generations: Spearman over samples {c['spearman_median']:.3f} (median; least "
+                f"{c['spearman_min']:.3f}), value sums {c['value_sum_ratio_median']:.2f}x the exact (median)"]
+               if (c := val.index_check) else []),
              f"- Statement `{stmt.id}`: Merkle root `{stmt.root}` "
              f"over its {stmt.size} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)",

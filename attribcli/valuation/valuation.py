@@ -47,6 +47,11 @@ class Valuation:
         return bool((self._run.valuation_manifest or {}).get("approximate"))
 
     @property
+    def index_check(self) -> dict | None:
+        """An index query's measured error on the run's training-time generations (query.py), if it had any."""
+        return (self._run.valuation_manifest or {}).get("check")
+
+    @property
     def config_path(self) -> Path:
         return self._run.path / "config.yaml"
 

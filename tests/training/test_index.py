@@ -62,6 +62,27 @@ def test_a_lossless_index_with_a_segment_per_step_reproduces_the_exact_first_ord
     assert _invoke("verify", run, report).exit_code == 0
 
 
+def test_a_query_measures_its_error_on_the_training_time_generations(tmp_path):
+    """Queried for 3 of the 8 generations the run was trained with, the index also values the other 5, whose
+    exact values the run holds, and the manifest and the statement say how far apart they are (lossless and one
+    point per step: not at all); values.npy has the 3 asked for."""
+    run = _train(tmp_path, LOSSLESS)
+    lines = (SAMPLE / "generations.jsonl").read_text().splitlines()
+    (tmp_path / "three.jsonl").write_text("\n".join(lines[:3]) + "\n")
+    r = _invoke("query", run, "--generations", tmp_path / "three.jsonl", "--name", "q")
+    assert r.exit_code == 0, r.output
+    out = run / "valuations/q"
+    exact, approx = np.load(run / "values.npy"), np.load(out / "values.npy")
+    np.testing.assert_allclose(approx, exact[:, :3], rtol=0, atol=2e-5 * np.abs(exact).max())
+    check = json.loads((out / "manifest.json").read_text())["check"]
+    assert check["generations"] == 5 and check["spearman_min"] > 0.999
+    assert abs(check["value_sum_ratio_median"] - 1) < 1e-3
+    report = run / "reports/q.md"
+    assert _invoke("payout", run, "--valuation", "q", "--revenue", "100", "--format", "md", "-o", report).exit_code == 0
+    assert "measured on the run's 5 training-time generations: Spearman over samples 1.000" in report.read_text()
+    assert _invoke("verify", run, report).exit_code == 0
+
+
 def test_a_projected_index_keeps_the_values_order(tmp_path):
     """About half as many numbers as parameters: every parameter projected or kept whole, one segment per step."""
     run = _train(tmp_path, {"dim": 16384, "segments": 4})
