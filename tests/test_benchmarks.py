@@ -120,3 +120,10 @@ def test_gpu_script_dry_run_runs_every_step(tmp_path):
                   "Train on the device, then replay", "Scaling in generations"):
         assert f"## {title}" in md, title
     assert md.count("(exit code 0,") == 6 and "tracking tax / plain step" in md and "valuation written to" in md
+
+
+def test_index_oracle_benchmark_runs(tiny_config):
+    out = _bench("benchmarks/index_oracle.py", "--config", tiny_config, "--sample-generations", "1", "--every", "1")
+    rows = [ln for ln in out.splitlines() if ln.startswith("| every 1 steps")]
+    assert len(rows) == 2 and all(len(r.split(" | ")) == 9 for r in rows), out
+    assert "| own |" in out
