@@ -101,7 +101,7 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
     products(index_tables(run, K), grads, lambda rows, cols, block, out=values: out.__setitem__((rows, cols), block))
     values.flush()
     M = len(prep.generations)
-    check = index_check(run, np.asarray(values[:, M:]), [g.id for g in known]) if known else None
+    check = index_check(run, values, M, [g.id for g in known]) if known else None
     if check:
         log(f"index against the exact values of the run's {len(known)} training-time generations: Spearman "
             f"{check['spearman_median']:.3f} (median; least {check['spearman_min']:.3f}), value sums "
@@ -175,9 +175,10 @@ def _known(run: Path, prep) -> list:
             if g.id not in asked]
 
 
-def index_check(run: Path, approx: np.ndarray, known: list[str]) -> dict | None:
-    """How far the index is from exact on generations whose exact values the run holds: per generation the
-    Spearman correlation over the trained samples and the ratio of the value sums."""
+def index_check(run: Path, approx: np.ndarray, first: int, known: list[str]) -> dict | None:
+    """How far the index is from exact on generations whose exact values the run holds (``approx``'s columns
+    from ``first`` on, read one at a time): per generation the Spearman correlation over the trained samples
+    and the ratio of the value sums."""
     exact = np.load(run / "values.npy", mmap_mode="r")
     ids = pd.read_json(run / "inputs/generations.jsonl", lines=True, dtype=False)["id"].astype(str).tolist()
     trained = pd.read_csv(run / "samples.csv", usecols=["steps_trained"])["steps_trained"].to_numpy() > 0
@@ -185,7 +186,7 @@ def index_check(run: Path, approx: np.ndarray, known: list[str]) -> dict | None:
         return None
     rho, ratio = [], []
     for j, col in enumerate(known):
-        e, a = np.asarray(exact[trained, ids.index(col)]), approx[trained, j]
+        e, a = np.asarray(exact[:, ids.index(col)])[trained], np.asarray(approx[:, first + j])[trained]
         rho.append(float(pd.Series(e).rank().corr(pd.Series(a).rank())))
         ratio.append(float(a.sum() / e.sum()) if e.sum() else float("nan"))
     return {"generations": len(known), "spearman_median": float(np.nanmedian(rho)),
