@@ -96,7 +96,8 @@ def encode(strings: list[str], width: int) -> tuple[torch.Tensor, torch.Tensor]:
 def seq_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-sequence mean next-token cross-entropy over scored positions (= attrib's sequence_losses)."""
     m = (y >= 0).to(logits.dtype)
-    nll = F.cross_entropy(logits.transpose(1, 2), y.clamp_min(0), reduction="none")
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.clamp_min(0).reshape(-1),
+                          reduction="none").view(y.shape)
     return (nll * m).sum(-1) / m.sum(-1).clamp_min(1)
 
 

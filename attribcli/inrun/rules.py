@@ -250,7 +250,7 @@ class EmbeddingRule(LayerRule):
         if module.padding_idx is not None:
             b = b * (ids != module.padding_idx)[..., None]
         rows = (ids + module.num_embeddings * torch.arange(M, device=ids.device)[:, None]).reshape(-1)
-        g = b.new_zeros(M * module.num_embeddings, d).index_add(0, rows, b.reshape(-1, d))
+        g = b.new_zeros(M * module.num_embeddings, d).index_add_(0, rows, b.reshape(-1, d))
         return {"weight": g.view(M, module.num_embeddings, d)}
 
     def project(self, module, a, b, mats):
