@@ -42,6 +42,9 @@ def main():
     attrib payout RUN ...        allocate revenue to rights holders, to the cent
     attrib verify RUN [REPORT]   check hashes and re-derive a report
     """
+    from attribcli.allocator import keep_freed_memory
+
+    keep_freed_memory()  # every command and every torchrun process: a step's freed blocks are reused, not re-faulted
 
 
 @main.command()

@@ -36,6 +36,10 @@ of ``--repeat`` runs of it. Modes:
   backward of both), flattened and dotted; the batch's mean of them is the step's gradient;
 * attrib k gen.: ``tracked_step`` at order 1, plain SGD, on ``attribcli.model.hf.HFCausalLM``.
 
+Every mode's process makes the allocator setting ``attrib`` makes (attribcli/allocator.py: freed blocks kept for
+the next step, not faulted in again), GhostSuite's and Opacus's included; ``ATTRIB_SYSTEM_MALLOC=1`` leaves
+glibc's defaults to every mode.
+
 Values are put on attrib's scale, ``lr <g_z / B, g_v>`` per step (GhostSuite x ``lr (B+1)^2 / B``,
 Opacus x ``lr / B``), and compared with attrib's one-generation values over every step x sample:
 Pearson, and max |peer - attrib| / max |attrib|. ``--dry-run``: every mode at a tiny size, GhostSuite
@@ -135,6 +139,9 @@ def _timed(steps: int, one, device: str) -> list[float]:
 def child(mode: str, work: Path, ghostsuite: str | None) -> dict:
     import torch
 
+    from attribcli.allocator import keep_freed_memory
+
+    keep_freed_memory()  # every mode, peers included: the allocator is the process's, not the engine's
     s = _spec(work)
     model, (train, gens) = _model(work), _data(work)
     opt = torch.optim.SGD(model.parameters(), lr=s["lr"])

@@ -23,8 +23,10 @@ forward, their share of the one backward pass, the per-layer dot products, and f
 forward-over-reverse pass; "path" is the path rule (attribcli.inrun.path.path_step, its default tolerance
 and nodes): each step closed by the next one's target pass, plus a pass per extra node where a step's
 residual asks for it (the data decide how many: the figure is for this model, data and learning rate).
-Peak memory: on CUDA, torch's peak allocation; on CPU, each mode runs in its own child process and
-reports its peak resident set (so the figure includes the Python/torch baseline).
+Every mode runs with the allocator setting ``attrib`` itself makes (attribcli/allocator.py; set
+``ATTRIB_SYSTEM_MALLOC=1`` to measure without it). Peak memory: on CUDA, torch's peak allocation; on CPU, each
+mode runs in its own child process and reports its peak resident set (so the figure includes the Python/torch
+baseline).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             size: str | None = None, generations: int = 4, corpus: int | None = None, precision: str = "fp32") -> dict:
     import dataclasses
 
+    from attribcli.allocator import keep_freed_memory
+
+    keep_freed_memory()  # every mode, as `attrib` does (ATTRIB_SYSTEM_MALLOC=1 measures without it)
     from attribcli.config import load_config
     from attribcli.inrun.optim import attach_names, update_rule
     from attribcli.inrun.path import path_step
