@@ -28,7 +28,8 @@ def tiny_config(tmp_path_factory):
 
 
 def test_throughput_benchmark_runs(tiny_config, tmp_path):
-    out = _bench("benchmarks/throughput.py", "--config", tiny_config, "--steps", "1", "--png", tmp_path / "t.png")
+    out = _bench("benchmarks/throughput.py", "--config", tiny_config, "--steps", "1", "--repeat", "2",
+                 "--png", tmp_path / "t.png")
     assert "order 1" in out and "order 2" in out and "\npath " in out
     _assert_png(tmp_path / "t.png")
     out = _bench("benchmarks/throughput.py", "--synthetic", "16x32", "--steps", "1", "--batch-size", "2",

@@ -219,8 +219,10 @@ class EmbeddingRule(LayerRule):
     gradients meet only where they use the same id. Two exact routes:
 
     - ``ghost``: ``Σ_{t,s} [id_t = id_s] <b_t, b_s>``: N·M·T·S·d, no V-sized tensor;
-    - ``gather``: form each target's gradient (M·V·d) and read it at each sample's ids: N·T·M·d, cheaper
-      by a factor of S whenever M·V·d fits (small vocabularies, positions).
+    - ``gather``: every gradient summed into the rows the targets use (K ≤ min(V, M·S) of them), then one
+      ``[N, K·d] x [K·d, M]`` product: N·T·d + M·S·d + N·M·K·d, and never a V-sized tensor either (the
+      M x V x d target gradients cost a zero-fill and a gather per target a step: a third of the tracking
+      tax on the sample model, benchmarks/RESULTS.md).
 
     Rows at ``padding_idx`` get no gradient and are left out."""
 
@@ -230,19 +232,40 @@ class EmbeddingRule(LayerRule):
     def route(self, module, a_x, a_y) -> str:
         if self.forced != "auto":
             return self.forced
-        M = a_y.shape[0]
-        gathered = M * module.num_embeddings * module.embedding_dim
-        return "gather" if gathered <= MATERIALIZE_MAX_ELEMENTS // 4 else "ghost"
+        rows = min(module.num_embeddings, a_y.numel())
+        return "gather" if a_y.shape[0] * rows * module.embedding_dim <= MATERIALIZE_MAX_ELEMENTS // 4 else "ghost"
 
     def pair_dots(self, module, a_x, b_x, a_y, b_y):
-        if self.route(module, a_x, a_y) == "gather":
-            return self.direction_dots(module, a_x, b_x, self.target_grads(module, a_y, b_y))
         ids_x, ids_y = flatten_tokens(a_x, 0), flatten_tokens(a_y, 0)
         b_x, b_y = flatten_tokens(b_x, 1), flatten_tokens(b_y, 1)
+        if self.route(module, a_x, a_y) == "gather":
+            rows = torch.unique(ids_y)
+            G_y = self._at_rows(module, ids_y, b_y, rows).reshape(ids_y.shape[0], -1)
+            return self._row_dots(module, ids_x, b_x, rows, G_y)
         same = ids_x[:, None, :, None] == ids_y[None, :, None, :]
         if module.padding_idx is not None:
             same &= (ids_x != module.padding_idx)[:, None, :, None]
         return (_gram_pair(b_x, b_y) * same).sum((2, 3))
+
+    @staticmethod
+    def _at_rows(module, ids: torch.Tensor, b: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``[N, K, d]``: each sequence's gradient at the sorted ids ``rows`` (tokens at other ids dropped)."""
+        N, _, d = b.shape
+        if module.padding_idx is not None:
+            b = b * (ids != module.padding_idx)[..., None]
+        ids = ids.contiguous()
+        pos = torch.searchsorted(rows, ids).clamp_max(rows.numel() - 1)
+        hit = rows[pos] == ids
+        at = (pos + rows.numel() * torch.arange(N, device=ids.device)[:, None])[hit]
+        return b.new_zeros(N * rows.numel(), d).index_add_(0, at, b[hit]).view(N, rows.numel(), d)
+
+    def _row_dots(self, module, ids, b, rows, G) -> torch.Tensor:
+        """``[N, M]``: the samples' gradients at ``rows`` dotted with ``G`` (``[M, K·d]``, the same rows),
+        in chunks of samples so that a chunk's ``[n, K, d]`` stays within the materialize budget."""
+        N = ids.shape[0]
+        step = max(1, MATERIALIZE_MAX_ELEMENTS // 4 // max(1, G.shape[1]))
+        return torch.cat([self._at_rows(module, ids[i:i + step], b[i:i + step], rows).reshape(
+            min(step, N - i), -1) @ G.T for i in range(0, N, step)])
 
     def target_grads(self, module, a_y, b_y):
         ids, b = flatten_tokens(a_y, 0), flatten_tokens(b_y, 1)
@@ -261,11 +284,11 @@ class EmbeddingRule(LayerRule):
         return {"weight": outer_projection(R.T.to(b.dtype)[ids], b, (None, C))}
 
     def direction_dots(self, module, a_x, b_x, D):
-        ids, b = flatten_tokens(a_x, 0), flatten_tokens(b_x, 1)
-        if module.padding_idx is not None:
-            b = b * (ids != module.padding_idx)[..., None]
-        # one target at a time: each direction's rows at the samples' ids, [N, T, d], dotted with b
-        return torch.stack([(b * Dj[ids]).sum((1, 2)) for Dj in D["weight"]], dim=1)
+        """The directions read at the ids the samples use only (``[M, K, d]``, K ≤ N·T), then one product."""
+        ids, b, W = flatten_tokens(a_x, 0), flatten_tokens(b_x, 1), D["weight"]
+        dtype = torch.promote_types(b.dtype, W.dtype)
+        rows = torch.unique(ids)
+        return self._row_dots(module, ids, b.to(dtype), rows, W[:, rows].reshape(W.shape[0], -1).to(dtype))
 
 
 @register(nn.LayerNorm)

@@ -110,6 +110,22 @@ def test_embedding_rule_matches_brute_force_with_repeated_ids(route):
     _check(layer, lambda layer, a: layer(a), ids_x, ids_y, 4, rule=EmbeddingRule(route))
 
 
+def test_embedding_gather_in_chunks_of_samples_matches_ghost(monkeypatch):
+    """A budget too small for one sample's rows: the gather route takes the samples one at a time."""
+    import attribcli.inrun.rules as rules
+
+    layer = nn.Embedding(9, 3, padding_idx=0).double()
+    ids_x = torch.tensor([[1, 2, 2, 5], [0, 1, 3, 3], [5, 5, 8, 1], [7, 7, 0, 6]])
+    ids_y = torch.tensor([[2, 1, 4, 8], [3, 3, 0, 6]])
+    b_x, b_y = torch.randn(4, 4, 3, dtype=torch.float64), torch.randn(2, 4, 3, dtype=torch.float64)
+    ghost = EmbeddingRule("ghost").pair_dots(layer, ids_x, b_x, ids_y, b_y)
+    monkeypatch.setattr(rules, "MATERIALIZE_MAX_ELEMENTS", 8)
+    rule = EmbeddingRule("gather")
+    torch.testing.assert_close(rule.pair_dots(layer, ids_x, b_x, ids_y, b_y), ghost, rtol=1e-12, atol=1e-12)
+    D = rule.target_grads(layer, ids_y, b_y)
+    torch.testing.assert_close(rule.direction_dots(layer, ids_x, b_x, D), ghost, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("route", ["ghost", "gather"])
 def test_embedding_rule_skips_padding_idx(route):
     layer = nn.Embedding(6, 3, padding_idx=0).double()
