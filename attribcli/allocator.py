@@ -4,7 +4,7 @@ glibc's malloc returns every block above its mmap threshold to the kernel when i
 top above the trim threshold; the next step's tensors of the same sizes (a step's per-sample gradients, the
 logits and their gradient) then come as fresh pages, each faulted in and zeroed by the kernel. A tracked
 step frees and takes about 140 MB of such blocks on the sample model: 36,000 page faults and 0.14 s of
-kernel time a step, a quarter of the step (benchmarks/RESULTS.md, "Tracking tax"). Raising the mmap
+kernel time a step, a quarter of the step (benchmarks/RESULTS.md, "Side by side"). Raising the mmap
 threshold to glibc's ceiling and the trim threshold out of reach keeps freed blocks for reuse; the peak is
 the same, the resident set no longer falls back between steps. The usual cure, an allocator such as
 jemalloc or tcmalloc loaded with LD_PRELOAD (PyTorch's CPU tuning guide), needs a library installed; this
