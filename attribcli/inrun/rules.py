@@ -221,8 +221,8 @@ class EmbeddingRule(LayerRule):
     - ``ghost``: ``Σ_{t,s} [id_t = id_s] <b_t, b_s>``: N·M·T·S·d, no V-sized tensor;
     - ``gather``: every gradient summed into the rows the targets use (K ≤ min(V, M·S) of them), then one
       ``[N, K·d] x [K·d, M]`` product: N·T·d + M·S·d + N·M·K·d, and never a V-sized tensor either (the
-      M x V x d target gradients cost a zero-fill and a gather per target a step: a third of the tracking
-      tax on the sample model, benchmarks/RESULTS.md).
+      M x V x d target gradients cost a zero-fill and a gather per target a step: about 40 ms of a 0.34 s
+      plain step on the sample model, benchmarks/RESULTS.md).
 
     Rows at ``padding_idx`` get no gradient and are left out."""
 
@@ -248,11 +248,15 @@ class EmbeddingRule(LayerRule):
         return (_gram_pair(b_x, b_y) * same).sum((2, 3))
 
     @staticmethod
+    def _unpadded(module, ids: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``b`` with the tokens at ``padding_idx`` zeroed: those rows get no gradient."""
+        return b if module.padding_idx is None else b * (ids != module.padding_idx)[..., None]
+
+    @staticmethod
     def _at_rows(module, ids: torch.Tensor, b: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """``[N, K, d]``: each sequence's gradient at the sorted ids ``rows`` (tokens at other ids dropped)."""
         N, _, d = b.shape
-        if module.padding_idx is not None:
-            b = b * (ids != module.padding_idx)[..., None]
+        b = EmbeddingRule._unpadded(module, ids, b)
         ids = ids.contiguous()
         pos = torch.searchsorted(rows, ids).clamp_max(rows.numel() - 1)
         hit = rows[pos] == ids
@@ -264,22 +268,20 @@ class EmbeddingRule(LayerRule):
         in chunks of samples so that a chunk's ``[n, K, d]`` stays within the materialize budget."""
         N = ids.shape[0]
         step = max(1, MATERIALIZE_MAX_ELEMENTS // 4 // max(1, G.shape[1]))
-        return torch.cat([self._at_rows(module, ids[i:i + step], b[i:i + step], rows).reshape(
-            min(step, N - i), -1) @ G.T for i in range(0, N, step)])
+        return torch.cat([self._at_rows(module, ids[i:i + step], b[i:i + step], rows).flatten(1) @ G.T
+                          for i in range(0, N, step)])
 
     def target_grads(self, module, a_y, b_y):
         ids, b = flatten_tokens(a_y, 0), flatten_tokens(b_y, 1)
         M, S, d = b.shape
-        if module.padding_idx is not None:
-            b = b * (ids != module.padding_idx)[..., None]
+        b = EmbeddingRule._unpadded(module, ids, b)
         rows = (ids + module.num_embeddings * torch.arange(M, device=ids.device)[:, None]).reshape(-1)
         g = b.new_zeros(M * module.num_embeddings, d).index_add_(0, rows, b.reshape(-1, d))
         return {"weight": g.view(M, module.num_embeddings, d)}
 
     def project(self, module, a, b, mats):
         ids, b = flatten_tokens(a, 0), flatten_tokens(b, 1)
-        if module.padding_idx is not None:
-            b = b * (ids != module.padding_idx)[..., None]
+        b = EmbeddingRule._unpadded(module, ids, b)
         R, C = mats["weight"]  # row id_t of R's columns is R applied to the one-hot row of the gradient
         return {"weight": outer_projection(R.T.to(b.dtype)[ids], b, (None, C))}
 
