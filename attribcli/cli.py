@@ -295,7 +295,8 @@ def value(run_dir, by, valuation, fmt, output):
 @click.option("--plot", is_flag=True,
               help='Markdown to a file: also write a PNG of payee shares and sample values next to it '
                    '(pip install "attribcli[plot]").')
-@click.option("--sign", is_flag=True, help="Sign the statement (md/json) with HMAC-SHA256; key in ATTRIB_SIGNING_KEY.")
+@click.option("--sign", is_flag=True, help="Sign the statement (md/json) with HMAC-SHA256; key in ATTRIB_SIGNING_KEY "
+                                          "(implied for full md/json statements when that variable is set).")
 @click.option("--holder", metavar="ID",
               help="The statement one holder is sent (md or json): their lines, documents, proof.")
 @click.option("--claims", type=click.Path(dir_okay=False, path_type=Path),
@@ -325,6 +326,10 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 
         currency = payout_policy(val.config_path).currency
     exponent(currency, field="--currency")
+    if not sign and fmt != "csv" and holder is None and proof_for is None:
+        from attribcli.reports.merkle import key_from_env
+
+        sign = key_from_env() is not None  # with a key in the environment, every full statement is keyed
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
                       stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
                       sign=sign, floor=floor, cap=cap, period=period, valuation=val.valuation,
@@ -356,17 +361,29 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         from attribcli.money.amounts import parse_amount
 
         parse_amount(minimum_payout, currency, field="--minimum-payout")
-    book, balances = None, {}
     if claims is not None and ledger is None:
         raise AttribError("claims settle escrow carried in a ledger", field="--claims", fix="add --ledger LEDGER.json")
-    if ledger is not None:
-        import dataclasses
+    if ledger is None or proof_for is not None:
+        _statement(val, spec, output, proof_for=proof_for, ledger=ledger, claims=claims)
+        return
+    from attribcli.money import ledger as ledgers
 
+    with ledgers.posting(ledger):  # from reading the balances to the entry's atomic write: one poster at a time
+        _statement(val, spec, output, proof_for=None, ledger=ledger, claims=claims)
+
+
+def _statement(val, spec, output, *, proof_for, ledger, claims) -> None:
+    """Render (and with ``ledger``, settle and post) one statement; the ledger's lock is the caller's."""
+    import dataclasses
+
+    book, balances, key = None, {}, None
+    if ledger is not None:
         from attribcli.money import ledger as ledgers
         from attribcli.reports.statement import statement_id
 
-        book = ledgers.load(ledger, currency.upper())
-        carried, claimed, balances = ledgers.opening(book, statement_id(val, spec), claims, val)
+        key = ledgers.signing_key()
+        book = ledgers.load(ledger, spec.currency, key=key)
+        carried, claimed, balances = ledgers.opening(book, statement_id(val, spec), claims, val, spec.period)
         spec = dataclasses.replace(spec, carried_in=tuple(sorted((k, v) for k, v in carried.items() if v)) or None,
                                    claims=tuple(sorted(claimed.items())) or None)
     if proof_for is not None:
@@ -394,7 +411,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
         escrow_docs = {d: balances.get(d, 0) + per_doc.get(d, 0) for d in set(balances) | set(per_doc)
                        if d not in claimed}
         ledgers.record(ledger, book, statement=stmt.id, root=stmt.root, settlement=stmt.settlement,
-                       claims=claimed, escrow_documents=escrow_docs)
+                       claims=claimed, escrow_documents=escrow_docs, period=spec.period, key=key)
 
 
 @main.command()
@@ -417,24 +434,31 @@ def verify(run_dir, report, line, root, size, ledger, valuation):
     from attribcli.audit.verify import verify_line
     from attribcli.errors import AttribError
 
-    if line is None and run_dir is None:
-        raise AttribError("nothing to verify", field="RUN_DIR", fix="pass a run directory, or --line PROOF")
+    if line is None and run_dir is None and ledger is None:
+        raise AttribError("nothing to verify", field="RUN_DIR",
+                          fix="pass a run directory, --line PROOF or --ledger LEDGER")
     problems = run_verify(run_dir, report, valuation) if run_dir is not None else []
     if line is not None:
         problems += verify_line(line, root=root, size=size, report=report if run_dir is not None else None)
     if ledger is not None:
         from attribcli.audit.verify import verify_ledger
 
-        problems += verify_ledger(ledger, run_dir=run_dir, report=report)
+        found, ledger_checked = verify_ledger(ledger, run_dir=run_dir, report=report)
+        problems += found
     if problems:
         for p in problems:
             click.echo(f"FAILED: {p}", err=True)
         sys.exit(1)
     said = [f"{run_dir} matches its manifest"] if run_dir else []
-    said += [f"{report} re-derives exactly"] if report else []
+    if report:
+        from attribcli.audit.verify import read_spec
+
+        signed = run_dir is not None and read_spec(Path(report).read_text(encoding="utf-8"), str(report))[0].sign
+        said += [f"{report} re-derives exactly" + (", its HMAC signature checked with ATTRIB_SIGNING_KEY" if signed
+                                                   else " (unsigned)")]
     said += [f"{line}: the line is in the statement"] if line else []
     if ledger:
-        said += [f"{ledger}: chain intact" + (" and the statement's settlement recorded" if report else "")]
+        said += [f"{ledger}: {ledger_checked}"]
     click.echo("OK: " + "; ".join(said))
 
 

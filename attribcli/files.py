@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -67,3 +68,35 @@ def sha256_dir(path: Path) -> str:
 
 def sha256_path(path: Path) -> str:
     return sha256_dir(path) if Path(path).is_dir() else sha256_file(path)
+
+
+LOCK_SUFFIX = ".lock"
+
+
+@contextlib.contextmanager
+def locked(path: Path, *, field: str | None = None):
+    """Hold an exclusive lock on ``path`` for the block: one writer at a time for a file attrib updates in
+    place (a ledger, a run directory being built).
+
+    The lock is ``flock`` on a sibling ``<name>.lock`` file, never on ``path`` itself: an atomic write
+    replaces ``path``'s inode, so a lock on it would guard a file nobody reads any more. The kernel drops
+    the lock when the process dies (SIGKILL included), so no stale lock outlives a killed command; the
+    empty lock file is left in place (removing it would let two processes lock two different inodes).
+    """
+    import fcntl
+
+    from attribcli.errors import AttribError
+
+    path = Path(path)
+    lock = path.with_name(path.name + LOCK_SUFFIX)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise AttribError(f"cannot create the lock file {lock.name} beside it ({exc.strerror})", file=str(path),
+                          field=field, fix="use a folder you can write to") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -15,6 +15,7 @@ from pathlib import Path
 from attribcli.audit.manifest import VALUATIONS, check_manifest, output_hashes
 from attribcli.errors import AttribError
 from attribcli.files import sha256_file
+from attribcli.money import ledger as ledgers
 from attribcli.money.ledger import check_chain, settled_fields
 from attribcli.reports.merkle import check_proof_document
 from attribcli.reports.render import render
@@ -184,24 +185,33 @@ def _published_root(report: Path) -> tuple[str, int]:
     return m.group(1), int(m.group(2))
 
 
-def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> list[str]:
-    """The ledger's chain is intact, and (with a statement REPORT) its entry matches the statement."""
+def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> tuple[list[str], str]:
+    """(problems, what was checked): the ledger's chain is intact, keyed under ``ATTRIB_SIGNING_KEY`` when it is
+    set, and (with a statement REPORT) its entry matches the statement."""
     path = Path(path)
     if not path.is_file():
         raise AttribError(f"ledger not found: {path}", field="--ledger",
                           fix="pass the ledger the statements settled against")
-    ledger = json.loads(path.read_text(encoding="utf-8"))
-    problems = [f"{path}: {p}" for p in check_chain(ledger)]
+    ledger = ledgers.read(path)
+    key = ledgers.signing_key()
+    problems = [f"{path}: {p}" for p in check_chain(ledger, key=key)]
+    keyed = sum("entry_hmac" in e for e in ledger["entries"])
+    checked = (f"chain of {len(ledger['entries'])} entries intact, each entry's HMAC checked with "
+               f"{ledgers.KEY_VAR}" if key is not None else
+               f"chain of {len(ledger['entries'])} entries intact"
+               + (f"; {keyed} entries' HMACs NOT checked ({ledgers.KEY_VAR} is not set)" if keyed else
+                  " (unkeyed: anyone could have recomputed its hashes; post with "
+                  f"{ledgers.KEY_VAR} set to key it)"))
     if report is None or run_dir is None:
-        return problems
+        return problems, checked
     spec, _ = read_spec(Path(report).read_text(encoding="utf-8"), str(report))
     val = Valuation(open_run(run_dir, spec.valuation))
     stmt = build(val, spec)
     sid = stmt.id
     entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)
     if entry is None:
-        return problems + [f"{path}: statement {sid} was never settled in this ledger"]
-    for key, value in settled_fields(stmt.root, stmt.settlement).items():
-        if entry.get(key) != value:
-            problems.append(f"{path}: the entry for statement {sid} has a different {key} than the statement")
-    return problems
+        return problems + [f"{path}: statement {sid} was never settled in this ledger"], checked
+    for name, value in settled_fields(stmt.root, stmt.settlement).items():
+        if entry.get(name) != value:
+            problems.append(f"{path}: the entry for statement {sid} has a different {name} than the statement")
+    return problems, checked + "; the statement's settlement recorded"
