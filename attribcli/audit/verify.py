@@ -12,6 +12,8 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from attribcli.audit.manifest import VALUATIONS, check_manifest, output_hashes
 from attribcli.errors import AttribError
 from attribcli.files import sha256_file
@@ -22,6 +24,7 @@ from attribcli.reports.render import render
 from attribcli.reports.spec import MD_MARK, ReportSpec
 from attribcli.reports.statement import build
 from attribcli.training.rundir import MANIFEST, open_run, valuations
+from attribcli.valuation.aggregate import count_non_finite
 from attribcli.valuation.valuation import Valuation
 
 _CSV_BY = {"sample": "sample", "holder_id": "holder", "license": "license", "generation_id": "generation"}
@@ -50,6 +53,8 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
     if len(rows) < 2 or "run_manifest_sha256" not in rows[0]:
         raise bad
     first = dict(zip(rows[0], rows[1]))
+    from attribcli.reports.cells import unsafe_cell  # the quote the CSV put before a formula-like cell
+
     if "revenue_mode" in rows[0]:
         spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
                           revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None,
@@ -57,9 +62,9 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
                           platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
                           minimum_payout=first.get("minimum_payout") or None,
                           floor=first.get("floor") or None, cap=first.get("cap") or None,
-                          period=first.get("period", "").removeprefix("'") or None,
+                          period=unsafe_cell(first.get("period", "")) or None,
                           opted_out=_flagged_from_rows(rows),
-                          claims=tuple(tuple(c.rsplit(":", 1)) for c in first["escrow_claims"].split(";"))
+                          claims=tuple(tuple(c.rsplit(":", 1)) for c in unsafe_cell(first["escrow_claims"]).split(";"))
                           if first.get("escrow_claims") else None,
                           carried_in=_carried_from_rows(rows), valuation=first.get("valuation") or None)
     elif rows[0][0] in _CSV_BY:
@@ -75,7 +80,9 @@ def _carried_from_rows(rows: list[list[str]]) -> tuple | None:
     if "carried_in_minor" not in header:
         return None
     i, p = header.index("carried_in_minor"), header.index("payee_id")
-    pairs = tuple((r[p].lstrip("'"), int(r[i])) for r in rows[1:] if len(r) > i and r[i] not in ("", "0"))
+    from attribcli.reports.cells import unsafe_cell
+
+    pairs = tuple((unsafe_cell(r[p]), int(r[i])) for r in rows[1:] if len(r) > i and r[i] not in ("", "0"))
     return pairs or None
 
 
@@ -84,7 +91,9 @@ def _flagged_from_rows(rows: list[list[str]]) -> tuple | None:
     if "opted_out_after_training" not in header:
         return None
     i, p = header.index("opted_out_after_training"), header.index("payee_id")
-    ids = sorted({r[p].lstrip("'") for r in rows[1:] if len(r) > i and r[i] == "yes"})
+    from attribcli.reports.cells import unsafe_cell
+
+    ids = sorted({unsafe_cell(r[p]) for r in rows[1:] if len(r) > i and r[i] == "yes"})
     return tuple(ids) or None
 
 
@@ -113,7 +122,30 @@ def check_valuation(run_dir: Path, name: str) -> list[str]:
         problems.append(f"{VALUATIONS}/{name}/{rel}: not in the valuation's manifest (added after the replay)")
     if manifest.get("run_manifest_sha256") != sha256_file(run_dir / MANIFEST):
         problems.append(f"{VALUATIONS}/{name}: made from another state of the run (its run manifest hash differs)")
-    return problems
+    return problems + non_finite(folder / "values.npy", f"{VALUATIONS}/{name}/values.npy")
+
+
+def non_finite(path: Path, name: str) -> list[str]:
+    """A value table holding NaN or inf is damage to report, whether or not its hash was updated with it
+    (an unreadable one is the manifest check's finding)."""
+    try:
+        values = np.load(path, mmap_mode="r", allow_pickle=False)
+        bad = count_non_finite(values) if values.ndim == 2 else 0
+    except (OSError, ValueError):
+        return []
+    return [f"{name}: holds {bad} NaN or infinite value{'s' if bad > 1 else ''}"] if bad else []
+
+
+def _read_text(path: Path, field: str, what: str) -> str:
+    """A file verify was handed, as UTF-8 text; a missing or undecodable one is bad input (one line, exit 2)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AttribError("not UTF-8 text", file=str(path), field=field,
+                          fix=f"pass {what} as attrib wrote it (UTF-8)") from None
+    except OSError as exc:
+        raise AttribError(f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(path), field=field,
+                          fix=f"pass {what}") from None
 
 
 def verify(run_dir: Path, report: Path | None = None, valuation: str | None = None) -> list[str]:
@@ -125,7 +157,7 @@ def verify(run_dir: Path, report: Path | None = None, valuation: str | None = No
         report = Path(report)
         if not report.is_file():
             raise AttribError(f"report not found: {report}", field="REPORT", fix="pass the report file to check")
-        text = report.read_text(encoding="utf-8")
+        text = _read_text(report, "REPORT", "the report to check")
         spec, claimed = read_spec(text, str(report))
         if valuation is not None and spec.valuation != valuation:
             raise AttribError(f"the report is made from valuation {spec.valuation or '(training-time)'}, not "
@@ -134,6 +166,8 @@ def verify(run_dir: Path, report: Path | None = None, valuation: str | None = No
         valuation = spec.valuation
     val = Valuation(open_run(run_dir, valuation))
     problems = check_manifest(run_dir)
+    if (run_dir / "values.npy").is_file():
+        problems += non_finite(run_dir / "values.npy", "values.npy")
     for name in valuations(run_dir):
         problems += check_valuation(run_dir, name)
     if report is not None:
@@ -172,16 +206,20 @@ def verify_line(proof_path: Path, *, root: str | None, size: int | None, report:
 
 
 def _published_root(report: Path) -> tuple[str, int]:
-    text = report.read_text(encoding="utf-8")
+    text = _read_text(report, "REPORT", "the JSON or Markdown payout statement")
+    none = AttribError("the statement publishes no Merkle root", file=str(report), field="REPORT",
+                       fix="use a JSON or Markdown payout statement")
     if text.lstrip().startswith("{"):
-        doc = json.loads(text)
-        return doc["merkle"]["root"], int(doc["merkle"]["size"])
+        try:
+            doc = json.loads(text)
+            return str(doc["merkle"]["root"]), int(doc["merkle"]["size"])
+        except (ValueError, KeyError, TypeError):
+            raise none from None
     import re
 
     m = re.search(r"Merkle root `([0-9a-f]{64})` over its (\d+) lines", text)
     if not m:
-        raise AttribError("the statement publishes no Merkle root", file=str(report), field="REPORT",
-                          fix="use a JSON or Markdown payout statement")
+        raise none
     return m.group(1), int(m.group(2))
 
 
@@ -204,9 +242,12 @@ def verify_ledger(path: Path, *, run_dir: Path | None, report: Path | None) -> t
                   f"{ledgers.KEY_VAR} set to key it)"))
     if report is None or run_dir is None:
         return problems, checked
-    spec, _ = read_spec(Path(report).read_text(encoding="utf-8"), str(report))
+    spec, _ = read_spec(_read_text(report, "REPORT", "the statement the ledger settled"), str(report))
     val = Valuation(open_run(run_dir, spec.valuation))
-    stmt = build(val, spec)
+    try:
+        stmt = build(val, spec)
+    except AttribError as exc:  # a run too damaged to re-derive the statement from is itself the finding
+        return problems + [f"{report}: cannot be re-derived from the run: {exc.line()}"], checked
     sid = stmt.id
     entry = next((e for e in ledger.get("entries", []) if e.get("statement") == sid), None)
     if entry is None:

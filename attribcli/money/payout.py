@@ -17,6 +17,7 @@ reported, never silently lost or spread.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -88,9 +89,13 @@ def stage_contributions(val: Valuation) -> dict[str, dict[str, float]]:
     """generation id → {stage: nats}: what each stage did for the completion's log-likelihood."""
     out = {}
     for r in val.losses.itertuples(index=False):
-        out[str(r.generation_id)] = {"base_model": float(r.loss_reference - r.loss_base),
-                                     "fine_tuning": float(r.loss_base - r.loss_final),
-                                     "prompt": float(r.loss_final_no_prompt - r.loss_final)}
+        nats = {"base_model": float(r.loss_reference - r.loss_base), "fine_tuning": float(r.loss_base - r.loss_final),
+                "prompt": float(r.loss_final_no_prompt - r.loss_final)}
+        if not all(math.isfinite(v) for v in nats.values()):  # damage: named, never handed to the exact split
+            raise AttribError(f"generation '{r.generation_id}' has a NaN or infinite loss: the run was damaged",
+                              file=str(val.run.values_folder / "losses.csv"), field="loss_*",
+                              fix="run 'attrib verify' on it, then train (or replay) it again")
+        out[str(r.generation_id)] = nats
     return out
 
 

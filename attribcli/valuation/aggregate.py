@@ -64,6 +64,15 @@ def _rows(values: np.ndarray, start: int, count: int) -> np.ndarray:
     return np.asarray(values[start:start + count], dtype=np.float64)
 
 
+def count_non_finite(values: np.ndarray, *, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """How many entries of the value table are NaN or infinite, read a chunk of rows at a time: a damaged
+    ``values.npy`` must be named, not summed into every payee's total (and then into a traceback)."""
+    N, M = values.shape
+    step = max(1, chunk_bytes // max(1, M * 8))
+    return sum(int(np.count_nonzero(~np.isfinite(_rows(values, start, min(step, N - start)))))
+               for start in range(0, N, step))
+
+
 def codes(labels, order) -> np.ndarray:
     """Integer codes of ``labels`` by their position in ``order`` (every label must be in it)."""
     found = pd.Index(order).get_indexer(pd.Index(labels))

@@ -14,13 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from attribcli.errors import AttribError
 from attribcli.training.rundir import Run
 from attribcli.valuation import values as V
+from attribcli.valuation.aggregate import count_non_finite
 
 
 class Valuation:
     def __init__(self, run: Run):
         self._run = run
+        self._checked = False  # the value table scanned for NaN / inf (_check_values)
 
     # --------------------------------------------------------------------------------- the run itself
     @property
@@ -140,8 +143,31 @@ class Valuation:
     # ------------------------------------------------------------------------------------------ values
     @property
     def sample_values(self) -> np.ndarray:
-        """``[samples × generations]``, memory-mapped: read in chunks, never held."""
+        """``[samples × generations]``, memory-mapped: read in chunks, never held. Checked finite once first."""
+        self._check_values()
         return self._run.values
+
+    def _check_values(self) -> None:
+        """One pass over the value table: NaN or inf in it is damage, named as such (one line, exit 2), never
+        rendered as a number or handed to the allocation (whose exact arithmetic refuses it)."""
+        if self._checked:
+            return
+        bad = count_non_finite(self._run.values)
+        if bad:
+            raise AttribError(f"holds {bad} NaN or infinite value{'s' if bad > 1 else ''}: the run was damaged",
+                              file=str(self._run.values_folder / "values.npy"), field="values",
+                              fix="run 'attrib verify' on it, then train (or replay) it again")
+        self._checked = True
+
+    def _finite(self, table: pd.DataFrame) -> pd.DataFrame:
+        """An aggregate of the value table, refused when not finite: a non-finite sum means a non-finite entry
+        (the scan says how many) or entries so large their sum overflows, which no real value table holds."""
+        if not np.isfinite(table.to_numpy()).all():
+            self._check_values()
+            raise AttribError("its values are too large to add up: the run was damaged",
+                              file=str(self._run.values_folder / "values.npy"), field="values",
+                              fix="run 'attrib verify' on it, then train (or replay) it again")
+        return table
 
     @property
     def samples(self) -> pd.DataFrame:
@@ -153,15 +179,15 @@ class Valuation:
 
     @cached_property
     def holder_values(self) -> pd.DataFrame:
-        return V.holder_values(self._run, own=self.ownership)
+        return self._finite(V.holder_values(self._run, own=self.ownership))
 
     @cached_property
     def document_values(self) -> pd.DataFrame:
-        return V.document_values(self._run)
+        return self._finite(V.document_values(self._run))
 
     @cached_property
     def license_values(self) -> pd.DataFrame:
-        return V.license_values(self._run)
+        return self._finite(V.license_values(self._run))
 
     @property
     def losses(self) -> pd.DataFrame:
