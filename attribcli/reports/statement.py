@@ -17,7 +17,17 @@ from attribcli.files import sha256_bytes
 from attribcli.money.amounts import format_amount, parse_amount
 from attribcli.money.payout import Payout, apply_claims, compute_payout, payee_kind
 from attribcli.money.settlement import Settlement, settle
-from attribcli.reports.cells import csv_text, md_table, md_text, num, safe_cell, short
+from attribcli.reports.cells import (
+    csv_text,
+    md_code,
+    md_comment,
+    md_link_target,
+    md_table,
+    md_text,
+    num,
+    safe_cell,
+    short,
+)
 from attribcli.reports.merkle import key_from_env, leaf_bytes, merkle_root, proof_document, sign
 from attribcli.reports.spec import ReportSpec, mark
 from attribcli.rights.holders import ESCROW_ID, UNALLOCATED_ID
@@ -151,7 +161,7 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
                                          for d, sh, v in doc_rows], "proof": proof},
                           indent=2, ensure_ascii=False) + "\n"
     lines = [f"# Statement for {md_text(payee)} ({md_text(name)})", "",
-             f"- Run `{md_text(val.name)}`, statement `{proof['statement']}`, currency {cur}",
+             f"- Run {md_code(val.name)}, statement `{proof['statement']}`, currency {cur}",
              f"- Earned this statement: **{f(payout.total(payee))}**; carried in {f(st.carried_in.get(payee, 0))}; "
              f"paid now **{f(st.paid[payee])}**; carried forward {f(st.carried_out[payee])}",
              f"- Your line is line {proof['index'] + 1} of {proof['size']} under Merkle root `{proof['root']}`; "
@@ -162,13 +172,13 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
                         for g in gens], "-rrrr")
     lines += ["", "## Your documents", ""]
     lines += md_table(["Document", "Your share", "License", "Value to you (nats)"],
-                       [[f"`{md_text(d)}`", f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh,
+                       [[md_code(d, table=True), f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh,
                         v in doc_rows[:20]],
                        "-r-r")
     if len(doc_rows) > 20:
         lines.append(f"\n… and {len(doc_rows) - 20} more (JSON statement lists all).")
     lines += ["", "## Proof", "", "```json", json.dumps(proof, indent=2, ensure_ascii=False), "```", "",
-              mark(spec, val.manifest_sha256), ""]
+              md_comment(mark(spec, val.manifest_sha256)), ""]
     return "\n".join(lines)
 
 
@@ -203,13 +213,13 @@ def _payout_csv(val, spec, stmt: Statement):
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
                  "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
-                 safe_cell(spec.period or ""), ";".join(f"{d}:{h}" for d, h in spec.claims or ()),
+                 safe_cell(spec.period or ""), safe_cell(";".join(f"{d}:{h}" for d, h in spec.claims or ())),
                  *([safe_cell(spec.valuation)] if spec.valuation else []), val.manifest_sha256]
     flagged = set(spec.opted_out or ())
     tail = ["opted_out_after_training"] + tail
     if spec.detail:
-        header = ["payee_id", "kind", "name", "contact", *extras, "generation_id", "value", "amount",
-                  "amount_minor", "share_of_generation_pct"] + tail
+        fixed = ["generation_id", "value", "amount", "amount_minor", "share_of_generation_pct"] + tail
+        header = ["payee_id", "kind", "name", "contact", *_field_names(extras, fixed, safe_cell), *fixed]
         rows = []
         for p, name, contact, ex in payee_rows(val, payout):
             for g in payout.generations:
@@ -223,9 +233,9 @@ def _payout_csv(val, spec, stmt: Statement):
                              *map(safe_cell, ex), "(floor/cap adjustment)", "0", format_amount(a, cur), a, "",
                              _yes(p in flagged)] + tail_vals)
     else:
-        header = ["payee_id", "kind", "name", "contact", *extras, "value", "positive_value", "amount",
-                  "amount_minor", "share_of_revenue_pct", "generations_paid", "carried_in_minor", "paid_minor",
-                  "carried_out_minor"] + tail
+        fixed = ["value", "positive_value", "amount", "amount_minor", "share_of_revenue_pct", "generations_paid",
+                 "carried_in_minor", "paid_minor", "carried_out_minor"] + tail
+        header = ["payee_id", "kind", "name", "contact", *_field_names(extras, fixed, safe_cell), *fixed]
         rows = []
         for p, name, contact, ex in payee_rows(val, payout):
             pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
@@ -237,6 +247,23 @@ def _payout_csv(val, spec, stmt: Statement):
     return csv_text(header, rows)
 
 
+_HOLDER_FIELDS = ("payee_id", "kind", "name", "contact")
+
+
+def _field_names(extras: list[str], fixed: list[str], cell=str) -> list[str]:
+    """The holders file's extra columns as report fields (``cell`` neutralises a CSV header, as a data cell
+    is). One named like a report field (a column 'payee_id' or 'amount_minor') is written 'holder_<name>':
+    a reader that keys rows by name, or a JSON object, must get the report's own field, not the input's."""
+    taken, out = {*_HOLDER_FIELDS, *fixed}, []
+    for c in extras:
+        name = cell(c)
+        while name in taken:
+            name = "holder_" + name
+        taken.add(name)
+        out.append(name)
+    return out
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -244,8 +271,10 @@ def _yes(flag: bool) -> str:
 def _payout_json(val, spec, stmt: Statement):
     payout, st = stmt.payout, stmt.settlement
     cur = payout.currency
+    extras = _field_names(val.extra_columns, ["value", "amount", "amount_minor", "carried_in_minor", "paid_minor",
+                                               "carried_out_minor"])
     payees = [{"payee_id": p, "kind": payee_kind(p, payout), "name": name, "contact": contact,
-               **dict(zip(val.extra_columns, ex)), "value": payout.value(p),
+               **dict(zip(extras, ex)), "value": payout.value(p),
                "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p),
                "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
                "carried_out_minor": st.carried_out[p]}
@@ -292,8 +321,8 @@ def _payout_md(val, spec, stmt: Statement):
     escrow_amt = payout.total(ESCROW_ID)
     mode = ("each generation's own revenue" if payout.mode == "generations"
             else f"a total of {f(total)} {cur} split evenly across generations")
-    lines = [f"# Payout statement: run `{md_text(val.name)}`"
-             + (f", valuation `{md_text(spec.valuation)}`" if spec.valuation else "")
+    lines = [f"# Payout statement: run {md_code(val.name)}"
+             + (f", valuation {md_code(spec.valuation)}" if spec.valuation else "")
              + (f", period {md_text(spec.period)}" if spec.period else ""), "",
              "## Summary", "",
              f"- Revenue: **{f(total)} {cur}** ({mode}), over {len(payout.generations)} generations",
@@ -318,7 +347,8 @@ def _payout_md(val, spec, stmt: Statement):
              *([f"- HMAC-SHA256 signature (key ATTRIB_SIGNING_KEY) over statement id, root and size: `"
                 f"{signature(stmt.id, stmt.root, stmt.size)}`"]
                if spec.sign else []), "",
-             *([f"![Payee shares and the distribution of sample values]({spec.plot})", ""] if spec.plot else []),
+             *([f"![Payee shares and the distribution of sample values]({md_link_target(spec.plot)})", ""]
+               if spec.plot else []),
              "## Stage split", "",
              "Each generation's revenue, after any platform fee, splits across the stages that produced it, "
              "measured in nats of the completion's log-likelihood (base model: uniform reference → base; "
@@ -355,18 +385,18 @@ def _payout_md(val, spec, stmt: Statement):
                              f(g.amounts[p])] for p in top],
                            "-rr")
         docs = top_documents(doc_values, g.generation_id)
-        top_docs = ", ".join(f"`{md_text(d)}` ({md_text(owner[d])}, {short(v)})" for d, v in docs)
+        top_docs = ", ".join(f"{md_code(d)} ({md_text(owner[d])}, {short(v)})" for d, v in docs)
         lines += ["", "Top documents: " + top_docs, ""]
     if spec.opted_out:
         lines += ["## Opted out after training", "",
                   "These holders opted out after this run was trained: their documents were used, so this statement "
                   "pays them, and they must be left out of the next training run:", ""]
-        lines += [f"- `{md_text(p)}` ({md_text(info.get(p, {}).get('name', ''))}): {f(payout.total(p))} {cur} this "
+        lines += [f"- {md_code(p)} ({md_text(info.get(p, {}).get('name', ''))}): {f(payout.total(p))} {cur} this "
                   "statement" for p in spec.opted_out] + [""]
     merges = val.merged_holders
     if merges:
         lines += ["## Merged payees", "", "Holders listed under more than one id are paid once, under one id:", ""]
-        lines += [f"- `{md_text(a)}` ({md_text(info.get(a, {}).get('name', ''))}) is paid as `{md_text(p)}` "
+        lines += [f"- {md_code(a)} ({md_text(info.get(a, {}).get('name', ''))}) is paid as {md_code(p)} "
                   f"({md_text(info.get(p, {}).get('name', ''))})" for a, p in merges] + [""]
     lic = val.license_values
     lic_tot = lic.sum(axis=1)
@@ -382,15 +412,15 @@ def _payout_md(val, spec, stmt: Statement):
     lines += ["", "## Exclusions", "", f"{len(excl)} documents were not trained on and earn nothing"
               + (":" if len(excl) else ".")]
     for reason, group in excl.groupby("reason", sort=True):
-        lines.append(f"- {md_text(reason)} ({len(group)}): " + ", ".join(f"`{md_text(i)}`" for i in group["id"]))
+        lines.append(f"- {md_text(reason)} ({len(group)}): " + ", ".join(md_code(i) for i in group["id"]))
     esc = val.escrow_documents
     lines += ["", "## Escrow", "",
               f"{len(esc)} trained documents have no known rights holder; their share, {f(escrow_amt)} {cur}, "
               "is held in escrow until claimed"
-              + (": " + ", ".join(f"`{md_text(i)}`" for i in esc["id"]) if len(esc) else ".")]
+              + (": " + ", ".join(md_code(i) for i in esc["id"]) if len(esc) else ".")]
     if spec.claims:
         lines += ["", "Claimed escrow documents (paid to their holder from this statement on): "
-                  + ", ".join(f"`{md_text(d)}` → `{md_text(h)}`" for d, h in spec.claims)]
+                  + ", ".join(f"{md_code(d)} → {md_code(h)}" for d, h in spec.claims)]
     if any(payee_kind(p, payout) == "unallocated" for p in payout.payees()):
         lines += ["", f"UNALLOCATED: {f(payout.total(UNALLOCATED_ID))} {cur} of generations where no data had "
                   "positive value."]
@@ -405,8 +435,8 @@ def _payout_md(val, spec, stmt: Statement):
                          short(r.relative_gap)]
                         for r in eff.itertuples(index=False)], "-rrr")
     lines += _fidelity_md(val.fidelity)
-    lines += ["", f"Verify: `attrib verify {md_text(val.name)} REPORT` re-derives this statement from the run.", "",
-              mark(spec, val.manifest_sha256), ""]
+    lines += ["", f"Verify: {md_code(f'attrib verify {val.name} REPORT')} re-derives this statement from the run.", "",
+              md_comment(mark(spec, val.manifest_sha256)), ""]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from attribcli.reports.cells import csv_text, md_table, md_text, num, safe_cell, short
+from attribcli.reports.cells import csv_text, md_code, md_comment, md_table, md_text, num, safe_cell, short
 from attribcli.reports.spec import ReportSpec, mark
 from attribcli.valuation.valuation import Valuation
 
@@ -53,7 +53,8 @@ def value_table(val: Valuation, by: str) -> pd.DataFrame:
 
 def _value_csv(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
     extra = [spec.valuation] if spec.valuation else []
-    header = list(table.columns) + (["valuation"] if extra else []) + ["run_manifest_sha256"]
+    # one column per generation id: an input, neutralised like a data cell (a fixed column name is unchanged)
+    header = [safe_cell(c) for c in table.columns] + (["valuation"] if extra else []) + ["run_manifest_sha256"]
     rows = [[num(v) if isinstance(v, float) else safe_cell(v) for v in r] + extra + [val.manifest_sha256]
             for r in table.itertuples(index=False)]
     return csv_text(header, rows)
@@ -69,8 +70,8 @@ def _value_json(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
 
 
 def _value_md(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
-    lines = [f"# Values by {spec.by}: run `{md_text(val.name)}`"
-             + (f", valuation `{md_text(spec.valuation)}`" if spec.valuation else ""), "",
+    lines = [f"# Values by {spec.by}: run {md_code(val.name)}"
+             + (f", valuation {md_code(spec.valuation)}" if spec.valuation else ""), "",
              "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss).", ""]
     cols = list(table.columns)
     lines += md_table([md_text(c) for c in cols],
@@ -78,5 +79,5 @@ def _value_md(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
                         for r in table.itertuples(index=False)])
     if spec.by == "generation":
         lines += ["", "Efficiency: Σ values vs the realised loss reduction; `relative_gap` = gap / |realised|."]
-    lines += ["", f"Run manifest SHA-256: `{val.manifest_sha256}`", "", mark(spec, val.manifest_sha256), ""]
+    lines += ["", f"Run manifest SHA-256: `{val.manifest_sha256}`", "", md_comment(mark(spec, val.manifest_sha256)), ""]
     return "\n".join(lines)
