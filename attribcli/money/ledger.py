@@ -23,13 +23,11 @@ from pathlib import Path
 
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, locked, sha256_bytes
+from attribcli.keys import KEY_VAR, key_from_env, sign, verify_signature
 from attribcli.rights.holders import ESCROW_ID
 from attribcli.valuation.valuation import Valuation
 
 FORMAT = "attrib-ledger-v1"
-
-
-KEY_VAR = "ATTRIB_SIGNING_KEY"
 
 
 def _entry_hash(entry: dict) -> str:
@@ -38,14 +36,10 @@ def _entry_hash(entry: dict) -> str:
 
 
 def _entry_hmac(entry_sha256: str, key: bytes) -> str:
-    from attribcli.reports.merkle import sign
-
     return sign(f"attrib-ledger-entry\n{entry_sha256}\n".encode(), key)
 
 
 def signing_key() -> bytes | None:
-    from attribcli.reports.merkle import key_from_env
-
     return key_from_env(KEY_VAR)
 
 
@@ -108,8 +102,6 @@ def check_chain(ledger: dict, *, key: bytes | None = None) -> list[str]:
         if _entry_hash(e) != e.get("entry_sha256"):
             problems.append(f"entry {i + 1} ({e.get('statement')}) was changed after it was written")
         if key is not None:
-            from attribcli.reports.merkle import verify_signature
-
             mac = e.get("entry_hmac")
             if mac is None:
                 problems.append(f"entry {i + 1} ({e.get('statement')}) carries no HMAC under {KEY_VAR}")

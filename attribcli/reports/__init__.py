@@ -2,5 +2,5 @@
 tables (tables.py), payout statements (statement.py), Merkle lines and proofs (merkle.py), plots
 (plots.py), and one entry point (render.py). Every report is a pure function of (valuation, spec).
 
-May import: money, valuation, rights, config, errors, files.
+May import: money, valuation, rights, config, errors, files, keys.
 """

@@ -44,13 +44,21 @@ def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) ->
                           "(one GPU per process)", field="--nproc",
                           fix=f"use --nproc {torch.cuda.device_count()} or less, or training.device: cpu")
     final, part = config.run_dir, partial_dir(config.run_dir)
-    if not overwrite:  # what process 0 would refuse, refused before any process starts
+    if overwrite:  # what process 0 would refuse, refused before any process starts
+        from attribcli.training import replace
+
+        replace.finish(final)
+        if final.exists():
+            replace.require_run(final)
+        if part.exists():
+            replace.require_partial(part)
+    else:
         refuse_existing(final, part, resume)
     args = ["train", str(config.source), "--run-dir", str(final)]
     args += ["--resume"] if resume else []
     args += ["--overwrite"] if overwrite else []
     code = torchrun(args, nproc, log)
-    if code == 0 and (final / "manifest.json").is_file():
+    if code == 0 and (final / "manifest.json").is_file() and not part.exists():
         return final
     if not part.exists():  # process 0 removed it: a bad input found mid-run (e.g. a NaN loss), reported above
         raise AttribError(f"training stopped on the error above (torchrun exit code {code}); nothing was written",

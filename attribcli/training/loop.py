@@ -33,6 +33,7 @@ from attribcli.training.distributed import Group, wrap
 from attribcli.training.finish import finish
 from attribcli.training.index import IndexWriter
 from attribcli.training.prepare import Prepared, prepare
+from attribcli.training.replace import swap_in
 from attribcli.training.rundir import CHECKPOINT, partial_dir
 from attribcli.training.setup import open_run_dir, require_batch_for, write_inputs
 from attribcli.training.steps import epoch_order, lr_at, pad_batch, segment_starts, target_batch, target_losses
@@ -78,7 +79,7 @@ def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=
             shutil.rmtree(part, ignore_errors=True)  # bad input found mid-run (NaN): leave nothing behind
         raise
     if group.main:
-        os.replace(part, final)
+        swap_in(part, final, log)  # beside a finished run (--overwrite): replaced only now, by a journal
     group.barrier()  # the others return once the run directory is final
     return final
 

@@ -127,7 +127,10 @@ def choose_valuation(path: Path, manifest: dict, valuation: str | None) -> str |
 
 def finished(path: str | Path) -> Path:
     """``path`` if it is a finished run (it has its manifest), else the one-line error saying what it is."""
+    from attribcli.training.replace import finish
+
     path = Path(path)
+    finish(path)  # an 'attrib train --overwrite' killed while swapping the new run in: completed first
     if not (path / MANIFEST).is_file():
         if partial_dir(path.resolve()).is_dir() or path.name.endswith(".partial"):
             raise AttribError("the run is unfinished (training was interrupted)", file=str(path),

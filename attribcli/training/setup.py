@@ -18,19 +18,20 @@ from attribcli.data import duplicates
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text
 from attribcli.rights.ownership import rights_rows
+from attribcli.training import replace
 from attribcli.training.prepare import Prepared
 from attribcli.training.rundir import CHECKPOINT
 
 
 def refuse_existing(final: Path, part: Path, resume: bool) -> None:
-    """The run directories a run may not write over (``--overwrite`` removes them first); a finished run
-    under ``--resume`` is not refused: it is reported complete."""
-    if final.exists() and not (resume and (final / "manifest.json").is_file()):
+    """The run directories a run may not write over without ``--overwrite``; under ``--resume`` a finished
+    run is reported complete, and an interrupted one beside it (an ``--overwrite`` killed) continued."""
+    if final.exists() and not (resume and ((final / "manifest.json").is_file() or part.exists())):
         raise AttribError("run directory already exists", file=str(final), field="run_dir",
-                          fix="choose another --run-dir, or delete it to train again")
+                          fix="choose another --run-dir, or pass --overwrite to replace that run")
     if part.exists() and not resume:
         raise AttribError("an interrupted run of this config exists", file=str(part), field="run_dir",
-                          fix="continue it with --resume, or delete it to start over")
+                          fix="continue it with --resume, or pass --overwrite to start over")
 
 
 def require_batch_for(config: Config, processes: int) -> None:
@@ -42,22 +43,31 @@ def require_batch_for(config: Config, processes: int) -> None:
 
 
 def open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log):
-    """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete."""
+    """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete.
+
+    ``--overwrite`` never deletes the finished run at ``final``: the new run is built in ``part`` and swapped
+    in when complete (replace.py); an interrupted run in ``part`` is discarded. Either must be attrib's."""
+    replace.finish(final)  # a replacement killed half-way is completed first
     if overwrite:
-        for old in (final, part):
-            if old.exists():
-                log(f"removing {old} (--overwrite)")
-                shutil.rmtree(old)
-    refuse_existing(final, part, resume)
-    if final.exists():  # complete, and resuming: nothing to do
-        log(f"run already complete: {final}")
-        return "done"
-    if part.exists():  # resuming
+        if final.exists():
+            replace.require_run(final)
+        if part.exists():
+            replace.require_partial(part)
+            log(f"removing the interrupted run {part} (--overwrite)")
+            shutil.rmtree(part)
+    else:
+        refuse_existing(final, part, resume)
+    if part.exists():  # resuming (beside a finished run: an --overwrite that was killed)
         if (part / CHECKPOINT).is_file():
             state = _load_checkpoint(part, prep)
             log(f"resuming {part} from step {state['step']}")
             return state
+        replace.require_partial(part)
         shutil.rmtree(part)
+        return None
+    if final.exists() and not overwrite:  # complete, and resuming: nothing to do
+        log(f"run already complete: {final}")
+        return "done"
     return None
 
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from attribcli import keys
 from attribcli.errors import AttribError
-from attribcli.reports import merkle
 from attribcli.reports.merkle import (
     PROOF_FORMAT,
     check_proof_document,
@@ -586,7 +586,7 @@ def test_verify_signature_uses_constant_time_compare(monkeypatch):
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(merkle.hmac, "compare_digest", spy)
+    monkeypatch.setattr(keys.hmac, "compare_digest", spy)
     assert verify_signature(b"x", b"k", sign(b"x", b"k"))
     assert calls
 
