@@ -7,6 +7,7 @@ with exact rational arithmetic (``fractions``); a float never touches a sum of m
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ __all__ = [
     "format_amount",
     "allocate",
     "split_evenly",
+    "tie_order",
 ]
 
 #: ISO 4217 minor-unit exponents: how many decimal places one minor unit is.
@@ -138,14 +140,22 @@ def format_amount(minor: int, currency: str) -> str:
     return f"{sign}{major}.{rest:0{exp}d}"
 
 
-def allocate(total: int, weights: Mapping[str, float | int | Fraction]) -> dict[str, int]:
+def tie_order(salt: str, key: str) -> bytes:
+    """Where ``key`` stands among equal remainders: SHA-256 of (salt, key). Deterministic (the same statement
+    gives the same cents on every machine, so verify re-derives it) but not the key's own order, which handed
+    every leftover cent to the smallest ids in every statement; a salt naming the statement (its run, revenue,
+    policy; a generation id within it) re-draws the order each period, so no id is favoured across periods."""
+    return hashlib.sha256(f"{salt}\0{key}".encode()).digest()
+
+
+def allocate(total: int, weights: Mapping[str, float | int | Fraction], *, salt: str = "") -> dict[str, int]:
     """Split ``total`` minor units in proportion to ``weights``; the parts sum to ``total``.
 
     Largest-remainder (Hamilton) method, computed exactly: each weight becomes a
     ``Fraction`` (exact even for binary floats, however tiny or huge), only weights > 0
     take part, each key gets ``floor(total * w / sum(w))``, and the few leftover units go
-    one each to the largest remainders, ties to the smaller key. No rounding anywhere, so
-    the result is the same on every machine. Every key of ``weights`` is returned; keys
+    one each to the largest remainders, ties in ``tie_order(salt, key)``. No rounding anywhere,
+    so the result is the same on every machine. Every key of ``weights`` is returned; keys
     with non-positive weight get 0.
 
     Raises ``ValueError`` for a negative total, a NaN/infinite weight, or when no weight is
@@ -180,17 +190,17 @@ def allocate(total: int, weights: Mapping[str, float | int | Fraction]) -> dict[
         shares[k], remainders[k] = divmod(total * n, big_n)
 
     leftover = total - sum(shares.values())  # 0 <= leftover < len(positive)
-    for k in sorted(remainders, key=lambda k: (-remainders[k], k))[:leftover]:
+    for k in sorted(remainders, key=lambda k: (-remainders[k], tie_order(salt, str(k)), k))[:leftover]:
         shares[k] += 1
 
     return {k: shares.get(k, 0) for k in weights}
 
 
-def split_evenly(total: int, keys: Sequence[str]) -> dict[str, int]:
-    """Split ``total`` minor units equally; leftover units go to the smallest keys first."""
+def split_evenly(total: int, keys: Sequence[str], *, salt: str = "") -> dict[str, int]:
+    """Split ``total`` minor units equally; leftover units go to the keys first in ``tie_order(salt, key)``."""
     if isinstance(keys, (str, bytes)):
         raise TypeError("keys must be a sequence of keys, not a single string")
     keys = list(keys)
     if len(set(keys)) != len(keys):
         raise ValueError("keys must be distinct")
-    return allocate(total, {k: 1 for k in keys})
+    return allocate(total, {k: 1 for k in keys}, salt=salt)

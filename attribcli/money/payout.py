@@ -17,13 +17,16 @@ reported, never silently lost or spread.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from attribcli.errors import AttribError
-from attribcli.money.amounts import allocate, parse_amount, split_evenly
+from attribcli.money.amounts import allocate, format_amount, parse_amount, split_evenly
 from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID
 from attribcli.valuation.valuation import Valuation
 
@@ -53,6 +56,7 @@ class Payout:
     stage_payees: dict[str, str] = field(default_factory=dict)   # stage / "platform" → payee id
     adjustments: dict[str, int] = field(default_factory=dict)    # floor / cap moves between payees; sums to 0
     commons_payee: str = COMMONS_ID
+    salt: str = ""                    # the statement's parameters, hashed: orders equal remainders (amounts.tie_order)
 
     def payees(self) -> list[str]:
         ids = [p for p in (self.generations[0].values if self.generations else []) if p != UNALLOCATED_ID]
@@ -70,11 +74,12 @@ class Payout:
         return sum(g.values.get(payee, 0.0) for g in self.generations)
 
 
-def generation_revenues(val: Valuation, *, revenue: str | None, currency: str) -> tuple[str, dict[str, int]]:
+def generation_revenues(val: Valuation, *, revenue: str | None, currency: str,
+                        salt: str = "") -> tuple[str, dict[str, int]]:
     gens = val.generation_ids
     if revenue is not None:
         total = parse_amount(revenue, currency, file=None, field="--revenue")
-        return "total", split_evenly(total, gens)
+        return "total", split_evenly(total, gens, salt=salt)
     source = val.generations_source
     out = {}
     for gid, rev in zip(gens, val.generations["revenue"]):
@@ -104,9 +109,21 @@ def _add(amounts: dict[str, int], payee: str, minor: int) -> None:
 
 
 
-def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy: PayoutConfig) -> Payout:
-    """``revenue``: a total to split evenly across generations, or None to use each generation's own."""
-    mode, revenues = generation_revenues(val, revenue=revenue, currency=currency)
+def statement_salt(val: Valuation, revenue: str | None, currency: str, policy: PayoutConfig, extra: str = "") -> str:
+    """What orders equal remainders in this statement: a hash of its parameters (the values' manifest, revenue,
+    currency, payout policy; ``extra``, e.g. the period). The same statement always gets the same cents, and
+    another period (another valuation, revenue or period) another order, so no generation or payee id is
+    first in line every time."""
+    params = [val.manifest_sha256, revenue, currency.upper(), dataclasses.asdict(policy), extra]
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy: PayoutConfig,
+                   salt: str = "") -> Payout:
+    """``revenue``: a total to split evenly across generations, or None to use each generation's own.
+    ``salt``: anything else that tells this statement apart (e.g. its period), mixed into the remainders' order."""
+    salt = statement_salt(val, revenue, currency, policy, salt)
+    mode, revenues = generation_revenues(val, revenue=revenue, currency=currency, salt=salt)
     values = val.holder_values
     contributions = stage_contributions(val)
     stage_payees = {"platform": policy.platform_payee, "base_model": policy.base_model_payee,
@@ -114,14 +131,16 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
     if policy.commons_payee != COMMONS_ID:  # the commons line under the configured payee id
         values = values.rename(index={COMMONS_ID: policy.commons_payee})
     payout = Payout(currency.upper(), mode, sum(revenues.values()), stage_payees=stage_payees,
-                    commons_payee=policy.commons_payee)
+                    commons_payee=policy.commons_payee, salt=salt)
     fee = Fraction(str(policy.platform_fee))
     for gid, rev in revenues.items():
         col = {p: float(v) for p, v in values[gid].items()}
         amounts = {p: 0 for p in col}
         stage_amounts = {"platform": 0, **{s: 0 for s in STAGES}}
+        within = f"{salt}\0{gid}"  # this generation's own order of equal remainders
         if rev and fee:
-            split = allocate(rev, {"platform": fee, "rest": 1 - fee}) if fee < 1 else {"platform": rev, "rest": 0}
+            split = allocate(rev, {"platform": fee, "rest": 1 - fee}, salt=within) if fee < 1 else \
+                {"platform": rev, "rest": 0}
             stage_amounts["platform"] = split["platform"]
             _add(amounts, policy.platform_payee, split["platform"])
             rest = split["rest"]
@@ -129,7 +148,7 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
             rest = rev
         weights = _stage_weights(policy, contributions[gid])
         if rest and any(w > 0 for w in weights.values()):
-            for stage, minor in allocate(rest, weights).items():
+            for stage, minor in allocate(rest, weights, salt=within).items():
                 stage_amounts[stage] += minor
         elif rest:
             _add(amounts, UNALLOCATED_ID, rest)
@@ -138,7 +157,7 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
                 _add(amounts, stage_payees[stage], stage_amounts[stage])
         data = stage_amounts["fine_tuning"]
         if data and any(v > 0 for v in col.values()):
-            for p, minor in allocate(data, col).items():
+            for p, minor in allocate(data, col, salt=within).items():
                 amounts[p] += minor
         elif data:
             _add(amounts, UNALLOCATED_ID, data)
@@ -161,8 +180,9 @@ def floor_and_cap(payout: Payout, *, floor: int, cap: int | None) -> dict[str, i
     Cap: what a holder earns above the cap goes to holders below it in proportion to their positive value
     (repeated while that pushes others over), or to UNALLOCATED when nobody can take it. Floor: a holder
     with positive value earning less than the floor is topped up from holders above it, in proportion to
-    their surplus over the floor, never taking a donor below the floor (when the surplus is short, the
-    top-ups share it in proportion to what each lacks). Returns the adjustment per payee (sums to 0)."""
+    their surplus over the floor, never taking a donor below the floor; a floor that surplus cannot meet for
+    every such holder is refused (one line naming the largest floor that can be met), never met for some only.
+    Returns the adjustment per payee (sums to 0)."""
     holders = [p for p in payout.payees() if payee_kind(p, payout) == "holder"]
     amount = {p: payout.total(p) for p in holders}
     weight = {p: sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations) for p in holders}
@@ -178,21 +198,42 @@ def floor_and_cap(payout: Payout, *, floor: int, cap: int | None) -> dict[str, i
         if not takers:
             spill += excess
             break
-        for p, minor in allocate(excess, takers).items():
+        for p, minor in allocate(excess, takers, salt=f"{payout.salt}\0cap").items():
             amount[p] += minor
     if floor:
         short = {p: floor - a for p, a in amount.items() if weight[p] > 0 and a < floor}
         surplus = {p: a - floor for p, a in amount.items() if a > floor}
-        moved = min(sum(short.values()), sum(surplus.values()))
+        if sum(short.values()) > sum(surplus.values()):  # once met for some and silently not for the others
+            eligible = sum(weight[p] > 0 for p in holders)
+            best = format_amount(largest_floor(amount, weight), payout.currency)
+            raise AttribError(f"a floor of {format_amount(floor, payout.currency)} {payout.currency} cannot be met: "
+                              f"the {eligible} holders with positive value receive "
+                              f"{format_amount(sum(amount.values()), payout.currency)} in all", field="--floor",
+                              fix=f"use a floor of at most {best} (--floor, or payout.floor in the run's config)")
+        moved = sum(short.values())
         if moved:
-            for p, minor in allocate(moved, surplus).items():
+            for p, minor in allocate(moved, surplus, salt=f"{payout.salt}\0floor").items():
                 amount[p] -= minor
-            for p, minor in allocate(moved, short).items():
+            for p, minor in allocate(moved, short, salt=f"{payout.salt}\0floor").items():
                 amount[p] += minor
     out = {p: amount[p] - payout.total(p) for p in holders if amount[p] != payout.total(p)}
     if spill:
         out[UNALLOCATED_ID] = out.get(UNALLOCATED_ID, 0) + spill
     return out
+
+
+def largest_floor(amount: dict[str, int], weight: dict[str, float]) -> int:
+    """The largest floor F the holders' amounts can meet: what the holders with positive value lack below F is
+    at most what every holder has above it. That lack minus that surplus grows with F, so bisect."""
+    def lacking(f: int) -> int:
+        return sum(max(f - a, 0) for p, a in amount.items() if weight[p] > 0) - \
+            sum(max(a - f, 0) for a in amount.values())
+
+    lo, hi = 0, max(amount.values(), default=0)  # lacking(0) <= 0 always
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if lacking(mid) <= 0 else (lo, mid - 1)
+    return lo
 
 
 def _stage_weights(policy: PayoutConfig, nats: dict[str, float]) -> dict[str, Fraction | float]:
@@ -223,7 +264,7 @@ def escrow_by_document(val: Valuation, payout: Payout) -> dict[str, int]:
         weights = {d: source[d][1] * max(float(values.loc[source[d][0], g.generation_id]), 0.0) for d in docs
                    if source[d][0] in values.index}
         if amount and any(w > 0 for w in weights.values()):
-            for d, minor in allocate(amount, weights).items():
+            for d, minor in allocate(amount, weights, salt=f"{payout.salt}\0{g.generation_id}\0escrow").items():
                 out[d] += minor
     return out
 
