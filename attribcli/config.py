@@ -30,6 +30,11 @@ def _non_negative(v):
     return None if v >= 0 else "must be 0 or more"
 
 
+def _seed(v):
+    """torch seeds with a 64-bit integer and numpy's generators with a non-negative one."""
+    return None if 0 <= v < 2**63 else "must be a whole number from 0 to 2^63 - 1"
+
+
 def _currency(v):
     from attribcli.money.amounts import CURRENCY_EXPONENTS
 
@@ -117,7 +122,7 @@ class IndexConfig:
                                                "interpolated linearly in between")
     dtype: Literal["float32", "float16"] = _f("float32", help="float16: half the size, rows scaled to their largest "
                                                                "entry")
-    seed: int = _f(0, help="seed of the random projections")
+    seed: int = _f(0, check=_seed, help="seed of the random projections")
 
 
 @dataclass(frozen=True)
@@ -174,14 +179,14 @@ class GenerateConfig:
     max_new_tokens: int = _f(64, check=_positive)
     temperature: float = _f(0.0, check=_non_negative, help="0: greedy (the most likely token each time)")
     top_p: float = _f(1.0, check=lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
-    seed: int = _f(0, help="same prompts and seed, same text")
+    seed: int = _f(0, check=_seed, help="same prompts and seed, same text")
 
 
 @dataclass(frozen=True)
 class Config:
     run_dir: Path = _f()
     data: DataConfig = _f()
-    seed: int = _f(0)
+    seed: int = _f(0, check=_seed)
     model: ModelConfig = _f(None)
     training: TrainingConfig = _f(None)
     attribution: AttributionConfig = _f(None)

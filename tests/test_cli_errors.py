@@ -22,6 +22,11 @@ def _cache_under_a_file(data, cfg):
     cfg.write_text(cfg.read_text().replace("data:\n", f"data:\n  token_cache: {data}/blocker/sub\n"))
 
 
+def _set(cfg, old, new):
+    assert old in cfg.read_text()
+    cfg.write_text(cfg.read_text().replace(old, new))
+
+
 BAD = {
     "malformed YAML": (lambda d, c: c.write_text("run_dir: [unclosed\n"), "config.yaml", "line"),
     "unknown key": (lambda d, c: c.write_text(c.read_text().replace("seed:", "sead:")), "config.yaml", "sead"),
@@ -40,6 +45,17 @@ BAD = {
     "holders missing column": (lambda d, c: (d / "holders.csv").write_text("holder_id,name\nh01,A\n"),
                                "holders.csv", "header"),
     "unwritable token cache": (lambda d, c: _cache_under_a_file(d, c), "blocker", "data.token_cache"),
+    "batch larger than the corpus": (lambda d, c: _set(c, "batch_size: 8", "batch_size: 1000000000"), "config.yaml",
+                                     "training.batch_size"),
+    "context too long for memory": (lambda d, c: _set(c, "context_length: 256", "context_length: 1000000000"),
+                                    "config.yaml", "model.context_length"),
+    "model too wide for memory": (lambda d, c: _set(c, "n_embd: 32", "n_embd: 1000000000000"), "config.yaml",
+                                  "model.n_embd"),
+    "model too deep for memory": (lambda d, c: _set(c, "n_layer: 1", "n_layer: 1000000000000"), "config.yaml",
+                                  "model.n_layer"),
+    "seed too large": (lambda d, c: _set(c, "seed: 7", "seed: 1000000000000000000000000000000"), "config.yaml",
+                       "seed"),
+    "negative seed": (lambda d, c: _set(c, "seed: 7", "seed: -5"), "config.yaml", "seed"),
     "generation too long": (lambda d, c: _edit_jsonl(d / "generations.jsonl", 2, completion="x" * 400),
                             "generations.jsonl:3", "completion"),
 }
@@ -58,3 +74,4 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case):
     assert file_part in lines[0] and field in lines[0], lines[0]
     assert "fix:" in lines[0] or case == "malformed YAML" and "line" in lines[0]
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == ["config.yaml"]
+

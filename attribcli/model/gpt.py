@@ -12,6 +12,7 @@ Deliberate choices, all in service of exact per-sample attribution:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -74,11 +75,52 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+def parameter_count(cfg: GPTConfig) -> int:
+    """Parameters of the GPT of shape ``cfg``, in exact integers (so an absurd shape is measured, not built)."""
+    V, C, L, d = cfg.vocab_size, cfg.context_length, cfg.n_layer, cfg.n_embd
+    return V * d + C * d + L * (12 * d * d + 13 * d) + 2 * d + d * V
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def refuse_if_too_large(cfg: GPTConfig, *, config_file: str | None = None, copies: int = 1) -> None:
+    """Refuse, before a byte is allocated, a shape whose ``copies`` of float32 weights (the weights, their
+    gradient, ...) cannot fit in this machine's memory: ``context_length: 1000000000`` is a typo, and the
+    position table alone would be hundreds of GB (an OOM kill or a traceback, not an answer). The bound is the
+    machine's physical memory, not a fixed number: what fits here trains here."""
+    memory = physical_memory()
+    need = parameter_count(cfg) * 4 * copies
+    if memory is None or need <= memory:
+        return
+    d, L = cfg.n_embd, cfg.n_layer
+    terms = {"context_length": cfg.context_length * d, "n_embd": 2 * cfg.vocab_size * d + 13 * L * d,
+             "n_layer" if L > d else "n_embd": 12 * L * d * d}
+    key = max(terms, key=terms.get)
+    what = {"context_length": f"the position table alone ({cfg.context_length:,} positions x {d:,}) needs "
+                              f"{gib(terms['context_length'] * 4 * copies)}",
+            "n_embd": f"n_embd {d:,} is too wide", "n_layer": f"{L:,} layers are too many"}[key]
+    raise AttribError(f"the built-in GPT would need {gib(need)} for its weights"
+                      + (" and their gradients" if copies > 1 else "") + f" ({what}); this machine has {gib(memory)} "
+                      "of memory", file=config_file, field=f"model.{key}",
+                      fix=f"lower model.{key} (the bound is this machine's physical memory)")
+
+
 class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         if cfg.n_embd % cfg.n_head:
             raise ValueError("n_embd must be divisible by n_head")
+        refuse_if_too_large(cfg)  # every path that builds one (train, pretrain, a run's model): never an OOM kill
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.context_length, cfg.n_embd)

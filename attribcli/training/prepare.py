@@ -20,7 +20,7 @@ from attribcli.data.tokens import build as build_token_cache
 from attribcli.data.tokens import discard as discard_token_cache
 from attribcli.errors import AttribError
 from attribcli.files import sha256_path
-from attribcli.model.gpt import GPT, GPTConfig, load_base_weights
+from attribcli.model.gpt import GPT, GPTConfig, gib, load_base_weights, physical_memory, refuse_if_too_large
 from attribcli.model.lora import apply_lora
 from attribcli.model.tokenizer import load_tokenizer
 from attribcli.rights.holders import load_holders
@@ -60,7 +60,12 @@ def prepare(config: Config) -> Prepared:
         from attribcli.model.hf import load_hf
 
         model, tok = load_hf(mc.path, config_file=str(config.source))
-        context = min(mc.context_length, model.context_length)
+        if mc.context_length > model.context_length:  # its position embedding has no row past its own maximum
+            raise AttribError(f"context_length {mc.context_length:,} is more than the model's own maximum of "
+                              f"{model.context_length} positions", file=str(config.source),
+                              field="model.context_length", fix=f"set model.context_length to at most "
+                              f"{model.context_length}")
+        context = mc.context_length
         inputs["model"] = mc.path
     else:
         if mc.n_embd % mc.n_head:
@@ -70,7 +75,9 @@ def prepare(config: Config) -> Prepared:
         if mc.tokenizer is not None:
             inputs["tokenizer"] = mc.tokenizer
         torch.manual_seed(config.seed)
-        model = GPT(GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd))
+        shape = GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd)
+        refuse_if_too_large(shape, config_file=str(config.source), copies=2)  # weights and gradients, before either
+        model = GPT(shape)
         if mc.base_weights is not None:
             load_base_weights(model, mc.base_weights, tokenizer=tok.id, config_file=str(config.source))
             inputs["base_weights"] = mc.base_weights
@@ -111,6 +118,7 @@ def prepare(config: Config) -> Prepared:
         if not samples:
             raise AttribError("no document may be trained on under the licence policy", file=str(config.source),
                               field="licenses.trainable", fix="allow more licence classes, or add documents")
+        check_batch(config, samples, model, device)
     except AttribError:
         discard_token_cache(cache)
         raise
@@ -124,3 +132,35 @@ def resolve_device(config: Config) -> torch.device:
         raise AttribError("training.device is 'cuda' but no CUDA device is available", file=str(config.source),
                           field="training.device", fix="use 'auto' or 'cpu'")
     return torch.device("cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def check_batch(config: Config, samples: SampleTable, model, device: torch.device) -> None:
+    """A batch larger than the corpus is a typo (``batch_size: 1000000000``), not a request for one whole-corpus
+    step; and a step whose attention and logits cannot fit in memory would end in an OOM kill mid-run."""
+    t, source = config.training, str(config.source)
+    if t.batch_size > len(samples):
+        raise AttribError(f"batch_size {t.batch_size:,} is larger than the {len(samples)} training samples",
+                          file=source, field="training.batch_size",
+                          fix=f"set training.batch_size to at most {len(samples)} (the whole corpus in one step)")
+    T = int(samples.length.max()) - 1  # the longest sample's positions: what a padded step holds
+    rows = min(t.micro_batch_size or t.batch_size, len(samples))
+    heads, layers, vocab = _shape(model)
+    # float32, kept for the backward pass: one attention matrix per layer and head, and the logits. A lower
+    # bound of what a step needs (activations, the generations' pass and the captures come on top).
+    need = 4 * rows * T * (heads * layers * T + vocab)
+    memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else physical_memory()
+    if memory is not None and need > memory:
+        field = "model.context_length" if T == config.model.context_length else "training.micro_batch_size"
+        raise AttribError(f"one step of {rows} samples of {T:,} tokens needs at least {gib(need)} for its attention "
+                          f"and logits; this machine's {device.type} memory is {gib(memory)}", file=source,
+                          field=field, fix="lower model.context_length, or set training.micro_batch_size "
+                                           "(gradient accumulation: the same step in smaller pieces)")
+
+
+def _shape(model) -> tuple[int, int, int]:
+    """(attention heads, layers, vocabulary) of the built-in GPT or a Hugging Face model."""
+    if isinstance(model, GPT):
+        return model.cfg.n_head, model.cfg.n_layer, model.cfg.vocab_size
+    hf = model.hf.config
+    return (int(getattr(hf, "num_attention_heads", 1) or 1), int(getattr(hf, "num_hidden_layers", 1) or 1),
+            int(model.vocab_size))

@@ -77,3 +77,22 @@ def _greedy_completions_are_the_fine_tuned_models(run, tmp_path):
     eos = tok.tok.eos_token_id
     ref = model.hf.generate(ids, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=eos)[0, 4:]
     assert json.loads(r.stdout)["completion"] == tok.decode(ref.tolist())
+
+
+def test_a_context_beyond_the_models_own_positions_is_refused(tmp_path):
+    """A Hugging Face model has no position past its own maximum: a larger model.context_length is refused in
+    one line (not silently capped, not a 10^9-position allocation)."""
+    from click.testing import CliRunner
+
+    from attribcli.cli import main
+    from tests.runs import copy_sample
+
+    ckpt = _save(tmp_path, _no_dropout(_hf_model("gpt2")), _tokenizer())  # n_positions 32
+    for context in (33, 1_000_000_000):
+        cfg = write_config(tmp_path / f"c{context}", data=copy_sample(tmp_path / "data"),
+                           model={"kind": "hf", "path": str(ckpt), "context_length": context})
+        r = CliRunner().invoke(main, ["train", str(cfg)])
+        assert r.exit_code == 2, r.output
+        line = r.output.strip().splitlines()[-1]
+        assert len(r.output.strip().splitlines()) == 1 and "model.context_length" in line and "at most 32" in line
+        assert sorted(p.name for p in cfg.parent.iterdir()) == ["config.yaml"]

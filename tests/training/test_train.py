@@ -181,3 +181,19 @@ def test_path_rule_adds_up_where_the_taylor_values_overshoot(tmp_path):
     residual = (t["predicted_reduction"] + t["carry"] - t["realised_reduction"]).abs()
     assert residual.sum() < 0.05 * t["realised_reduction"].abs().sum()
     assert "value_sum_order1" not in runs["path"].losses and runs["path"].manifest["method"]["rule"] == "path"
+
+
+def test_a_step_that_cannot_fit_in_memory_is_refused_before_training(tmp_path, monkeypatch):
+    """The step's attention and logits are measured against the machine's memory once the samples are known:
+    a context that only looks long (short documents) trains, one whose step cannot fit is one line."""
+    from attribcli.config import load_config
+    from attribcli.errors import AttribError
+    from attribcli.training import prepare as prep
+
+    cfg = load_config(write_config(tmp_path))
+    monkeypatch.setattr(prep, "physical_memory", lambda: 10**6)
+    with pytest.raises(AttribError) as err:
+        prep.prepare(cfg)
+    assert "model.context_length" in err.value.line() and "micro_batch_size" in err.value.line()
+    monkeypatch.setattr(prep, "physical_memory", lambda: 10**9)
+    assert len(prep.prepare(cfg).samples) > 8
