@@ -96,8 +96,15 @@ def train(config, run_dir, resume, overwrite, nproc):
         stderr_log(_next_payout(out))
 
 
-def _next_payout(run: Path) -> str:
-    return f"next: attrib payout {run} --revenue-from-generations --format md -o {run}/reports/payout.md"
+def _next_payout(run: Path, valuation: str | None = None) -> str:
+    """The command to run next, shell-quoted so it pastes as printed whatever the run's path or NAME holds."""
+    from shlex import quote
+
+    if valuation is not None:
+        return f"next: attrib payout {quote(str(run))} --valuation {quote(valuation)} --revenue-from-generations " \
+               "--format md"
+    return f"next: attrib payout {quote(str(run))} --revenue-from-generations --format md -o " \
+           f"{quote(f'{run}/reports/payout.md')}"
 
 
 @main.command()
@@ -140,15 +147,44 @@ def _emit(text: str, output: Path | None) -> None:
         return
     from attribcli.files import atomic_write_text
 
-    atomic_write_text(output, text)
+    _writing(output, "-o", lambda: atomic_write_text(output, text))
     stderr_log(f"report written to {output}")
+
+
+def _writing(path: Path, field: str, write) -> None:
+    """Run ``write`` (an atomic write to ``path``); a path that cannot be written (a directory, a parent that is a
+    file, /proc, a full or read-only disk) is one line naming it and the option, not an OSError's traceback."""
+    fix = f"give {field} a file path in a folder you can write to" + (", or '-' for stdout" if field == "-o" else "")
+    if Path(path).is_dir():
+        raise AttribError("is a directory", file=str(path), field=field, fix=fix)
+    try:
+        write()
+    except OSError as exc:
+        raise AttribError(f"cannot be written ({exc.strerror or type(exc).__name__})", file=str(path), field=field,
+                          fix=fix) from None
+
+
+def _fraction(text: str | None, field: str) -> float | None:
+    """An option's fraction in [0, 1], read here rather than by click's FloatRange, which lets 'nan' through (to be
+    blamed on the config file later) and answers other bad values with a usage screen instead of one line."""
+    import math
+
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise AttribError(f"{text!r} is not a fraction between 0 and 1", field=field, fix="e.g. 0.3 for 30 %")
+    return value
 
 
 _VALUATION = click.option("--valuation", metavar="NAME",
                            help="Which generations' values: a replay in RUN/valuations/ (default: the training-time "
                                 "generations, else the run's only valuation).")
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default="csv", show_default=True)
-_OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+_OUTPUT = click.option("-o", "--output", type=click.Path(path_type=Path),  # a directory: _emit's one line
                        help="File to write (atomically); '-' or omitted: stdout.")
 
 
@@ -184,7 +220,7 @@ def query(run_dir, generations, name):
 
     out = run_query(run_dir, generations, name, log=stderr_log)
     stderr_log(f"valuation written to {out} (approximate: from the gradient index)")
-    stderr_log(f"next: attrib payout {run_dir} --valuation {name} --revenue-from-generations --format md")
+    stderr_log(_next_payout(run_dir, name))
 
 
 @main.command()
@@ -235,7 +271,7 @@ def replay(run_dir, generations, name, nproc, resume):
         distributed.shutdown(group)
     if group.main:
         stderr_log(f"valuation written to {out}")
-        stderr_log(f"next: attrib payout {run_dir} --valuation {name} --revenue-from-generations --format md")
+        stderr_log(_next_payout(run_dir, name))
     distributed.leave(group)
 
 
@@ -281,7 +317,7 @@ def value(run_dir, by, valuation, fmt, output):
 @click.option("--detail", is_flag=True, help="CSV: one row per payee x generation instead of per payee.")
 @click.option("--stages", type=click.Choice(["measured", "fixed", "data_only"]),
               help="Override the run's payout.stages: how revenue splits across base model, data and prompt.")
-@click.option("--platform-fee", type=click.FloatRange(0, 1), help="Override the run's payout.platform_fee (0-1).")
+@click.option("--platform-fee", metavar="FRACTION", help="Override the run's payout.platform_fee (0-1).")
 @click.option("--minimum-payout", metavar="AMOUNT",
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
 @click.option("--period", metavar="LABEL",
@@ -317,6 +353,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     from attribcli.training.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
+    platform_fee = _fraction(platform_fee, "--platform-fee")
     if (revenue is None) == (not revenue_from_generations):
         raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
@@ -400,8 +437,14 @@ def _statement(val, spec, output, *, proof_for, ledger, claims) -> None:
     if spec.plot:
         from attribcli.reports.plots import write_payout_plot
 
-        write_payout_plot(val, stmt.payout, Path(output).with_name(spec.plot), title=f"Run {val.name}")
-    _emit(text, output)
+        png = Path(output).with_name(spec.plot)
+        _writing(png, "--plot", lambda: write_payout_plot(val, stmt.payout, png, title=f"Run {val.name}"))
+    try:
+        _emit(text, output)
+    except AttribError:
+        if spec.plot:
+            png.unlink(missing_ok=True)  # no partial output: the PNG goes only with its statement
+        raise
     if book is not None:
         from attribcli.money import ledger as ledgers
         from attribcli.money.payout import escrow_by_document

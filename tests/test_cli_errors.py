@@ -75,3 +75,56 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case):
     assert "fix:" in lines[0] or case == "malformed YAML" and "line" in lines[0]
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == ["config.yaml"]
 
+
+# ------------------------------------------------ outputs, option values, pasted commands (issue 29, item 5)
+
+def _unwritable(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_dir.csv").mkdir()
+    return {"parent is a file": tmp_path / "a_file" / "out.csv", "is a directory": tmp_path / "a_dir.csv",
+            "under /proc": "/proc/no_such_process/out.csv"}
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "is a directory", "under /proc"])
+def test_an_unwritable_output_is_one_line_naming_the_path_and_o(small_run, tmp_path, case):
+    out = _unwritable(tmp_path)[case]
+    for args in (["value", small_run], ["payout", small_run, "--revenue", "10"]):
+        r = CliRunner().invoke(main, [*map(str, args), "-o", str(out)])
+        assert r.exit_code == 2 and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and str(out) in lines[0] and "-o" in lines[0], r.output
+
+
+def test_an_unwritable_plot_is_one_line_and_leaves_no_statement(small_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "statement.png").mkdir()  # the PNG's path is taken by a directory
+    out = tmp_path / "statement.md"
+    r = CliRunner().invoke(main, ["payout", str(small_run), "--revenue", "10", "--format", "md", "--plot",
+                                  "-o", str(out)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "statement.png" in r.output and "--plot" in r.output and not out.exists()
+
+
+@pytest.mark.parametrize("fee", ["nan", "inf", "-inf", "1.5", "-0.1", "abc"])
+def test_a_bad_platform_fee_is_blamed_on_the_option(small_run, fee):
+    r = CliRunner().invoke(main, ["payout", str(small_run), "--revenue", "10", "--platform-fee", fee])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "--platform-fee" in r.output and "config.yaml" not in r.output
+
+
+def test_a_good_platform_fee_still_works(small_run):
+    r = CliRunner().invoke(main, ["payout", str(small_run), "--revenue", "10", "--platform-fee", "0.3"])
+    assert r.exit_code == 0 and "PLATFORM" in r.stdout
+
+
+def test_the_printed_next_commands_paste_into_a_shell(tmp_path):
+    import shlex
+    from pathlib import Path
+
+    from attribcli.cli import _next_payout
+
+    run = Path(tmp_path / "my runs" / "it's $HOME")
+    argv = shlex.split(_next_payout(run).removeprefix("next: "))
+    assert argv[:3] == ["attrib", "payout", str(run)] and argv[-1] == f"{run}/reports/payout.md"
+    argv = shlex.split(_next_payout(run, "2026 11; rm").removeprefix("next: "))
+    assert argv[2:5] == [str(run), "--valuation", "2026 11; rm"]
