@@ -235,15 +235,19 @@ def query(run_dir, generations, name):
 @_user_errors
 def replay(run_dir, generations, name, nproc, resume):
     """Value GENERATIONS exactly as if RUN had been trained with them, by re-running its trajectory."""
-    import json
     import os
 
     from attribcli.training import distributed
     from attribcli.training.replay import replay as run_replay
 
     if not distributed.launched_by_torchrun():
-        manifest = run_dir / "manifest.json"
-        trained_on = json.loads(manifest.read_text(encoding="utf-8")).get("processes", 1) if manifest.is_file() else 1
+        from attribcli.training.rundir import check_reads, finished
+
+        recorded = check_reads(finished(run_dir), ())  # the manifest itself, readable; the replay checks the rest
+        trained_on = recorded.get("processes", 1)
+        if not isinstance(trained_on, int) or trained_on < 1:
+            raise AttribError("the manifest's process count is not a positive integer", field="processes",
+                              file=str(run_dir / "manifest.json"), fix="run 'attrib verify' on it, or train again")
         nproc = nproc or trained_on
         if trained_on > 1 and nproc != trained_on:
             raise AttribError(f"the run was trained on {trained_on} processes; its replay must be too (the gradient "
@@ -253,7 +257,7 @@ def replay(run_dir, generations, name, nproc, resume):
             from attribcli.training.replay import plan
 
             prep = plan(run_dir, generations, name, resume=resume)[0]  # every input error, before any process
-            threads = json.loads(manifest.read_text(encoding="utf-8")).get("threads", 1)
+            threads = recorded.get("threads", 1)
             cores = os.cpu_count() or 1
             if prep.device.type == "cpu" and trained_on == 1 and nproc * threads > cores:
                 stderr_log(f"warning: {nproc} processes x the run's {threads} threads on {cores} cores: side by side "

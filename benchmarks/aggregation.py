@@ -10,6 +10,8 @@ document per ``--samples-per-doc`` samples, owned by random holders (one in ten 
 them (``inputs/ownership.csv`` included). A fresh process then does what ``attrib value`` and
 ``attrib payout`` do on it and reports the seconds of each phase and its peak resident memory:
 
+- check: the files value and payout read, hashed against the run's manifest (``rundir.check_reads``),
+  which every command does before it reads a run;
 - load: ``open_run`` (samples and holders parsed; documents' metadata only when a report needs it;
   the value table memory-mapped, not read);
 - holders: ``valuation.values.holder_values`` (one chunked pass over the value table, aggregate.py);
@@ -95,19 +97,24 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
         .to_csv(path / "losses.csv", index=False)
     shutil.copy(write_config(path / "cfg"), path / "config.yaml")
     shutil.rmtree(path / "cfg")
-    (path / "manifest.json").write_text(json.dumps({"synthetic": True}))
+    from attribcli.audit.manifest import output_hashes
+
+    manifest = {"format": "attrib-run-v1", "synthetic": True, "outputs": output_hashes(path)}
+    (path / "manifest.json").write_text(json.dumps(manifest))
 
 
 def measure(run: str) -> dict:
     """In a fresh process: the phases of ``attrib value`` and ``attrib payout`` on ``run``."""
     from attribcli.reports.spec import ReportSpec
     from attribcli.reports.statement import render_statement
-    from attribcli.training.rundir import open_run
+    from attribcli.training.rundir import VALUE_READS, check_reads, open_run
     from attribcli.valuation.valuation import Valuation
     from attribcli.valuation.values import holder_values, license_values
 
     out, t = {}, time.perf_counter()
-    r = open_run(run)
+    check_reads(Path(run), VALUE_READS)  # what every value/payout does first: the files read against the manifest
+    out["check"], t = time.perf_counter() - t, time.perf_counter()
+    r = open_run(run, check=False)
     out["load"], t = time.perf_counter() - t, time.perf_counter()
     holder_values(r)
     out["holders"], t = time.perf_counter() - t, time.perf_counter()
@@ -134,8 +141,8 @@ def main() -> None:
         return
     print(f"{a.generations} generations, {a.holders} holders, {a.samples_per_doc} samples per document; "
           "seconds per phase in a fresh process, its peak resident memory")
-    print(f"{'samples':>10s} {'table GiB':>9s} {'write s':>8s} {'load s':>7s} {'holders s':>9s} {'licences s':>10s} "
-          f"{'payout s':>8s} {'total s':>8s} {'peak MiB':>9s}")
+    print(f"{'samples':>10s} {'table GiB':>9s} {'write s':>8s} {'check s':>7s} {'load s':>7s} {'holders s':>9s} "
+          f"{'licences s':>10s} {'payout s':>8s} {'total s':>8s} {'check/rest':>10s} {'peak MiB':>9s}")
     rows = {}
     for n in a.sizes:
         with tempfile.TemporaryDirectory(prefix="attrib-agg-") as tmp:
@@ -146,13 +153,14 @@ def main() -> None:
             res = subprocess.run([sys.executable, __file__, "--child", str(run)], capture_output=True, text=True,
                                  check=True)
             r = rows[n] = json.loads(res.stdout.strip().splitlines()[-1])
-        total = r["load"] + r["holders"] + r["licences"] + r["payout"]
-        print(f"{n:10d} {n * a.generations * 8 / 2**30:9.3f} {written:8.1f} {r['load']:7.2f} {r['holders']:9.2f} "
-              f"{r['licences']:10.2f} {r['payout']:8.2f} {total:8.2f} {r['peak_bytes'] / 2**20:9.0f}", flush=True)
+        rest = r["load"] + r["holders"] + r["licences"] + r["payout"]
+        print(f"{n:10d} {n * a.generations * 8 / 2**30:9.3f} {written:8.1f} {r['check']:7.2f} {r['load']:7.2f} "
+              f"{r['holders']:9.2f} {r['licences']:10.2f} {r['payout']:8.2f} {rest + r['check']:8.2f} "
+              f"{r['check'] / rest:10.2f} {r['peak_bytes'] / 2**20:9.0f}", flush=True)
     with png_figure(a.png, ncols=2, title=f"Aggregation vs corpus size ({a.generations} generations)") as axes:
         if axes is not None:
             ns = list(rows)
-            for phase in ("load", "holders", "licences", "payout"):
+            for phase in ("check", "load", "holders", "licences", "payout"):
                 axes[0].loglog(ns, [max(rows[n][phase], 1e-4) for n in ns], "o-", label=phase)
             axes[0].set(xlabel="samples", ylabel="seconds")
             axes[0].legend()

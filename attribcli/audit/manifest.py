@@ -61,24 +61,28 @@ REPORTS = "reports"  # reports written after training live here; verify re-deriv
 VALUATIONS = "valuations"  # replays written after training: each hashed in its own manifest
 
 
-def output_hashes(run_path: Path) -> dict[str, str]:
-    """SHA-256 of every file the run wrote, except the manifest itself, ``reports/`` and ``valuations/``."""
+def output_hashes(run_path: Path, leaving: tuple[str, ...] = ()) -> dict[str, str]:
+    """SHA-256 of every file the run wrote, except the manifest itself, ``reports/``, ``valuations/`` and what
+    the run removes once its manifest is written (``leaving``: files or folders)."""
     out = {}
     for p in sorted(run_path.rglob("*")):
         rel = p.relative_to(run_path)
         if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".tmp") \
-                and rel.parts[0] not in (REPORTS, VALUATIONS):
+                and rel.parts[0] not in (REPORTS, VALUATIONS) \
+                and not any(rel.as_posix() == x or rel.as_posix().startswith(x + "/") for x in leaving):
             out[rel.as_posix()] = sha256_file(p)
     return out
 
 
 def write_manifest(run_path: Path, *, inputs: dict[str, Path], input_hashes: dict[str, str], summary: dict,
-                   method: dict) -> dict:
+                   method: dict, leaving: tuple[str, ...] = ()) -> dict:
+    """Written last: its presence marks the run complete. ``leaving``: the checkpoint and tally, removed only
+    after it, so a run killed before the manifest exists still resumes from its checkpoint."""
     manifest = {
         "format": "attrib-run-v1",
         "attrib_version": __version__,
         "inputs": {name: {"path": str(path), "sha256": input_hashes[name]} for name, path in inputs.items()},
-        "outputs": output_hashes(run_path),
+        "outputs": output_hashes(run_path, leaving),
         "method": method,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "platform": platform.platform()},

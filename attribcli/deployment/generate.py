@@ -15,7 +15,7 @@ import torch
 
 from attribcli.data.generations import Generation, load_prompts
 from attribcli.model.decode import complete
-from attribcli.training.rundir import finished, load_model, run_config
+from attribcli.training.rundir import check_reads, finished, load_model, run_config
 
 GENERATED = "generated"  # the valuation of a config's data.generation_prompts
 
@@ -59,6 +59,7 @@ def generate(run_dir: Path, prompts_path: Path, *, max_new_tokens: int, temperat
              seed: int, log=print) -> str:
     """The JSONL text of the completions (``id, prompt, completion[, revenue]``)."""
     run = finished(run_dir)  # its values are not needed: a run trained without generations generates too
+    check_reads(run, ("config.yaml", "model.pt"))  # the weights and settings as trained, or a one-line refusal
     config = run_config(run)
     model, tok, context = load_model(run, config)
     prompts = load_prompts(prompts_path, context_length=context, currency=config.payout.currency, tokenizer=tok)

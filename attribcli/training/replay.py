@@ -44,8 +44,8 @@ from attribcli.training.distributed import Group
 from attribcli.training.finish import final_losses, report_fidelity, write_valuation
 from attribcli.training.loop import Span, kept_checkpoint, run_steps, total_steps
 from attribcli.training.prepare import Prepared, prepare
-from attribcli.training.rundir import CHECKPOINT, MANIFEST, VALUATIONS, partial_dir
-from attribcli.training.setup import write_generations
+from attribcli.training.rundir import CHECKPOINT, MANIFEST, VALUATIONS, RunAltered, finished, partial_dir
+from attribcli.training.setup import drop_temporaries, write_generations
 from attribcli.training.steps import segment_starts
 from attribcli.training.tally import Tally
 
@@ -67,14 +67,11 @@ def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group 
     """Every check that needs no step taken: (prep, manifest, segment starts, valuation dir, its .partial)."""
     run = Path(run)
     name = check_name(name)
-    if not (run / MANIFEST).is_file():
-        raise AttribError(f"not a finished attrib run: no {MANIFEST}", file=str(run),
-                          fix="pass the run directory that 'attrib train' printed")
-    manifest = json.loads((run / MANIFEST).read_text(encoding="utf-8"))
+    manifest = json.loads((finished(run) / MANIFEST).read_text(encoding="utf-8"))
     changed = [p for p in check_manifest(run) if not any(p.startswith(f"input {k} ") for k in IGNORED_INPUTS)]
     if changed:
-        raise AttribError(f"the run is not as trained, so its trajectory cannot be replayed: {changed[0]}",
-                          file=str(run), fix="restore it (attrib verify lists every difference), or train again")
+        raise RunAltered(f"the run is not as trained, so its trajectory cannot be replayed: {changed[0]}",
+                         file=str(run), fix="restore it (attrib verify lists every difference), or train again")
     if not Path(generations).is_file():
         raise AttribError("generations file not found", file=str(generations), field="--generations",
                           fix="pass a JSONL file of id, prompt, completion (e.g. from 'attrib generate')")
@@ -98,11 +95,15 @@ def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group 
     part = partial_dir(out)
     if group.main:
         refuse_existing(out, part, name, resume)
+        if part.is_dir():
+            drop_temporaries(part)  # half-written files of a kill: the resume writes them again
         group.barrier()
     return prep, manifest, segment_starts(total, config.training.replay_segments), out, part
 
 
 def refuse_existing(out: Path, part: Path, name: str, resume: bool) -> None:
+    if (out / MANIFEST).is_file() and part.is_dir():
+        shutil.rmtree(part)  # a finished replay killed between its rename and removing its working folder
     if out.exists():
         raise AttribError(f"valuation '{name}' already exists", file=str(out), field="--name",
                           fix="choose another name, or delete it to replay again")
@@ -260,6 +261,12 @@ def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log
     """Replay RUN's trajectory valuing GENERATIONS into ``RUN/valuations/NAME``; under torchrun either the run's
     own data-parallel group (a run trained on several processes) or side-by-side blocks of segments."""
     run = Path(run)
+    done = run / VALUATIONS / check_name(name)
+    if resume and (done / MANIFEST).is_file():  # killed after its rename: complete, only the working folder left
+        if group.main:
+            shutil.rmtree(partial_dir(done), ignore_errors=True)
+            log(f"valuation already complete: {done}")
+        return done
     prep, manifest, starts, out, part = plan(run, generations, name, resume=resume, group=group)
     trained_on = int(manifest.get("processes", 1))
     if group.world != trained_on and trained_on > 1:

@@ -37,6 +37,7 @@ target_steps.csv or inputs/generations.jsonl of its own: only replays value it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,20 +141,81 @@ def finished(path: str | Path) -> Path:
     return path
 
 
-def open_run(path: str | Path, valuation: str | None = None) -> Run:
+class RunAltered(AttribError):
+    """A file a command was about to read is not as the run's manifest recorded it: the command refuses
+    (exit 1, like verify's findings) rather than pay or report from an edited run."""
+
+    exit_code = 1
+
+
+# what value and payout read of a run (and of a valuation): checked against the manifest before any is parsed
+VALUE_READS = ("config.yaml", "inputs/documents.jsonl", "inputs/ownership.csv", "inputs/holders.csv",
+               "inputs/generations.jsonl", "samples.csv", "values.npy", "losses.csv")
+VALUATION_READS = ("generations.jsonl", "values.npy", "losses.csv")
+
+
+def check_reads(path: Path, names, *, manifest: dict | None = None) -> dict:
+    """Refuse (``RunAltered``, one line naming the file) unless each of ``names`` under ``path`` is the file
+    ``path/manifest.json`` recorded: same SHA-256, none missing, none added. A name the manifest does not
+    record and the folder does not hold is not part of this run and is skipped. Returns the manifest.
+
+    The files are hashed side by side (hashlib releases the GIL), so the check costs about one read of the
+    largest file, the value table (benchmarks/RESULTS.md: the check at 10 million samples)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from attribcli.files import sha256_file
+
+    path = Path(path)
+    if manifest is None:
+        manifest = _read(path, MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
+    recorded = manifest.get("outputs") if isinstance(manifest, dict) else None
+    if not isinstance(recorded, dict):
+        raise RunAltered("the manifest records no file hashes", file=str(path / MANIFEST),
+                         fix="run 'attrib verify' on it, or train it again")
+    fix = "restore the file as training wrote it ('attrib verify' lists every difference), or train again"
+    present = []
+    for name in names:
+        exists = (path / name).is_file()
+        if name not in recorded and exists:
+            raise RunAltered("not in the run's manifest (added after the run was written)", file=str(path / name),
+                             fix="remove it, or train again")
+        if name in recorded and not exists:
+            raise RunAltered("missing from the run (its manifest records it)", file=str(path / name), fix=fix)
+        if exists:
+            present.append(name)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(present), os.cpu_count() or 1))) as pool:
+        digests = list(pool.map(lambda n: sha256_file(path / n), present))
+    for name, digest in zip(present, digests):
+        if digest != recorded[name]:
+            raise RunAltered("changed since the run was written (its SHA-256 is not the manifest's)",
+                             file=str(path / name), fix=fix)
+    return manifest
+
+
+def open_run(path: str | Path, valuation: str | None = None, *, check: bool = True) -> Run:
     """A finished run with one set of values: the training-time generations' or a valuation's
-    (``choose_valuation``)."""
+    (``choose_valuation``). With ``check`` (every command but verify, which lists every difference
+    itself), what is read is first checked against the run's manifest and the valuation's (``check_reads``)."""
     path = finished(path)
     def read(name, loader):
         return _read(path, name, loader)
 
     manifest = read(MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
+    if check:
+        check_reads(path, VALUE_READS, manifest=manifest)
     if not (path / "inputs/documents.jsonl").is_file():
         read("inputs/documents.jsonl", lambda p: p.read_bytes())  # missing: say so now, not at first use
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
     valuation = choose_valuation(path, manifest, valuation)
     own = "" if valuation is None else f"{VALUATIONS}/{valuation}/"
     vmanifest = None if valuation is None else read(own + MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
+    if check and valuation is not None:
+        from attribcli.files import sha256_file
+
+        check_reads(path / own, VALUATION_READS, manifest=vmanifest)
+        if vmanifest.get("run_manifest_sha256") != sha256_file(path / MANIFEST):
+            raise RunAltered("made from another state of the run (the run manifest hash it names differs)",
+                             file=str(path / own / MANIFEST), fix="replay the valuation again against this run")
     generations = read(own + ("generations.jsonl" if valuation else "inputs/generations.jsonl"),
                        lambda p: pd.read_json(p, lines=True, dtype=False))
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings

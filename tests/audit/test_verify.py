@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from attribcli.audit.verify import check_valuation, first_difference, read_spec, verify
+from attribcli.files import sha256_file
 from attribcli.reports.render import render
 from attribcli.reports.spec import ReportSpec
 from attribcli.training.rundir import open_run
@@ -86,8 +87,16 @@ def test_non_finite_values_are_a_finding_not_a_crash(copied_run, tmp_path, bad):
     assert r.exit_code == 1 and not isinstance(r.exception, (ValueError, TypeError)), r.output
     assert any(line.startswith("FAILED: values.npy") and "NaN or infinite" in line for line in r.output.splitlines())
     assert verify(copied_run) and any("NaN or infinite" in p for p in verify(copied_run))
-    for args in (["value", copied_run], ["value", copied_run, "--by", "sample"],
-                 ["value", copied_run, "--by", "license"], ["payout", copied_run, "--revenue", "10"]):
+    commands = (["value", copied_run], ["value", copied_run, "--by", "sample"],
+                ["value", copied_run, "--by", "license"], ["payout", copied_run, "--revenue", "10"])
+    for args in commands:  # the edit is found first: the table is not the one the manifest recorded
+        r = _cli(*args)
+        assert r.exit_code == 1, r.output
+        _one_line(r, "values.npy", "changed since the run was written")
+    manifest = json.loads((copied_run / "manifest.json").read_text())  # NaN hashed in as if training wrote it
+    manifest["outputs"]["values.npy"] = sha256_file(copied_run / "values.npy")
+    (copied_run / "manifest.json").write_text(json.dumps(manifest))
+    for args in commands:
         r = _cli(*args)
         assert r.exit_code == 2, r.output
         _one_line(r, "values.npy", "NaN or infinite")

@@ -120,9 +120,10 @@ def test_a_killed_replay_resumes_to_the_same_bytes(tmp_path):
     assert not (run / "valuations/k.partial").exists()
 
 
-def _one_line(r, *needles):
-    """Exit 2 and one error line (after any progress lines) naming each of ``needles``."""
-    assert r.exit_code == 2, r.output
+def _one_line(r, *needles, code=2):
+    """Exit ``code`` (2: bad input; 1: the run is not as its manifest recorded it) and one error line (after any
+    progress lines) naming each of ``needles``."""
+    assert r.exit_code == code, r.output
     errors = [line for line in r.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and r.output.splitlines()[-1] == errors[0], r.output
     for n in needles:
@@ -139,15 +140,15 @@ def test_replay_refuses_a_changed_corpus_config_or_base_model(tmp_path):
     replay = lambda: _invoke("replay", run, "--generations", gens, "--name", "x")  # noqa: E731
     base = (data / "base.pt").read_bytes()
     (data / "base.pt").write_bytes(base + b"\0")
-    _one_line(replay(), "base_weights", "changed since training")
+    _one_line(replay(), "base_weights", "changed since training", code=1)
     (data / "base.pt").write_bytes(base)
     corpus = (data / "corpus.jsonl").read_text()
     (data / "corpus.jsonl").write_text(corpus.replace("a", "b", 1))
-    _one_line(replay(), "corpus", "changed since training")
+    _one_line(replay(), "corpus", "changed since training", code=1)
     (data / "corpus.jsonl").write_text(corpus)
     conf = (run / "config.yaml").read_text()
     (run / "config.yaml").write_text(conf.replace("lr: 0.001", "lr: 0.002"))
-    _one_line(replay(), "config.yaml")
+    _one_line(replay(), "config.yaml", code=1)
     (run / "config.yaml").write_text(conf)
     _one_line(_invoke("replay", run, "--generations", gens, "--name", "../x"), "--name")
     _one_line(_invoke("replay", run, "--generations", tmp_path / "none.jsonl", "--name", "x"), "--generations")
