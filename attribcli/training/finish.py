@@ -16,8 +16,9 @@ from attribcli.model.lora import merge_lora
 from attribcli.training import fidelity
 from attribcli.training.prepare import Prepared
 from attribcli.training.rundir import CHECKPOINT
-from attribcli.training.setup import csv_text
+from attribcli.training.setup import csv_text, drop_leftovers
 from attribcli.training.steps import target_batch, target_losses
+from attribcli.training.tally import FOLDER as TALLY
 from attribcli.training.tally import Tally
 
 
@@ -107,8 +108,6 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
         save_weights(model.cpu(), part / "model.pt", tokenizer=prep.tokenizer.id)
     else:
         atomic_torch_save({"format": "attrib-hf-state-v1", "state_dict": model.cpu().state_dict()}, part / "model.pt")
-    (part / CHECKPOINT).unlink(missing_ok=True)  # complete: weights live in model.pt, not hashed twice
-    tally.remove()
     summary = {
         "seed": prep.config.seed, "steps": total, "samples": len(prep.samples), "generations": 0,
         "device": prep.device.type, "processes": processes, "threads": torch.get_num_threads(),
@@ -118,8 +117,11 @@ def finish(part, prep: Prepared, model, total: int, tally: Tally, targets, rule,
         **({"index": index.finish()} if index else {}),  # training/index.py: before the hashes are taken
     }
     write_manifest(part, inputs=prep.input_paths, input_hashes=prep.input_hashes, summary=summary,
-                   method=method_description(rule, prep.config.attribution, prep.lora))
+                   method=method_description(rule, prep.config.attribution, prep.lora),
+                   leaving=(CHECKPOINT, TALLY))
+    drop_leftovers(part)  # complete: weights live in model.pt, not hashed twice
     if valued:
         report_fidelity(valued["fidelity"], prep.config.attribution.rule == "path", log)
     else:
         log("no generations named: value this run with 'attrib replay RUN --generations FILE --name NAME'")
+

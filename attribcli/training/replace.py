@@ -53,7 +53,8 @@ def require_run(final: Path) -> None:
     recorded = set(manifest.get("outputs") or {})
     for p in sorted(final.rglob("*")):
         rel = p.relative_to(final)
-        if p.is_dir() or rel.parts[0] in (REPORTS, VALUATIONS) or rel.as_posix() in recorded | {MANIFEST}:
+        if p.is_dir() or rel.parts[0] in (REPORTS, VALUATIONS) or rel.as_posix() in recorded | {MANIFEST} \
+                or (p.name.startswith(".") and p.name.endswith(".tmp")):  # an atomic write a kill interrupted
             continue
         raise AttribError(f"the run holds {rel.as_posix()}, which attrib did not write", file=str(final),
                           field="run_dir", fix="move that file out of the run first (reports/ is kept), or "

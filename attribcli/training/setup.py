@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 import yaml
 
+from attribcli.audit.manifest import REPORTS
 from attribcli.config import Config
 from attribcli.data import duplicates
 from attribcli.errors import AttribError
@@ -20,7 +21,8 @@ from attribcli.files import atomic_write_text
 from attribcli.rights.ownership import rights_rows
 from attribcli.training import replace
 from attribcli.training.prepare import Prepared
-from attribcli.training.rundir import CHECKPOINT
+from attribcli.training.rundir import CHECKPOINT, MANIFEST
+from attribcli.training.tally import FOLDER as TALLY
 
 
 def refuse_existing(final: Path, part: Path, resume: bool) -> None:
@@ -58,6 +60,12 @@ def open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrit
     else:
         refuse_existing(final, part, resume)
     if part.exists():  # resuming (beside a finished run: an --overwrite that was killed)
+        if (part / MANIFEST).is_file():  # complete, killed before its rename: only the leftovers and rename
+            drop_leftovers(part)
+            replace.swap_in(part, final, log)
+            log(f"run already complete: {final}")
+            return "done"
+        drop_temporaries(part)  # half-written files of the kill: the resume writes them again
         if (part / CHECKPOINT).is_file():
             state = _load_checkpoint(part, prep)
             log(f"resuming {part} from step {state['step']}")
@@ -119,3 +127,19 @@ def _load_checkpoint(part: Path, prep: Prepared) -> dict:
 
 def csv_text(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n")
+
+
+def drop_leftovers(part: Path) -> None:
+    """What a complete run no longer needs once its manifest is written: the checkpoint, the tally, and the
+    temporary files of atomic writes a kill interrupted. Safe to repeat (a resume after a kill here)."""
+    (part / CHECKPOINT).unlink(missing_ok=True)
+    shutil.rmtree(part / TALLY, ignore_errors=True)
+    drop_temporaries(part)
+
+
+def drop_temporaries(folder: Path) -> None:
+    """The ``.NAME.XXXXXXXX.tmp`` files ``files.atomic_write_bytes`` leaves when killed before its rename,
+    under a folder only this run writes (its ``.partial``), never under ``reports/``."""
+    for p in Path(folder).rglob(".*.tmp"):
+        if p.is_file() and REPORTS not in p.relative_to(folder).parts:
+            p.unlink(missing_ok=True)
