@@ -74,7 +74,7 @@ LOCK_SUFFIX = ".lock"
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, field: str | None = None):
+def locked(path: Path, *, field: str | None = None, wait: bool = True):
     """Hold an exclusive lock on ``path`` for the block: one writer at a time for a file attrib updates in
     place (a ledger, a run directory being built).
 
@@ -82,6 +82,7 @@ def locked(path: Path, *, field: str | None = None):
     replaces ``path``'s inode, so a lock on it would guard a file nobody reads any more. The kernel drops
     the lock when the process dies (SIGKILL included), so no stale lock outlives a killed command; the
     empty lock file is left in place (removing it would let two processes lock two different inodes).
+    ``wait=False``: refuse at once, in one line, when another command holds it (a run being trained).
     """
     import fcntl
 
@@ -96,7 +97,11 @@ def locked(path: Path, *, field: str | None = None):
         raise AttribError(f"cannot create the lock file {lock.name} beside it ({exc.strerror})", file=str(path),
                           field=field, fix="use a folder you can write to") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AttribError("another attrib command is writing it right now", file=str(path), field=field,
+                              fix="wait for that command to finish (or stop it), then run this again") from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -8,6 +8,7 @@ checkpoint holds the weights, optimizer state and every value accumulated so far
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -22,7 +23,7 @@ from rich.console import Console
 from attribcli.config import Config
 from attribcli.data import duplicates
 from attribcli.errors import AttribError
-from attribcli.files import atomic_torch_save
+from attribcli.files import atomic_torch_save, locked
 from attribcli.inrun.optim import attach_names, update_rule
 from attribcli.inrun.path import PathSettings, path_step
 from attribcli.inrun.step import NonFiniteLoss, Shard, StepResult, plain_step, tracked_step
@@ -35,7 +36,7 @@ from attribcli.training.index import IndexWriter
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.replace import swap_in
 from attribcli.training.rundir import CHECKPOINT, partial_dir
-from attribcli.training.setup import open_run_dir, require_batch_for, write_inputs
+from attribcli.training.setup import open_run_dir, refusals, require_batch_for, write_inputs
 from attribcli.training.steps import epoch_order, lr_at, pad_batch, segment_starts, target_batch, target_losses
 from attribcli.training.tally import Tally
 
@@ -54,9 +55,18 @@ def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=
     if group.main:
         group.barrier()
     final, part = config.run_dir, partial_dir(config.run_dir)
+    with contextlib.ExitStack() as held:
+        return _train(final, part, prep, resume, overwrite, log, group, held)
+
+
+def _train(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log, group: Group,
+           held: contextlib.ExitStack) -> Path:
+    """``train`` from the run directory on; process 0 holds the run's lock in ``held`` until the run is final."""
     state, outcome = None, None
     if group.main:
         try:
+            refusals(final, part, resume, overwrite)  # nothing written, not even the lock file, for a refusal
+            held.enter_context(locked(final, field="run_dir", wait=False))  # one attrib train per run_dir
             state = open_run_dir(final, part, prep, resume, overwrite, log)
             outcome = "done" if state == "done" else "go"
         except AttribError:

@@ -34,14 +34,14 @@ from numpy.lib.format import open_memmap
 from attribcli.audit.manifest import method_description, output_hashes
 from attribcli.data.generations import load_generations
 from attribcli.errors import AttribError
-from attribcli.files import atomic_write_text, sha256_file, sha256_path
+from attribcli.files import atomic_write_text, locked, sha256_file, sha256_path
 from attribcli.inrun.optim import update_rule
 from attribcli.inrun.projection import Projector, by_parameter
 from attribcli.inrun.step import autocast_context, target_pass
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import sequence_losses
 from attribcli.training.index import FOLDER, point_file, reference_file, scale_file
-from attribcli.training.replay import plan
+from attribcli.training.replay import plan, refuse_existing
 from attribcli.training.rundir import MANIFEST, finished, load_model
 from attribcli.training.setup import csv_text, write_generations
 from attribcli.training.steps import target_batch, target_losses
@@ -68,6 +68,12 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
     run = Path(run)
     info = require_index(run)
     prep, manifest, _, out, part = plan(run, generations, name, resume=True)
+    with locked(out, field="--name", wait=False):  # one query or replay of a NAME at a time
+        refuse_existing(out, part, name, True)  # again, now that no other command can change it
+        return _query(run, info, prep, manifest, out, part, generations, log)
+
+
+def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, generations: Path, log) -> Path:
     shutil.rmtree(part, ignore_errors=True)  # an interrupted query is cheap to start over
     part.mkdir(parents=True)
     model, dev = prep.model, prep.device

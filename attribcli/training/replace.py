@@ -11,6 +11,10 @@ any later attrib command finishes if it was killed half-way:
 3. ``RUN`` is renamed ``RUN.replaced``, ``RUN.partial`` renamed ``RUN``;
 4. ``RUN.replaced`` (the old run's own files: its values, weights, valuations) is removed, then the journal.
 
+The training run holds the run's lock (``RUN.lock``, files.locked) from its first look at the folders to
+the end of the swap, so a second ``attrib train`` of the same run_dir is refused, and a reader that finds
+the journal waits for it.
+
 Every step checks where things are before it moves them, so running the journal again after a kill
 between any two steps ends in the same place. Only a folder that is an attrib run is ever replaced:
 anything else, or a run holding files attrib did not write outside ``reports/``, is refused.
@@ -24,7 +28,7 @@ import shutil
 from pathlib import Path
 
 from attribcli.errors import AttribError
-from attribcli.files import atomic_write_bytes, atomic_write_text, sha256_file
+from attribcli.files import atomic_write_bytes, atomic_write_text, locked, sha256_file
 
 MANIFEST = "manifest.json"
 REPORTS = "reports"
@@ -89,14 +93,28 @@ def swap_in(part: Path, final: Path, log=None) -> None:
         atomic_write_text(_sibling(final, JOURNAL), json.dumps({"replaces": old_sha}) + "\n")
         if log:
             log(f"replacing {final} (--overwrite); its reports/ move to the new run")
-        finish(final)
+        complete(final)
     else:
         os.replace(part, final)
 
 
+def pending(final: Path) -> bool:
+    """Whether a replacement of ``final`` was killed half-way (its journal is there)."""
+    return _sibling(final, JOURNAL).is_file()
+
+
 def finish(final: Path) -> None:
     """Run the journal of an interrupted replacement to its end (a no-op when there is none). Every command
-    that opens a run calls this first."""
+    that opens a run calls this first; it waits for the run's lock, which a training run swapping itself in
+    holds."""
+    if not _sibling(final, JOURNAL).is_file():
+        return
+    with locked(final, field="run_dir"):
+        complete(final)
+
+
+def complete(final: Path) -> None:
+    """``finish`` for the holder of the run's lock (the training run)."""
     journal = _sibling(final, JOURNAL)
     if not journal.is_file():
         return

@@ -24,6 +24,7 @@ Layout, next to the run's own tables (hashed in its own manifest, which names th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,14 +39,14 @@ import torch
 from attribcli.audit.manifest import check_manifest, method_description, output_hashes
 from attribcli.config import load_config
 from attribcli.errors import AttribError
-from attribcli.files import atomic_torch_save, atomic_write_text, sha256_file, sha256_path
+from attribcli.files import atomic_torch_save, atomic_write_text, locked, sha256_file, sha256_path
 from attribcli.model.lora import merge_lora
 from attribcli.training.distributed import Group
 from attribcli.training.finish import final_losses, report_fidelity, write_valuation
 from attribcli.training.loop import Span, kept_checkpoint, run_steps, total_steps
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.rundir import CHECKPOINT, MANIFEST, VALUATIONS, RunAltered, finished, partial_dir
-from attribcli.training.setup import drop_temporaries, write_generations
+from attribcli.training.setup import drop_temporaries, read_checkpoint, write_generations
 from attribcli.training.steps import segment_starts
 from attribcli.training.tally import Tally
 
@@ -169,7 +170,8 @@ def replay_segments(run: Path, prep: Prepared, manifest: dict, starts: tuple[int
             continue
         state = None
         if (seg / CHECKPOINT).is_file():  # an interrupted segment: its own last checkpoint
-            state = torch.load(seg / CHECKPOINT, map_location="cpu", weights_only=True)
+            state = read_checkpoint(seg / CHECKPOINT, fix=f"start the replay over: remove {part} and replay "
+                                                          "without --resume")
         elif k:
             state = torch.load(run / kept_checkpoint(starts[k]), map_location="cpu", weights_only=True)
         if group.main:
@@ -275,6 +277,15 @@ def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log
     if prep.device.type == "cpu":
         torch.set_num_threads(int(manifest.get("threads", torch.get_num_threads())))
     check = Trajectory(run, prep.device)
+    with contextlib.ExitStack() as held:
+        if not group.active:  # under torchrun the launching command holds it (cli.replay)
+            held.enter_context(locked(out, field="--name", wait=False))  # one replay of a NAME at a time
+            refuse_existing(out, part, name, resume)  # again, now that no other replay can change it
+        return _replay(run, prep, manifest, starts, out, part, group, log, check, generated)
+
+
+def _replay(run, prep, manifest, starts, out, part, group, log, check, generated) -> Path:
+    trained_on = int(manifest.get("processes", 1))
     try:
         if trained_on > 1:  # data-parallel: every process takes every segment together
             replay_segments(run, prep, manifest, starts, part, range(len(starts)), group, log, check)

@@ -44,21 +44,30 @@ def require_batch_for(config: Config, processes: int) -> None:
                           fix=f"use a batch of at least {processes} samples, or fewer processes")
 
 
-def open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log):
-    """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete.
-
-    ``--overwrite`` never deletes the finished run at ``final``: the new run is built in ``part`` and swapped
-    in when complete (replace.py); an interrupted run in ``part`` is discarded. Either must be attrib's."""
-    replace.finish(final)  # a replacement killed half-way is completed first
+def refusals(final: Path, part: Path, resume: bool, overwrite: bool) -> None:
+    """What ``open_run_dir`` refuses, checked without changing anything (before the run's lock is taken)."""
+    if replace.pending(final):
+        return  # a replacement killed half-way: open_run_dir completes it, then looks again
     if overwrite:
         if final.exists():
             replace.require_run(final)
         if part.exists():
             replace.require_partial(part)
-            log(f"removing the interrupted run {part} (--overwrite)")
-            shutil.rmtree(part)
     else:
         refuse_existing(final, part, resume)
+
+
+def open_run_dir(final: Path, part: Path, prep: Prepared, resume: bool, overwrite: bool, log):
+    """The checkpoint to resume from, None to start afresh, or "done" when the run is already complete.
+    Call with the run's lock held (loop.train).
+
+    ``--overwrite`` never deletes the finished run at ``final``: the new run is built in ``part`` and swapped
+    in when complete (replace.py); an interrupted run in ``part`` is discarded. Either must be attrib's."""
+    replace.complete(final)  # a replacement killed half-way is completed first
+    refusals(final, part, resume, overwrite)
+    if overwrite and part.exists():
+        log(f"removing the interrupted run {part} (--overwrite)")
+        shutil.rmtree(part)
     if part.exists():  # resuming (beside a finished run: an --overwrite that was killed)
         if (part / MANIFEST).is_file():  # complete, killed before its rename: only the leftovers and rename
             drop_leftovers(part)
@@ -115,10 +124,26 @@ def write_generations(path: Path, generations) -> None:
     atomic_write_text(path, "\n".join(gens) + "\n")
 
 
+def read_checkpoint(path: Path, *, needs: tuple[str, ...] = ("step",),
+                    fix: str = "start over: pass --overwrite (the interrupted run is discarded), or restore the file"
+                    ) -> dict:
+    """A checkpoint attrib wrote, or one line saying it cannot be resumed from (truncated by a full disk, or
+    not attrib's): ``torch.load`` raises a different error for each way a file can be damaged."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 (EOFError, RuntimeError, UnpicklingError, struct.error, ...)
+        state = exc
+    if not isinstance(state, dict) or not all(k in state for k in needs):
+        raise AttribError("the checkpoint is damaged or not attrib's: it cannot be resumed from", file=str(path),
+                          fix=fix)
+    return state
+
+
 def _load_checkpoint(part: Path, prep: Prepared) -> dict:
-    state = torch.load(part / CHECKPOINT, map_location="cpu", weights_only=True)
-    if state["input_hashes"] != prep.input_hashes:
-        changed = sorted(k for k in prep.input_hashes if state["input_hashes"].get(k) != prep.input_hashes[k])
+    state = read_checkpoint(part / CHECKPOINT, needs=("step", "input_hashes"))
+    if not isinstance(state["input_hashes"], dict) or state["input_hashes"] != prep.input_hashes:
+        recorded = state["input_hashes"] if isinstance(state["input_hashes"], dict) else {}
+        changed = sorted(k for k in prep.input_hashes if recorded.get(k) != prep.input_hashes[k]) or ["checkpoint"]
         raise AttribError(f"inputs changed since the interrupted run started: {', '.join(changed)}",
                           file=str(part), field=changed[0],
                           fix="restore the original files, or delete the .partial directory to start over")

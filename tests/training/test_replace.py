@@ -152,3 +152,26 @@ def test_require_run_names_the_folder(tmp_path):
     with pytest.raises(AttribError) as exc:
         replace.require_run(tmp_path)
     assert str(tmp_path) in exc.value.line() and "run_dir" in exc.value.line()
+
+
+def test_a_second_train_of_the_same_run_dir_is_refused_while_one_runs(tmp_path):
+    """Two trainings writing one RUN.partial would corrupt it: the run's lock lets one through."""
+    from attribcli.files import locked
+
+    cfg = write_config(tmp_path)
+    with locked(tmp_path / "run"):  # what a running 'attrib train' holds
+        r = _train(cfg)
+    assert r.returncode == 2 and "another attrib command is writing it" in r.stderr, r.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+    assert _train(cfg).returncode == 0
+
+
+def test_a_replay_of_a_name_being_replayed_is_refused(small_run, tmp_path):
+    from attribcli.files import locked
+
+    run = shutil.copytree(small_run, tmp_path / "run")
+    args = ["replay", run, "--generations", ROOT / "sample_data/generations.jsonl", "--name", "k"]
+    with locked(run / "valuations" / "k"):
+        r = _attrib(*args)
+    assert r.returncode == 2 and "another attrib command" in r.stderr, r.stderr
+    assert not (run / "valuations/k").exists() and not (run / "valuations/k.partial").exists()
