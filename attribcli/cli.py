@@ -21,7 +21,13 @@ def _user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except AttribError:
+                _confirm_reads()  # an altered run file is the finding, not what parsing it then tripped on
+                raise
+            finally:
+                _confirm_reads(drop=True)  # nothing left running into the next command of this process
         except AttribError as exc:
             if not exc.quiet:
                 click.echo(f"error: {exc.line()}", err=True)
@@ -140,8 +146,18 @@ def tokenizer(text, vocab_size, out):
     stderr_log(f"tokenizer written to {out} ({tok.vocab_size} tokens, {tok.id})")
 
 
+def _confirm_reads(*, drop: bool = False) -> None:
+    """Every run file this command read was the manifest's (the value table's hash may still be running);
+    ``drop``: forget what is still running, unchecked (the command is ending without output)."""
+    rundir = sys.modules.get("attribcli.training.rundir")  # not imported: no run was read
+    if rundir is not None:
+        rundir.confirm_reads(drop=drop)
+
+
 def _emit(text: str, output: Path | None) -> None:
-    """Write to stdout (no -o, or -o -) or atomically to a file, so a failed run leaves no partial report."""
+    """Write to stdout (no -o, or -o -) or atomically to a file, so a failed run leaves no partial report; never
+    before the run files it was made from are confirmed against their manifest."""
+    _confirm_reads()
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
         return
@@ -155,9 +171,9 @@ def _writing(path: Path, field: str, write) -> None:
     """Run ``write`` (an atomic write to ``path``); a path that cannot be written (a directory, a parent that is a
     file, /proc, a full or read-only disk) is one line naming it and the option, not an OSError's traceback."""
     fix = f"give {field} a file path in a folder you can write to" + (", or '-' for stdout" if field == "-o" else "")
-    if Path(path).is_dir():
-        raise AttribError("is a directory", file=str(path), field=field, fix=fix)
     try:
+        if Path(path).is_dir():
+            raise AttribError("is a directory", file=str(path), field=field, fix=fix)
         write()
     except OSError as exc:
         raise AttribError(f"cannot be written ({exc.strerror or type(exc).__name__})", file=str(path), field=field,
@@ -262,8 +278,15 @@ def replay(run_dir, generations, name, nproc, resume):
             if prep.device.type == "cpu" and trained_on == 1 and nproc * threads > cores:
                 stderr_log(f"warning: {nproc} processes x the run's {threads} threads on {cores} cores: side by side "
                            "on too few cores is slower than one process (benchmarks/RESULTS.md, Replay cost)")
+            from attribcli.files import locked
+            from attribcli.training.replay import refuse_existing
+            from attribcli.training.rundir import VALUATIONS, partial_dir
+
             args = ["replay", str(run_dir), "--generations", str(generations), "--name", name]
-            code = torchrun(args + (["--resume"] if resume else []), nproc, stderr_log)
+            out = run_dir / VALUATIONS / name
+            with locked(out, field="--name", wait=False):  # one replay of a NAME at a time, all its processes
+                refuse_existing(out, partial_dir(out), name, resume)
+                code = torchrun(args + (["--resume"] if resume else []), nproc, stderr_log)
             if code:
                 raise RunFailed(f"the replay stopped (torchrun exit code {code})", file=str(run_dir), field="--nproc",
                                 fix="read the first error above; an interrupted replay continues with --resume")
@@ -306,7 +329,7 @@ def value(run_dir, by, valuation, fmt, output):
     from attribcli.training.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
-    val = Valuation(open_run(run_dir, valuation))
+    val = Valuation(open_run(run_dir, valuation, behind=True))  # the table's hash confirmed before any output
     _emit(render(val, ReportSpec(kind="value", format=fmt, by=by, valuation=val.valuation)), output)
     gap = val.losses["relative_gap"].abs().max()
     stderr_log(f"efficiency check: sum of values vs realised loss reduction, max |relative gap| {gap:.2%} "
@@ -361,7 +384,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     if (revenue is None) == (not revenue_from_generations):
         raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
-    val = Valuation(open_run(run_dir, valuation))  # read once, handed down: allocation, settlement, rendering
+    val = Valuation(open_run(run_dir, valuation, behind=True))  # read once, handed down; confirmed before output
     if currency is None:
         from attribcli.config import payout_policy
 
@@ -442,6 +465,7 @@ def _statement(val, spec, output, *, proof_for, ledger, claims) -> None:
         from attribcli.reports.plots import write_payout_plot
 
         png = Path(output).with_name(spec.plot)
+        _confirm_reads()
         _writing(png, "--plot", lambda: write_payout_plot(val, stmt.payout, png, title=f"Run {val.name}"))
     try:
         _emit(text, output)

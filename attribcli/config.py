@@ -306,6 +306,12 @@ def _build(cls, raw: Any, prefix: str, file: Path):
     if cls is ModelConfig and obj.kind == "hf" and obj.tokenizer is not None:
         raise AttribError("tokenizer is for the built-in GPT; an hf model's tokenizer is in model.path",
                           file=str(file), field=f"{prefix}tokenizer", fix="remove tokenizer")
+    if cls is PayoutConfig:  # the amounts are money in the run's currency: refused now, not at the first payout
+        from attribcli.money.amounts import parse_amount
+
+        for name in ("minimum_payout", "floor", "cap"):
+            if getattr(obj, name) is not None:
+                parse_amount(getattr(obj, name), obj.currency, file=str(file), field=f"{prefix}{name}")
     if cls is DataConfig and obj.generations is not None and obj.generation_prompts is not None:
         raise AttribError("generations and generation_prompts both given: a run values one set in training",
                           file=str(file), field=f"{prefix}generation_prompts",

@@ -16,7 +16,9 @@ them (``inputs/ownership.csv`` included). A fresh process then does what ``attri
   the value table memory-mapped, not read);
 - holders: ``valuation.values.holder_values`` (one chunked pass over the value table, aggregate.py);
 - licences: ``value.license_values`` (another pass);
-- payout: the CSV payout statement (exact allocation to the cent over every payee and generation).
+- payout: the CSV payout statement (exact allocation to the cent over every payee and generation);
+- payout cmd, +check: load and payout together as 'attrib payout --format csv' runs them, without the check
+  and with it (the value table hashed on a thread while the statement is computed), the faster of two each.
 
 The value table itself is never held in memory: peak memory should stay flat in it while the
 metadata (one row per sample and per document) grows linearly.
@@ -120,9 +122,22 @@ def measure(run: str) -> dict:
     out["holders"], t = time.perf_counter() - t, time.perf_counter()
     license_values(r)
     out["licences"], t = time.perf_counter() - t, time.perf_counter()
-    text = render_statement(Valuation(r), ReportSpec(kind="payout", format="csv", revenue="1000000.00", currency="USD"))
+    spec = ReportSpec(kind="payout", format="csv", revenue="1000000.00", currency="USD")
+    text = render_statement(Valuation(r), spec)
     out["payout"] = time.perf_counter() - t
     out["payout_lines"] = text.count("\n") - 1
+    # what 'attrib payout --format csv' costs with its check (the table hashed on a thread while the statement is
+    # computed, confirmed before output) and without any check, each measured twice, alternating
+    from attribcli.training.rundir import confirm_reads
+
+    for k in range(2):
+        for mode in ("unchecked", "checked"):
+            t = time.perf_counter()
+            opened = open_run(run, check=mode == "checked", behind=True)
+            render_statement(Valuation(opened), spec)
+            confirm_reads()
+            took = time.perf_counter() - t
+            out[f"payout_{mode}"] = min(out.get(f"payout_{mode}", took), took)
     out["peak_bytes"] = peak_rss_bytes()
     return out
 
@@ -142,7 +157,8 @@ def main() -> None:
     print(f"{a.generations} generations, {a.holders} holders, {a.samples_per_doc} samples per document; "
           "seconds per phase in a fresh process, its peak resident memory")
     print(f"{'samples':>10s} {'table GiB':>9s} {'write s':>8s} {'check s':>7s} {'load s':>7s} {'holders s':>9s} "
-          f"{'licences s':>10s} {'payout s':>8s} {'total s':>8s} {'check/rest':>10s} {'peak MiB':>9s}")
+          f"{'licences s':>10s} {'payout s':>8s} {'total s':>8s} {'check/rest':>10s} {'peak MiB':>9s} "
+          f"{'payout cmd s':>12s} {'+check s':>8s} {'ratio':>6s}")
     rows = {}
     for n in a.sizes:
         with tempfile.TemporaryDirectory(prefix="attrib-agg-") as tmp:
@@ -156,7 +172,8 @@ def main() -> None:
         rest = r["load"] + r["holders"] + r["licences"] + r["payout"]
         print(f"{n:10d} {n * a.generations * 8 / 2**30:9.3f} {written:8.1f} {r['check']:7.2f} {r['load']:7.2f} "
               f"{r['holders']:9.2f} {r['licences']:10.2f} {r['payout']:8.2f} {rest + r['check']:8.2f} "
-              f"{r['check'] / rest:10.2f} {r['peak_bytes'] / 2**20:9.0f}", flush=True)
+              f"{r['check'] / rest:10.2f} {r['peak_bytes'] / 2**20:9.0f} {r['payout_unchecked']:12.2f} "
+              f"{r['payout_checked']:8.2f} {r['payout_checked'] / r['payout_unchecked']:6.2f}", flush=True)
     with png_figure(a.png, ncols=2, title=f"Aggregation vs corpus size ({a.generations} generations)") as axes:
         if axes is not None:
             ns = list(rows)

@@ -34,6 +34,7 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
     """(the spec a report was made with, the run manifest hash it names)."""
     bad = AttribError("not an attrib report (no parameters found)", file=where,
                       fix="pass a report written by 'attrib value' or 'attrib payout'")
+    text = text.removeprefix("\ufeff")  # a spreadsheet's byte-order mark: the comparison still sees it
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
@@ -49,7 +50,13 @@ def read_spec(text: str, where: str) -> tuple[ReportSpec, str]:
                 return ReportSpec.from_params({**doc["parameters"], "format": "md"}), doc["run_manifest_sha256"]
             except (ValueError, KeyError, TypeError):
                 raise bad from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        return _csv_spec(list(csv.reader(io.StringIO(text))), bad)
+    except (csv.Error, ValueError, KeyError, IndexError, TypeError):  # an edited CSV whose parameters do not parse
+        raise bad from None
+
+
+def _csv_spec(rows: list[list[str]], bad: AttribError) -> tuple[ReportSpec, str]:
     if len(rows) < 2 or "run_manifest_sha256" not in rows[0]:
         raise bad
     first = dict(zip(rows[0], rows[1]))
@@ -137,9 +144,11 @@ def non_finite(path: Path, name: str) -> list[str]:
 
 
 def _read_text(path: Path, field: str, what: str) -> str:
-    """A file verify was handed, as UTF-8 text; a missing or undecodable one is bad input (one line, exit 2)."""
+    """A file verify was handed, as UTF-8 text exactly as stored (no newline translation: a CR inside a quoted
+    CSV cell is part of the report); a missing or undecodable one is bad input (one line, exit 2)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.read()
     except UnicodeDecodeError:
         raise AttribError("not UTF-8 text", file=str(path), field=field,
                           fix=f"pass {what} as attrib wrote it (UTF-8)") from None

@@ -14,6 +14,10 @@ from attribcli.errors import AttribError
 from attribcli.money.amounts import parse_amount
 
 FIELDS = ("id", "prompt", "completion", "revenue")
+# a value table has one column per generation id beside these (reports/tables.py): an id equal to one would
+# collide with it
+RESERVED_IDS = frozenset({"sample", "doc_id", "chunk", "holders", "license", "total", "name", "holder_id",
+                          "documents", "generation_id", "top_payee", "valuation", "run_manifest_sha256"})
 
 
 @dataclass(frozen=True)
@@ -127,5 +131,8 @@ def _records(path: Path, fields: tuple[str, ...], *, field: str, what: str):
         if not rec["id"].strip() or rec["id"] in seen:
             raise AttribError(f"id '{rec['id']}' is empty or repeated", file=where, field="id",
                               fix="give every line a unique id")
+        if rec["id"] in RESERVED_IDS:
+            raise AttribError(f"id '{rec['id']}' is the name of a column the value tables add themselves",
+                              file=where, field="id", fix="rename it, e.g. 'gen-" + rec["id"] + "'")
         seen.add(rec["id"])
         yield where, rec

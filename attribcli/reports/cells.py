@@ -87,10 +87,14 @@ def md_comment(line: str) -> str:
 
 
 def csv_text(header: list[str], rows: list[list]) -> str:
+    """Rows ending in LF. The csv module quotes only cells holding the delimiter, the quote or the line
+    terminator, so a cell with a bare CR (a name from an input) would be written unquoted and read back as a
+    line break: such a row is written with every cell quoted."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    plain = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in [header, *rows]:
+        (quoted if any(isinstance(c, str) and "\r" in c for c in row) else plain).writerow(row)
     return buf.getvalue()
 
 

@@ -154,13 +154,18 @@ VALUE_READS = ("config.yaml", "inputs/documents.jsonl", "inputs/ownership.csv", 
 VALUATION_READS = ("generations.jsonl", "values.npy", "losses.csv")
 
 
-def check_reads(path: Path, names, *, manifest: dict | None = None) -> dict:
+_PENDING: list = []  # value tables still being hashed (check_reads(..., behind=...)); confirm_reads() waits
+
+
+def check_reads(path: Path, names, *, manifest: dict | None = None, behind: tuple[str, ...] = ()) -> dict:
     """Refuse (``RunAltered``, one line naming the file) unless each of ``names`` under ``path`` is the file
     ``path/manifest.json`` recorded: same SHA-256, none missing, none added. A name the manifest does not
     record and the folder does not hold is not part of this run and is skipped. Returns the manifest.
 
-    The files are hashed side by side (hashlib releases the GIL), so the check costs about one read of the
-    largest file, the value table (benchmarks/RESULTS.md: the check at 10 million samples)."""
+    The names in ``behind`` (the value table: 7.5 GiB at 10 million samples) are hashed on a thread while
+    the command computes from them; ``confirm_reads`` waits for that hash and refuses, and every output of
+    a command goes through it first (cli._emit), so nothing made from an altered table leaves the process.
+    On two cores this hides the hash behind the report's own pass (benchmarks/RESULTS.md)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from attribcli.files import sha256_file
@@ -183,26 +188,48 @@ def check_reads(path: Path, names, *, manifest: dict | None = None) -> dict:
             raise RunAltered("missing from the run (its manifest records it)", file=str(path / name), fix=fix)
         if exists:
             present.append(name)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(present), os.cpu_count() or 1))) as pool:
-        digests = list(pool.map(lambda n: sha256_file(path / n), present))
-    for name, digest in zip(present, digests):
-        if digest != recorded[name]:
-            raise RunAltered("changed since the run was written (its SHA-256 is not the manifest's)",
-                             file=str(path / name), fix=fix)
+
+    def compare(names):
+        for name in names:
+            if sha256_file(path / name) != recorded[name]:
+                raise RunAltered("changed since the run was written (its SHA-256 is not the manifest's)",
+                                 file=str(path / name), fix=fix)
+
+    later = [n for n in present if n in behind]
+    if later:
+        pool = ThreadPoolExecutor(max_workers=1)
+        _PENDING.append(pool.submit(compare, later))
+        pool.shutdown(wait=False)
+    now = [n for n in present if n not in behind]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(now), os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda n: compare([n]), now))
     return manifest
 
 
-def open_run(path: str | Path, valuation: str | None = None, *, check: bool = True) -> Run:
+def confirm_reads(*, drop: bool = False) -> None:
+    """Wait for the hashes ``check_reads`` left running; ``RunAltered`` if a file was not the manifest's.
+    Called before any output is written, and before any other error is reported (cli). ``drop``: forget them."""
+    while _PENDING:
+        pending = _PENDING.pop(0)
+        if drop:
+            pending.cancel()
+        else:
+            pending.result()
+
+
+def open_run(path: str | Path, valuation: str | None = None, *, check: bool = True, behind: bool = False) -> Run:
     """A finished run with one set of values: the training-time generations' or a valuation's
     (``choose_valuation``). With ``check`` (every command but verify, which lists every difference
-    itself), what is read is first checked against the run's manifest and the valuation's (``check_reads``)."""
+    itself), what is read is first checked against the run's manifest and the valuation's (``check_reads``);
+    ``behind``: the value table's hash runs on a thread, and the caller must ``confirm_reads`` before any output
+    (the CLI does)."""
     path = finished(path)
     def read(name, loader):
         return _read(path, name, loader)
 
     manifest = read(MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
     if check:
-        check_reads(path, VALUE_READS, manifest=manifest)
+        check_reads(path, VALUE_READS, manifest=manifest, behind=("values.npy",) if behind else ())
     if not (path / "inputs/documents.jsonl").is_file():
         read("inputs/documents.jsonl", lambda p: p.read_bytes())  # missing: say so now, not at first use
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
@@ -212,7 +239,7 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
     if check and valuation is not None:
         from attribcli.files import sha256_file
 
-        check_reads(path / own, VALUATION_READS, manifest=vmanifest)
+        check_reads(path / own, VALUATION_READS, manifest=vmanifest, behind=("values.npy",) if behind else ())
         if vmanifest.get("run_manifest_sha256") != sha256_file(path / MANIFEST):
             raise RunAltered("made from another state of the run (the run manifest hash it names differs)",
                              file=str(path / own / MANIFEST), fix="replay the valuation again against this run")
@@ -221,6 +248,9 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings
     values = read(own + "values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
     losses = read(own + "losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
+    if values.dtype != np.float64:
+        raise AttribError(f"values.npy holds {values.dtype}, not float64", file=str(path / own / "values.npy"),
+                          fix="the run was altered: train it again")
     if values.shape != (len(samples), len(generations)):
         raise AttribError(f"values.npy has shape {values.shape}, expected "
                           f"({len(samples)}, {len(generations)})", file=str(path / own / "values.npy"),

@@ -158,3 +158,26 @@ def test_non_finite_values_with_a_ledger_are_still_a_finding(copied_run, tmp_pat
     r = _cli("verify", copied_run, report, "--ledger", ledger)
     assert r.exit_code == 1, r.output
     assert any("NaN or infinite" in line for line in r.output.splitlines() if line.startswith("FAILED:"))
+
+
+def test_a_csv_statement_with_a_carriage_return_in_a_name_verifies(tmp_path):
+    """verify used to read reports with newline translation, so a CR inside a quoted cell (a holder's name)
+    became LF and an unaltered statement failed."""
+    import csv as _csv
+
+    from tests.runs import copy_sample, write_config
+
+    data = copy_sample(tmp_path / "data")
+    rows = list(_csv.DictReader((data / "holders.csv").read_text(encoding="utf-8").splitlines()))
+    rows[0]["name"] = "Ada\rLovelace"
+    with open(data / "holders.csv", "w", newline="", encoding="utf-8") as fh:
+        w = _csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    cfg = write_config(tmp_path, data=data, training__max_steps=1)
+    assert _cli("train", cfg).exit_code == 0
+    out = tmp_path / "s.csv"
+    assert _cli("payout", tmp_path / "run", "--revenue", "10", "-o", out).exit_code == 0
+    assert b"Ada\rLovelace" in out.read_bytes()
+    r = _cli("verify", tmp_path / "run", out)
+    assert r.exit_code == 0, r.output

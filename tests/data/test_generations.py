@@ -189,3 +189,9 @@ def test_prompt_plus_completion_longer_than_context(tmp_path):
 def test_long_prompt_counts_against_the_context(tmp_path):
     p = write(tmp_path, gen(prompt="p" * 300, completion="c"))
     bad(p, "completion", "301 tokens", "context is 256")
+
+
+@pytest.mark.parametrize("reserved", ["total", "sample", "name", "holder_id"])
+def test_an_id_named_like_a_value_table_column_is_refused(tmp_path, reserved):
+    """A value table has one column per generation id beside its own: 'total' used to crash attrib value."""
+    bad(write(tmp_path, gen(id="g0"), gen(id=reserved)), reserved, "id", "column")

@@ -120,3 +120,21 @@ def test_payout_from_an_edited_valuation_is_refused(copied_run, tmp_path):
     _edit_values(folder)
     r = _invoke("payout", copied_run, "--valuation", "k", "--revenue", "10")
     assert r.exit_code == 1 and "valuations/k/values.npy" in r.output, r.output
+
+
+@pytest.mark.parametrize("args", [["--format", "md"], ["--format", "json"], ["--proof-for", "h01"],
+                                  ["--holder", "h01", "--format", "json"], ["--format", "md", "--plot", "-o", "S.md"]])
+def test_the_value_tables_hash_is_confirmed_before_any_output(copied_run, tmp_path, args):
+    """value and payout hash the value table on a thread while they compute (at 10 million samples it is
+    7.5 GiB); nothing they make from it may leave the process before that hash is confirmed."""
+    _edit_values(copied_run)
+    args = [str(tmp_path / a) if a == "S.md" else a for a in args]
+    r = CliRunner().invoke(main, ["payout", str(copied_run), "--revenue", "10", *args])
+    assert r.exit_code == 1 and "values.npy" in r.stderr and r.stdout == "", (r.stdout, r.stderr)
+    assert not list(tmp_path.glob("S.*"))
+
+
+def test_an_altered_table_is_reported_as_altered_not_as_what_parsing_it_tripped_on(copied_run):
+    np.save(copied_run / "values.npy", np.zeros((3, 2)))  # wrong shape: open_run's own check would fire first
+    r = _invoke("payout", copied_run, "--revenue", "10")
+    assert r.exit_code == 1 and "changed since the run was written" in r.output, r.output
