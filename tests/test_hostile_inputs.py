@@ -633,31 +633,31 @@ def ledger_breakers(draw, *, for_verify=False):
 @_examples(20)
 @given(breaker=ledger_breakers())
 def test_payout_refuses_a_bad_ledger(run_kit, breaker):
-    desc, brk = breaker
     run, kit = run_kit
     with _workdir() as root:
-        copied = _copy_run(run, root)
-        ledger = root / "ledger.json"
-        old = (kit / "ledger.json").read_bytes()
-        new = brk(old)
-        assume(new != old)
-        ledger.write_bytes(new)
+        copied, ledger = _broken_ledger(run, kit, root, breaker)
         # another revenue than the ledger's statement: an undetected break would post (exit 0), not refuse
         _refused(root, "payout", copied, "--revenue", "200", "--ledger", ledger)
+
+
+def _broken_ledger(run: Path, kit: Path, root: Path, breaker) -> tuple[Path, Path]:
+    """A copy of the run in ``root`` and the kit's ledger beside it, broken by ``breaker`` (skipped if unchanged)."""
+    _, brk = breaker
+    copied = _copy_run(run, root)
+    ledger = root / "ledger.json"
+    old = (kit / "ledger.json").read_bytes()
+    new = brk(old)
+    assume(new != old)
+    ledger.write_bytes(new)
+    return copied, ledger
 
 
 @_examples(20)
 @given(breaker=ledger_breakers(for_verify=True), with_report=st.booleans())
 def test_verify_reports_a_bad_ledger(run_kit, breaker, with_report):
-    desc, brk = breaker
     run, kit = run_kit
     with _workdir() as root:
-        copied = _copy_run(run, root)
-        ledger = root / "ledger.json"
-        old = (kit / "ledger.json").read_bytes()
-        new = brk(old)
-        assume(new != old)
-        ledger.write_bytes(new)
+        copied, ledger = _broken_ledger(run, kit, root, breaker)
         shutil.copy(kit / "p1.csv", root / "p1.csv")
         report = [root / "p1.csv"] if with_report else []
         # exit 1: the ledger's chain or content is a finding; exit 2: not a ledger at all (one error line)

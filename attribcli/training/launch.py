@@ -35,7 +35,7 @@ class RunFailed(AttribError):
 
 def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) -> Path:
     from attribcli.training.prepare import prepare
-    from attribcli.training.setup import refuse_existing, require_batch_for
+    from attribcli.training.setup import refusals, require_batch_for
 
     prepared = prepare(config)  # every input error, in this process, before torchrun starts anything
     require_batch_for(config, nproc)
@@ -44,16 +44,7 @@ def launch(config: Config, nproc: int, *, resume: bool, overwrite: bool, log) ->
                           "(one GPU per process)", field="--nproc",
                           fix=f"use --nproc {torch.cuda.device_count()} or less, or training.device: cpu")
     final, part = config.run_dir, partial_dir(config.run_dir)
-    if overwrite:  # what process 0 would refuse, refused before any process starts
-        from attribcli.training import replace
-
-        replace.finish(final)
-        if final.exists():
-            replace.require_run(final)
-        if part.exists():
-            replace.require_partial(part)
-    else:
-        refuse_existing(final, part, resume)
+    refusals(final, part, resume, overwrite)  # what process 0 would refuse, refused before any process starts
     args = ["train", str(config.source), "--run-dir", str(final)]
     args += ["--resume"] if resume else []
     args += ["--overwrite"] if overwrite else []
