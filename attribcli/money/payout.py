@@ -114,12 +114,12 @@ def statement_salt(val: Valuation, revenue: str | None, currency: str, policy: P
     currency, payout policy; ``extra``, e.g. the period). The same statement always gets the same cents, and
     another period (another valuation, revenue or period) another order, so no generation or payee id is
     first in line every time."""
-    def minor(amount):  # "10", "10.0" and "10.00" are one amount: a statement re-derived from its CSV gets its cents
-        return None if amount is None else parse_amount(amount, currency, field=None)
+    def minor(amount, option):  # "10", "10.0" and "10.00" are one amount: a CSV statement re-derives its cents
+        return None if amount is None else parse_amount(amount, currency, field=option)
 
-    rules = {k: minor(v) if k in ("minimum_payout", "floor", "cap") else v
+    rules = {k: minor(v, "--" + k.replace("_", "-")) if k in ("minimum_payout", "floor", "cap") else v
              for k, v in dataclasses.asdict(policy).items()}
-    params = [val.manifest_sha256, minor(revenue), currency.upper(), rules, extra]
+    params = [val.manifest_sha256, minor(revenue, "--revenue"), currency.upper(), rules, extra]
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
