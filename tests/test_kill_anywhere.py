@@ -195,7 +195,8 @@ def test_overwrite_killed_anywhere_keeps_the_finished_run_until_the_new_one_is_d
             return
         assert (work / "run").is_dir(), f"after {attempts}: the finished run --overwrite was replacing is gone"
         now = _tree(work / "run")
-        if now != old and not (work / "run.partial").exists():  # the swap ended just before the kill landed
+        if now != old:  # only the complete new run may stand in its place: a swap that ended before this kill
+            # (a later --overwrite then replaces it by the same run, beside it in run.partial)
             _same(now, new, f"the new run, swapped in before the kill, after {attempts}")
             return
         _same(now, old, f"the finished run being replaced, after {attempts}")
