@@ -138,7 +138,7 @@ def non_finite(path: Path, name: str) -> list[str]:
     try:
         values = np.load(path, mmap_mode="r", allow_pickle=False)
         bad = count_non_finite(values) if values.ndim == 2 else 0
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # EOFError: an emptied .npy
         return []
     return [f"{name}: holds {bad} NaN or infinite value{'s' if bad > 1 else ''}"] if bad else []
 

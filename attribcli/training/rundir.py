@@ -261,7 +261,7 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
 def _read(path: Path, name: str, loader):
     try:
         return loader(path / name)
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, EOFError) as exc:  # EOFError: an emptied .npy
         raise AttribError(f"{name} is missing or unreadable ({type(exc).__name__}): was the run altered?",
                           file=str(path / name), fix="run 'attrib verify' on it, or train it again") from None
 

@@ -181,3 +181,13 @@ def test_a_csv_statement_with_a_carriage_return_in_a_name_verifies(tmp_path):
     assert b"Ada\rLovelace" in out.read_bytes()
     r = _cli("verify", tmp_path / "run", out)
     assert r.exit_code == 0, r.output
+
+
+def test_an_emptied_value_table_is_a_finding_not_aborted(copied_run):
+    """np.load raises EOFError on an empty .npy, which click turns into 'Aborted!' (found by the hostile suite
+    with ATTRIB_HYPOTHESIS_EXAMPLES=300)."""
+    (copied_run / "values.npy").write_bytes(b"")
+    r = _cli("verify", copied_run)
+    assert r.exit_code == 1 and "values.npy" in r.output and "Aborted" not in r.output, r.output
+    r = _cli("payout", copied_run, "--revenue", "10")
+    assert r.exit_code == 1 and "values.npy" in r.output and "Aborted" not in r.output, r.output
