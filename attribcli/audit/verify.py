@@ -173,7 +173,16 @@ def verify(run_dir: Path, report: Path | None = None, valuation: str | None = No
                               f"{valuation}", file=str(report), field="--valuation",
                               fix="leave --valuation out: verify reads the one the report names")
         valuation = spec.valuation
-    val = Valuation(open_run(run_dir, valuation, check=False))  # every difference is listed below, not the first
+    try:
+        val = Valuation(open_run(run_dir, valuation, check=False))  # every difference is listed below
+    except AttribError as exc:  # a run file too damaged to read: the manifest says which, and that is the finding
+        try:
+            damaged = check_manifest(run_dir)
+        except (OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
+            damaged = []  # the manifest itself is what cannot be read: the open's own line says so
+        if not damaged:
+            raise exc from None
+        return damaged + [f"the run cannot be read: {exc.line()}"]
     problems = check_manifest(run_dir)
     if (run_dir / "values.npy").is_file():
         problems += non_finite(run_dir / "values.npy", "values.npy")
