@@ -8,11 +8,25 @@ import os
 import tempfile
 from pathlib import Path
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def temporaries(folder: Path, name: str = "*", *, recursive: bool = False):
+    """The ``.NAME.XXXXXXXX.tmp`` files ``atomic_write_bytes`` leaves when killed before its rename (of the
+    file ``name`` in ``folder``, or of any; ``recursive``: in the folders below too)."""
+    pattern = f".{name}.*{TEMPORARY_SUFFIX}"
+    return (p for p in (Path(folder).rglob(pattern) if recursive else Path(folder).glob(pattern)) if p.is_file())
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is named like a temporary file of ``atomic_write_bytes``."""
+    return Path(path).name.startswith(".") and Path(path).name.endswith(TEMPORARY_SUFFIX)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report should read like any other file
         with os.fdopen(fd, "wb") as fh:

@@ -57,6 +57,7 @@ def method_description(rule, attribution, lora: dict | None = None) -> dict:
     }
 
 
+RUN_FORMAT = "attrib-run-v1"  # what manifest.json says a run is (replace.py: only such a folder is replaced)
 REPORTS = "reports"  # reports written after training live here; verify re-derives them instead of hashing
 VALUATIONS = "valuations"  # replays written after training: each hashed in its own manifest
 
@@ -79,7 +80,7 @@ def write_manifest(run_path: Path, *, inputs: dict[str, Path], input_hashes: dic
     """Written last: its presence marks the run complete. ``leaving``: the checkpoint and tally, removed only
     after it, so a run killed before the manifest exists still resumes from its checkpoint."""
     manifest = {
-        "format": "attrib-run-v1",
+        "format": RUN_FORMAT,
         "attrib_version": __version__,
         "inputs": {name: {"path": str(path), "sha256": input_hashes[name]} for name, path in inputs.items()},
         "outputs": output_hashes(run_path, leaving),

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from attribcli.errors import AttribError
-from attribcli.files import atomic_write_text, locked, sha256_bytes
+from attribcli.files import atomic_write_text, locked, sha256_bytes, temporaries
 from attribcli.keys import KEY_VAR, key_from_env, sign, verify_signature
 from attribcli.rights.holders import ESCROW_ID
 from attribcli.valuation.valuation import Valuation
@@ -211,6 +211,6 @@ def record(path: Path, ledger: dict, *, statement: str, root: str, settlement, c
     entry["entry_sha256"] = _entry_hash(entry)
     if key is not None:
         entry["entry_hmac"] = _entry_hmac(entry["entry_sha256"], key)
-    for stale in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):  # a posting killed mid-write (we hold the lock)
+    for stale in temporaries(Path(path).parent, Path(path).name):  # a posting killed mid-write (we hold the lock)
         stale.unlink(missing_ok=True)
     atomic_write_text(path, json.dumps({**ledger, "entries": entries + [entry]}, indent=2, sort_keys=True) + "\n")

@@ -27,13 +27,11 @@ import os
 import shutil
 from pathlib import Path
 
+from attribcli.audit.manifest import REPORTS, RUN_FORMAT, VALUATIONS
 from attribcli.errors import AttribError
-from attribcli.files import atomic_write_bytes, atomic_write_text, locked, sha256_file
+from attribcli.files import atomic_write_bytes, atomic_write_text, is_temporary, locked, sha256_file
 
 MANIFEST = "manifest.json"
-REPORTS = "reports"
-VALUATIONS = "valuations"
-RUN_FORMAT = "attrib-run-v1"
 JOURNAL = ".replacing"
 OLD = ".replaced"
 
@@ -58,7 +56,7 @@ def require_run(final: Path) -> None:
     for p in sorted(final.rglob("*")):
         rel = p.relative_to(final)
         if p.is_dir() or rel.parts[0] in (REPORTS, VALUATIONS) or rel.as_posix() in recorded | {MANIFEST} \
-                or (p.name.startswith(".") and p.name.endswith(".tmp")):  # an atomic write a kill interrupted
+                or is_temporary(p):  # an atomic write a kill interrupted
             continue
         raise AttribError(f"the run holds {rel.as_posix()}, which attrib did not write", file=str(final),
                           field="run_dir", fix="move that file out of the run first (reports/ is kept), or "

@@ -17,7 +17,7 @@ from attribcli.audit.manifest import REPORTS
 from attribcli.config import Config
 from attribcli.data import duplicates
 from attribcli.errors import AttribError
-from attribcli.files import atomic_write_text
+from attribcli.files import atomic_write_text, temporaries
 from attribcli.rights.ownership import rights_rows
 from attribcli.training import replace
 from attribcli.training.prepare import Prepared
@@ -165,6 +165,6 @@ def drop_leftovers(part: Path) -> None:
 def drop_temporaries(folder: Path) -> None:
     """The ``.NAME.XXXXXXXX.tmp`` files ``files.atomic_write_bytes`` leaves when killed before its rename,
     under a folder only this run writes (its ``.partial``), never under ``reports/``."""
-    for p in Path(folder).rglob(".*.tmp"):
-        if p.is_file() and REPORTS not in p.relative_to(folder).parts:
+    for p in temporaries(folder, recursive=True):
+        if REPORTS not in p.relative_to(folder).parts:
             p.unlink(missing_ok=True)
