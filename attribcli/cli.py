@@ -41,6 +41,7 @@ def main():
     """Pay the people whose data trained a generative model.
 
     \b
+    attrib plan CONFIG           predict a step's memory and time, and whether it fits
     attrib train CONFIG          fine-tune and track In-Run Data Shapley values
     attrib generate RUN ...      complete prompts with the fine-tuned model
     attrib replay RUN ...        value generations that arrive after training, exactly
@@ -100,6 +101,33 @@ def train(config, run_dir, resume, overwrite, nproc):
         stderr_log(f"generated completions valued in {valuation}")
     if nproc == 1 or cfg.data.generation_prompts is not None:
         stderr_log(_next_payout(out))
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Plan for this device (default: the config's).")
+@click.option("--memory", help="Memory the device has, e.g. 80GB (default: this machine's, or the CUDA device's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (bytes and seconds).")
+@_user_errors
+def plan(config, device, memory, as_json):
+    """Predict one step's peak memory and time, plain and tracked, the route of each layer, and whether it fits.
+
+    Nothing is trained: the config's inputs are checked as `attrib train` checks them (its token cache is written,
+    for train to reuse), then one training sample and one generation run forward and backward as a probe.
+    Exits 1 when the tracked step does not fit."""
+    import json
+
+    from attribcli.config import load_config
+    from attribcli.training.plan import make_plan, parse_memory, render
+    from attribcli.training.prepare import prepare
+
+    cfg = load_config(config)
+    limit = parse_memory(memory) if memory is not None else None
+    prep = prepare(cfg)
+    result = make_plan(prep, device=device, memory=limit)
+    click.echo(json.dumps(result.as_dict(), indent=1) if as_json else render(result))
+    if not result.fits:
+        sys.exit(1)
 
 
 def _next_payout(run: Path, valuation: str | None = None) -> str:

@@ -9,7 +9,10 @@
 # 3. the side-by-side benchmark (plain, GhostSuite if --ghostsuite names a checkout, Opacus if importable,
 #    attrib with 1 and 8 generations) on a 12 x 768 GPT-2 (GPT-2 small's shape) on CUDA;
 # 4. a small AdamW run (path rule) trained on the device and replayed there, checked step by step;
-# 5. the scaling in generations: order 1 with 1, 8 and 32 generations at the same width.
+# 5. the scaling in generations: order 1 with 1, 8 and 32 generations at the same width;
+# 6. real size (issue 30): GPT-2 124M (transformers' GPT2Config(), random weights) under AdamW, full fine-tuning
+#    and LoRA rank 16, context 1024, 8 and 64 generations: plain, plain + generations, order 1 and the path rule,
+#    seconds per step and peak memory, with attrib plan's prediction beside each (benchmarks/real_size.py).
 #
 # Writes one Markdown file (default: gpu-figures.md) naming the device, torch and CUDA versions, the date
 # and every command with its output, to be pasted into benchmarks/RESULTS.md. Every step runs even when
@@ -40,11 +43,13 @@ if [ $DRY = 1 ]; then
   THR="--synthetic 16x32 --batch-size 2 --steps 1 --generations 2"
   SBS="--dry-run"
   GENS="2"
+  REAL="--model gpt2-tiny --context 64 --generations 2 --steps 1"
 else
   DEV=cuda
   THR="--synthetic 1024x768 --batch-size 8 --steps 5"
   SBS="--device cuda --layers 12 --width 768 --heads 12 --vocab 50257 --seq 512 --batch 16 --steps 5 --repeat 1"
   GENS="1 8 32"
+  REAL="--model gpt2-124m --context 1024 --generations 8 64 --steps 3"
 fi
 [ -n "$GHOST" ] && SBS="$SBS --ghostsuite $GHOST"
 tmp=$(mktemp)
@@ -92,6 +97,9 @@ for g in $GENS; do
   step "Scaling in generations: $g" $PY benchmarks/throughput.py --device $DEV ${THR/--generations 2/} --generations $g \
     --order 1 --no-path --tax
 done
+real=$(mktemp -d)
+step "Real size under AdamW: GPT-2 124M, full and LoRA" $PY benchmarks/real_size.py --device $DEV --work "$real" $REAL
+rm -rf "$real"
 echo >> "$OUTFILE"
 echo "Total: $(( $(date +%s) - start )) s." >> "$OUTFILE"
 echo "figures written to $OUTFILE" >&2

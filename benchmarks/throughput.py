@@ -111,6 +111,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
 
     half = torch.bfloat16 if precision == "bf16" else None
     opened = None
+    nodes: list[float] = []  # path rule: the mean nodes per generation of each closed step
 
     def step(b, i=None):
         nonlocal opened
@@ -118,6 +119,8 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             done, opened = path_step(model, tracker, opt, rule, [b], targets, losses=sequence_losses, opened=opened,
                                      close=i is None or i == steps - 1, tag=i, autocast=half)
             for r in done:
+                if r.tag is not None and r.nodes is not None:
+                    nodes.append(float(np.mean(r.nodes)))
                 if values is not None and r.tag is not None:
                     rows = min(B, corpus - r.tag * B)
                     values[r.tag * B:r.tag * B + rows] += r.first[:rows]
@@ -152,7 +155,9 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     return {"mode": mode, "steps": steps, "seconds": secs, "samples_per_s": steps * B / secs,
             "peak_bytes": peak, "tokens_per_sample": int(batches[1][0].shape[1]),
             "generations": n_generations, "threads": torch.get_num_threads(), "batch": B,
-            "corpus": corpus, "precision": precision}
+            "corpus": corpus, "precision": precision, "nodes": float(np.mean(nodes)) if nodes else None,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "trained": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
 
 def run_child(a, mode: str, size: str | None = None, corpus: int | None = None) -> dict:

@@ -19,6 +19,7 @@ target while the target's captures exist.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,20 +52,25 @@ class UpdateRule:
                                      weight_decay=t.weight_decay)
         return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
-    def scale(self, optimizer: torch.optim.Optimizer) -> dict[str, float | torch.Tensor]:
-        """``K`` per parameter name for the step about to be taken (gradients must be in ``.grad``)."""
-        out: dict[str, float | torch.Tensor] = {}
+    def scale(self, optimizer: torch.optim.Optimizer) -> "dict[str, float] | AdamScale":
+        """``K`` per parameter name for the step about to be taken (gradients must be in ``.grad``). Under
+        AdamW a lazy mapping: each parameter's ``K`` is formed when read, so a whole-model copy is never held."""
+        if self.name == "adamw":
+            return AdamScale(optimizer, taken=False)
         names = optimizer.param_names
-        for group in optimizer.param_groups:
-            lr = group["lr"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if self.name == "sgd":
-                    out[names[p]] = lr
-                    continue
-                out[names[p]] = adamw_scale(p.grad, optimizer.state.get(p, {}), lr, *group["betas"], group["eps"])
-        return out
+        return {names[p]: group["lr"] for group in optimizer.param_groups for p in group["params"]
+                if p.grad is not None}
+
+    def scale_taken(self, optimizer: torch.optim.Optimizer, before: "dict[str, float] | AdamScale"):
+        """``K`` of the step just taken, for reading after ``optimizer.step()`` until the next one (the path
+        rule's end point): under AdamW re-formed from the second moment the step left in the optimizer's state
+        (``before``: the mapping ``scale`` gave before the step, for its learning rates); SGD's numbers as they were."""
+        return AdamScale(optimizer, taken=True, lrs=before.lrs) if isinstance(before, AdamScale) else before
+
+    def carry(self, optimizer: torch.optim.Optimizer) -> "Carry":
+        """The carry ``c`` of the step about to be taken, per parameter name, formed when read from the
+        optimizer's state (empty without a carry): ``Δw = K ⊙ g + c``."""
+        return Carry(optimizer, self.name) if self.has_carry else Carry(None, self.name)
 
 
     def split(self, optimizer: torch.optim.Optimizer) -> tuple[float, dict[str, torch.Tensor] | None]:
@@ -86,6 +92,103 @@ class UpdateRule:
                 step = float(state["step"]) + 1 if "step" in state else 1.0
                 pre[names[p]] = 1.0 / (_v_hat(p.grad, state, b2, step).sqrt() + group["eps"])
         return float(group["lr"]) * (1 - b1) / (1 - b1 ** step), pre
+
+
+class PerParameter(Mapping):
+    """Parameter name → tensor, formed when read: a whole-model copy is never held. ``part(name, index)`` forms
+    ``self[name][index]`` from that part of the inputs only (the stream reads a large layer in slices of rows)."""
+
+    _params: dict
+
+    def part(self, name: str, index) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.part(name, ...)
+
+    def __contains__(self, name) -> bool:  # Mapping's own would form the tensor to answer
+        return name in self._params
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+
+class AdamScale(PerParameter):
+    """AdamW's ``K`` per parameter name, formed when read (one parameter's worth of memory at a time).
+
+    ``taken=False``: the step about to be taken, from the state and this step's gradient in ``.grad``;
+    ``taken=True``: the step last taken, from the second moment it left in the state (valid until the next
+    step: reading it later raises). The two agree up to the rounding of the state's own update."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, taken: bool, lrs: dict | None = None):
+        names = optimizer.param_names
+        self._optimizer, self.taken = optimizer, taken
+        self._params: dict[str, tuple] = {}
+        self.lrs = dict(lrs or {})
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None and not taken or p not in optimizer.state and taken:
+                    continue
+                name = names[p]
+                self.lrs.setdefault(name, group["lr"])
+                state = optimizer.state.get(p, {})
+                step = float(state["step"]) if "step" in state else 0.0
+                self._params[name] = (p, group, step)
+
+    def part(self, name: str, index) -> torch.Tensor:
+        """``self[name][index]``, formed from that part of the gradient and the state only."""
+        p, group, step = self._params[name]
+        state = {k: v[index] if isinstance(v, torch.Tensor) and v.dim() else v
+                 for k, v in self._optimizer.state.get(p, {}).items()}
+        b1, b2 = group["betas"]
+        if not self.taken:
+            return adamw_scale(p.grad[index], state, self.lrs[name], b1, b2, group["eps"])
+        if float(state["step"]) != step:
+            raise RuntimeError("the scale of a step was read after the optimizer took another one")
+        v_hat = state["exp_avg_sq"] / (1 - b2 ** step)
+        return (self.lrs[name] * (1 - b1) / (1 - b1 ** step)) / (v_hat.sqrt() + group["eps"])
+
+
+class Carry(PerParameter):
+    """The carry of the step about to be taken, per parameter name, formed when read (see ``UpdateRule.carry``):
+
+    - AdamW: ``c = lr λ w + lr b1 m_{t-1} / ((1 - b1^t)(√v̂_t + ε))``, the decoupled decay and the momentum of
+      earlier batches (torch.optim.AdamW's update less ``K ⊙ g``);
+    - SGD: ``c = lr (λ w + μ buf)``, the decay and the momentum buffer of earlier batches (none at the first step).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer | None, kind: str):
+        self._optimizer, self._kind, self._params = optimizer, kind, {}
+        if optimizer is None:
+            return
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._params[optimizer.param_names[p]] = (p, group)
+
+    def part(self, name: str, index) -> torch.Tensor:
+        """``self[name][index]``, formed from that part of the weights and the state only."""
+        p, group = self._params[name]
+        state = {k: v[index] if isinstance(v, torch.Tensor) and v.dim() else v
+                 for k, v in self._optimizer.state.get(p, {}).items()}
+        w = p.detach()[index]
+        lr, decay = group["lr"], group["weight_decay"]
+        if self._kind == "adamw":
+            b1, b2 = group["betas"]
+            step = float(state["step"]) + 1 if "step" in state else 1.0
+            out = lr * decay * w
+            if "exp_avg" in state:
+                denom = _v_hat(p.grad[index], state, b2, step).sqrt() + group["eps"]
+                out = out + (lr * b1 / (1 - b1 ** step)) * state["exp_avg"] / denom
+            return out
+        out = lr * decay * w
+        buf = state.get("momentum_buffer")
+        if buf is not None and group["momentum"]:
+            out = out + lr * group["momentum"] * buf
+        return out
 
 
 def _v_hat(g: torch.Tensor, state: dict, b2: float, step: float) -> torch.Tensor:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from attribcli.inrun.optim import UpdateRule
+from attribcli.inrun.optim import PerParameter, UpdateRule
 from attribcli.inrun.step import (
     Batch,
     Observer,
@@ -42,14 +42,12 @@ from attribcli.inrun.step import (
     Shard,
     StepResult,
     autocast_context,
-    carry_dots,
-    carry_from_grads,
     chunk_slices,
     forward_train,
-    grads_fit,
-    scaled_dots,
+    step_dots,
     target_pass,
 )
+from attribcli.inrun.stream import Job
 from attribcli.inrun.tracker import GhostTracker
 
 FLOOR_EPS = 64  # residuals within this many float epsilons of the loss are rounding, not quadrature error
@@ -57,16 +55,17 @@ FLOOR_EPS = 64  # residuals within this many float epsilons of the loss are roun
 
 @dataclass
 class OpenStep:
-    """A step taken whose end-point gradient is still to come."""
+    """A step taken whose end-point gradient is still to come. It holds one copy of the trained weights (``before``)
+    and no other parameter-sized state: its scale is re-formed from the optimizer's state (optim.AdamScale,
+    ``taken``) and its update ``Δ = before − the weights it reached`` per layer when read."""
 
     tag: object                  # the caller's label, returned with the step's result
     train: list                  # the step's training captures (tracker.take_train)
-    K: dict                      # its optimizer scale (optim.py)
+    K: dict                      # its optimizer scale (optim.py), readable until the next optimizer step
     start: np.ndarray            # [n, M] <u_z, ∇l_v(w_t)>
     carry_start: np.ndarray      # [M] <c, ∇l_v(w_t)>
-    carry_vec: dict              # c per parameter name ({} without a carry)
-    before: dict                 # w_t of every parameter
-    delta: dict                  # w_t − w_{t+1} of the trained parameters
+    has_carry: bool              # whether the step's update has a carry (else its carry is 0 at every node)
+    before: dict                 # w_t of every trained parameter
     loss_before: np.ndarray      # [M]
     train_loss: float
     routes: dict | None = None
@@ -98,20 +97,20 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
     train_loss, pending = forward_train(model, tracker, micro_batches, losses=losses, amp=amp, shard=shard,
                                         keep_graph=len(micro_batches) == 1 and len(chunks) == 1)
     names = tracker.param_names()
-    start, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), None, None
-    end = _Ends(opened, M)
-    # carries from the targets' gradients when they may be held (no forward-mode pass over the targets)
-    rows = len(range(M)[chunks[0]])  # targets in a chunk
-    carry_from = grads_fit(model, rows) and (rule.has_carry or bool(opened and opened.carry_vec))
+    start, carry_start, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), np.zeros(M), None, None
+    end = _Ends(opened, M, shard)
     for sl in chunks:
-        chunk = tuple(t[sl] for t in targets)
-        vl = target_pass(model, tracker, chunk, losses=losses, amp=amp, pending=pending)
+        vl = target_pass(model, tracker, tuple(t[sl] for t in targets), losses=losses, amp=amp, pending=pending)
         pending = None
         K = K if K is not None else rule.scale(optimizer)
-        grads = tracker.target_grads() if _needs_grads(K, opened) or carry_from else None
-        start[:, sl] = scaled_dots(tracker, K, names, grads=grads).cpu().numpy()
+        jobs = [Job(tracker.captured("train"), K)] + ([Job(opened.train, opened.K)] if opened else [])
+        vectors = ([rule.carry(optimizer)] if rule.has_carry else []) + end.vectors(model)
+        dots, carried = step_dots(tracker, jobs, vectors, names)
+        start[:, sl] = dots[0].cpu().numpy()
+        if rule.has_carry:
+            carry_start[sl] = carried.pop(0).cpu().numpy()
         if opened is not None:
-            end.add(sl, tracker, names, grads, model, chunk, losses)
+            end.add(sl, dots[1], carried)
         if want_routes and routes is None:
             routes = tracker.routes()
         v_losses[sl] = vl.detach().double().cpu().numpy()
@@ -121,17 +120,12 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
         closed.append(_close(opened, end, v_losses, model, tracker, names, targets, chunks, losses, amp,
                              settings, shard))
     params = dict(model.named_parameters())
-    summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
-    before = {nm: p.detach().clone() for nm, p in params.items()}
+    before = {nm: p.detach().clone() for nm, p in params.items() if p.grad is not None}
     if observe:
         observe(train, optimizer)
     optimizer.step()
-    delta = {nm: before[nm] - params[nm].detach() for nm in summed}
-    carry_vec = {nm: delta[nm] - summed[nm] for nm in summed} if rule.has_carry else {}
-    carry_start = carry_dots(model, carry_vec, before, targets, chunks, losses,
-                             grads if carry_from and len(chunks) == 1 else None, names)
-    current = OpenStep(tag, train, K, start, carry_start, carry_vec, before, delta, v_losses,
-                       train_loss, routes, eps=_eps(model, autocast))
+    current = OpenStep(tag, train, rule.scale_taken(optimizer, K), start, carry_start, rule.has_carry, before,
+                       v_losses, train_loss, routes, eps=_eps(model, autocast))
     tracker.clear()
     if not close:
         return closed, current
@@ -148,41 +142,56 @@ def close_open(opened: OpenStep, model, tracker: GhostTracker, targets: Batch, *
     chunks = chunk_slices(M, target_chunk)
     amp = autocast_context(targets[0].device.type, autocast)
     names = tracker.param_names()
-    end, v_losses = _end_pass(opened, model, tracker, names, targets, chunks, losses, amp)
+    end, v_losses = _end_pass(opened, model, tracker, names, targets, chunks, losses, amp, shard)
     result = _close(opened, end, v_losses, model, tracker, names, targets, chunks, losses, amp, settings, shard)
     tracker.clear()
     return result
 
 
-def _end_pass(o: OpenStep, model, tracker, names, targets, chunks, losses, amp) -> tuple["_Ends", np.ndarray]:
-    """A target pass at the current weights, dotted with the open step's samples and carry; with the losses."""
-    end, v_losses = _Ends(o, targets[0].shape[0]), np.zeros(targets[0].shape[0])
+def _end_pass(o: OpenStep, model, tracker, names, targets, chunks, losses, amp, shard,
+              reached: dict | None = None) -> tuple["_Ends", np.ndarray]:
+    """A target pass at the current weights, dotted with the open step's samples and carry; with the losses.
+    ``reached``: the weights the step reached, when the current ones are a node between (default: current)."""
+    end, v_losses = _Ends(o, targets[0].shape[0], shard, reached), np.zeros(targets[0].shape[0])
     for sl in chunks:
-        chunk = tuple(t[sl] for t in targets)
-        vl = target_pass(model, tracker, chunk, losses=losses, amp=amp)
-        grads = tracker.target_grads() if _needs_grads(o.K, None) or (o.carry_vec and grads_fit(model, vl.shape[0])) \
-            else None
-        end.add(sl, tracker, names, grads, model, chunk, losses)
+        vl = target_pass(model, tracker, tuple(t[sl] for t in targets), losses=losses, amp=amp)
+        dots, carried = step_dots(tracker, [Job(o.train, o.K)], end.vectors(model), names)
+        end.add(sl, dots[0], carried)
         v_losses[sl] = vl.detach().double().cpu().numpy()
     return end, v_losses
 
 
 class _Ends:
-    """The open step's dots at its end point, filled chunk by chunk from the current target captures."""
+    """The open step's dots at a later point (its end, or a node), filled chunk by chunk. Its carry there is
+    ``<Δ, ∇l_v> − Σ_z <u_z, ∇l_v>`` (``Δ = Σ_z u_z + c``), with ``Δ`` read per layer from the weights before the
+    step and the ones it reached: no carry vector is kept between steps."""
 
-    def __init__(self, opened: OpenStep | None, M: int):
-        self.opened = opened
+    def __init__(self, opened: OpenStep | None, M: int, shard: Shard | None, reached: dict | None = None):
+        self.opened, self.shard, self.reached = opened, shard, reached
         n = opened.start.shape[0] if opened else 0
         self.dots, self.carry = np.zeros((n, M)), np.zeros(M)
 
-    def add(self, sl, tracker, names, grads, model, chunk, losses) -> None:
-        o = self.opened
-        self.dots[:, sl] = scaled_dots(tracker, o.K, names, train=o.train, grads=grads).cpu().numpy()
-        if o.carry_vec and grads is not None:  # the chunk's gradients at the end point: the carry from them
-            self.carry[sl] = carry_from_grads(o.carry_vec, grads, names, len(self.carry[sl]))
-        elif o.carry_vec:
-            at = {nm: p.detach() for nm, p in model.named_parameters()}
-            self.carry[sl] = carry_dots(model, o.carry_vec, at, chunk, [slice(None)], losses)
+    def vectors(self, model) -> list:
+        """``[Δ]`` when the open step has a carry (the stream dots it with the targets' gradients), else []."""
+        if self.opened is None or not self.opened.has_carry:
+            return []
+        reached = self.reached if self.reached is not None else {nm: p.detach() for nm, p in model.named_parameters()}
+        return [_Update(self.opened.before, reached)]
+
+    def add(self, sl, dots: torch.Tensor, carried: list) -> None:
+        self.dots[:, sl] = dots.cpu().numpy()
+        if carried:
+            self.carry[sl] = carried[0].cpu().numpy() - _total(self.dots[:, sl], 0.0, self.shard)
+
+
+class _Update(PerParameter):
+    """``Δ = before − reached`` per trained parameter name, formed when read."""
+
+    def __init__(self, before: dict, reached: dict):
+        self._params, self._reached = before, reached
+
+    def part(self, name: str, index) -> torch.Tensor:
+        return self._params[name][index] - self._reached[name][index]
 
 
 def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, names, targets, chunks, losses, amp,
@@ -208,7 +217,7 @@ def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, name
         if not need.any():
             break
         for k in range(1, 2 ** level, 2):  # the new nodes: odd multiples of 2^-level
-            d, c = _node(o, k / 2 ** level, model, tracker, names, targets, chunks, losses, amp)
+            d, c = _node(o, k / 2 ** level, model, tracker, names, targets, chunks, losses, amp, shard)
             inner += d
             inner_carry += c
         h = 1.0 / 2 ** level
@@ -222,15 +231,15 @@ def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, name
                       loss_after=loss_after)
 
 
-def _node(o: OpenStep, alpha: float, model, tracker, names, targets, chunks, losses, amp):
+def _node(o: OpenStep, alpha: float, model, tracker, names, targets, chunks, losses, amp, shard):
     """Dots of the open step's samples (and carry) with the targets' gradients at ``w(α) = w_t − α Δ_t``."""
     params = dict(model.named_parameters())
-    here = {nm: params[nm].detach().clone() for nm in o.delta}
+    here = {nm: params[nm].detach().clone() for nm in o.before}
     try:
         with torch.no_grad():
-            for nm in o.delta:
-                params[nm].copy_(o.before[nm] - alpha * o.delta[nm])
-        end, _ = _end_pass(o, model, tracker, names, targets, chunks, losses, amp)
+            for nm in o.before:
+                params[nm].copy_(o.before[nm] - alpha * (o.before[nm] - here[nm]))
+        end, _ = _end_pass(o, model, tracker, names, targets, chunks, losses, amp, shard, reached=here)
     finally:
         with torch.no_grad():
             for nm, w in here.items():
@@ -245,12 +254,6 @@ def _total(values: np.ndarray, carry: np.ndarray, shard: Shard | None) -> np.nda
         device = next(shard.forward.parameters()).device
         local = shard.group.all_reduce(torch.from_numpy(local).to(device)).cpu().numpy() / shard.group.world
     return local + carry
-
-
-def _needs_grads(K: dict, opened: OpenStep | None) -> bool:
-    """Form the targets' gradients once when either scale is per element (AdamW)."""
-    return any(isinstance(v, torch.Tensor) for v in K.values()) or (
-        opened is not None and any(isinstance(v, torch.Tensor) for v in opened.K.values()))
 
 
 def _eps(model, autocast: torch.dtype | None) -> float:

@@ -99,9 +99,10 @@ class LinearRule(LayerRule):
 
     - ``ghost``: ``<b_x b_yᵀ, a_x a_yᵀ>_F``, two token Gram matrices: N·M·T·S·(d_in+d_out);
     - ``materialize``: form the N per-sample gradients (N·T·d_in·d_out) and the M target gradients, then one
-      [N, M] product (N·M·d_in·d_out): cheapest for long sequences; memory N·d_in·d_out;
-    - ``project``: form only the M target gradients ``G_y`` and project each sample on them,
-      ``Σ_t b_x,tᵀ G_y a_x,t`` (N·M·T·d_in·d_out): the fallback when materializing would not fit.
+      [N, M] product (N·M·d_in·d_out): cheapest for long sequences; the samples are formed in chunks that fit
+      ``MATERIALIZE_MAX_ELEMENTS`` (a 50257 x 768 head: one sample at a time), so memory stays bounded;
+    - ``project`` (only when asked for): form only the M target gradients ``G_y`` and project each sample on
+      them, ``Σ_t b_x,tᵀ G_y a_x,t`` (N·M·T·d_in·d_out): never cheaper than chunked materializing for M > 1.
 
     The bias gradient ``Σ_t b_t`` is d_out numbers per sample and is formed directly."""
 
@@ -112,8 +113,6 @@ class LinearRule(LayerRule):
     def choose(N: int, T: int, M: int, S: int, d_in: int, d_out: int) -> str:
         ghost = N * M * T * S * (d_in + d_out)
         materialize = N * T * d_in * d_out + M * S * d_in * d_out + N * M * d_in * d_out
-        if N * d_in * d_out > MATERIALIZE_MAX_ELEMENTS:
-            return "ghost" if ghost <= N * M * T * d_in * d_out else "project"
         return "ghost" if ghost < materialize else "materialize"
 
     @staticmethod
@@ -199,11 +198,15 @@ class LinearRule(LayerRule):
             M, d_out = W.shape[0], W.shape[1]
             if per_sample is not None:
                 route = "materialize"
-            route = route or ("project" if N * d_in * d_out > MATERIALIZE_MAX_ELEMENTS else "materialize")
-            if route == "materialize":
-                if per_sample is None:
-                    per_sample = self.per_sample_weight_grads(a_x, b_x)
-                out = per_sample.reshape(N, -1) @ W.reshape(M, -1).T  # [N, d_out·d_in] x [d_out·d_in, M]
+            route = route or "materialize"
+            if route == "materialize":  # in chunks of samples whose gradients fit the budget (all at once when small)
+                flat = W.reshape(M, -1).T
+                if per_sample is not None:
+                    out = per_sample.reshape(N, -1) @ flat  # [N, d_out·d_in] x [d_out·d_in, M]
+                else:
+                    step = max(1, MATERIALIZE_MAX_ELEMENTS // (d_in * d_out))
+                    out = torch.cat([self.per_sample_weight_grads(a_x[i:i + step], b_x[i:i + step]).reshape(
+                        min(step, N - i), -1) @ flat for i in range(0, N, step)])
             else:  # project: one target at a time keeps the intermediate at [N·T, d_out]
                 a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, d_out)
                 out = torch.stack([((a_flat @ W[j].T) * b_flat).view(N, -1).sum(1) for j in range(M)], dim=1)
@@ -284,6 +287,22 @@ class EmbeddingRule(LayerRule):
         b = EmbeddingRule._unpadded(module, ids, b)
         R, C = mats["weight"]  # row id_t of R's columns is R applied to the one-hot row of the gradient
         return {"weight": outer_projection(R.T.to(b.dtype)[ids], b, (None, C))}
+
+    def scaled_dots(self, module, a_x, b_x, a_y, b_y, K) -> torch.Tensor:
+        """``[N, M]`` = ``<K ⊙ g_x, g_y>`` for a per-element scale ``K`` (``[V, d]`` or a number): the targets'
+        gradients formed at the rows the samples use only (``[M, K, d]``, K ≤ N·T), never V-sized."""
+        ids, b = flatten_tokens(a_x, 0), flatten_tokens(b_x, 1)
+        rows = torch.unique(ids)
+        G = self._at_rows(module, flatten_tokens(a_y, 0), flatten_tokens(b_y, 1), rows)
+        D = (K[rows] if isinstance(K, torch.Tensor) else K) * G
+        dtype = torch.promote_types(b.dtype, D.dtype)
+        return self._row_dots(module, ids, b.to(dtype), rows, D.reshape(D.shape[0], -1).to(dtype))
+
+    def vector_dots(self, module, a_y, b_y, C: torch.Tensor) -> torch.Tensor:
+        """``[M]`` = ``<C, g_y>`` for one ``[V, d]`` vector: ``Σ_s <C[id_s], b_s>``."""
+        ids, b = flatten_tokens(a_y, 0), flatten_tokens(b_y, 1)
+        b = EmbeddingRule._unpadded(module, ids, b)
+        return (C[ids].to(b.dtype) * b).sum((1, 2))
 
     def direction_dots(self, module, a_x, b_x, D):
         """The directions read at the ids the samples use only (``[M, K, d]``, K ≤ N·T), then one product."""

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attribcli.inrun.optim import UpdateRule
-from attribcli.inrun.tracker import SHARED_MAX_ELEMENTS, GhostTracker, loss_jvp
+from attribcli.inrun.optim import AdamScale, UpdateRule
+from attribcli.inrun.stream import Job, streamed_dots
+from attribcli.inrun.tracker import GhostTracker
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, next-token targets, loss mask
 # The task's loss: (model outputs, targets, mask) -> one loss per sequence, ``[B]``. The engine knows no
@@ -75,30 +76,31 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
     train_loss, pending = forward_train(model, tracker, micro_batches, losses=losses, amp=amp, shard=shard,
                                         keep_graph=combined)
     names = tracker.param_names()
-    first, v_losses, K, routes, grads = np.zeros((n, M)), np.zeros(M), None, None, None
-    # the carry from the targets' gradients, formed anyway under AdamW: no forward-mode pass over them
-    carry_from = rule.has_carry and len(chunks) == 1 and grads_fit(model, M)
+    first, carry, v_losses, K, routes = np.zeros((n, M)), np.zeros(M), np.zeros(M), None, None
     for sl in chunks:
         vl = target_pass(model, tracker, tuple(t[sl] for t in targets), losses=losses, amp=amp, pending=pending)
         pending = None
         K = K if K is not None else rule.scale(optimizer)
-        grads = tracker.target_grads() if carry_from or _scalar(K) is None else None
-        first[:, sl] = scaled_dots(tracker, K, names, grads=grads).cpu().numpy()
+        vectors = [rule.carry(optimizer)] if rule.has_carry else []
+        dots, carried = step_dots(tracker, [Job(tracker.captured("train"), K)], vectors, names)
+        first[:, sl] = dots[0].cpu().numpy()
+        if carried:
+            carry[sl] = carried[0].cpu().numpy()
         if want_routes and routes is None:
             routes = tracker.routes()  # from the first chunk's captures; later chunks must not erase it
         v_losses[sl] = vl.detach().double().cpu().numpy()
     params = dict(model.named_parameters())
-    later = rule.has_carry or order == 2  # the step's own update and the weights before it are needed after it
-    summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None} if later else {}
-    before = {nm: p.detach().clone() for nm, p in params.items()} if later else None
+    second = None
+    if order == 2:  # the step's own update, its carry and the weights before it are needed after it
+        K = dict(K)  # the scale of this step, before the optimizer's state moves on
+        summed = {nm: K[nm] * p.grad for nm, p in params.items() if p.grad is not None}
+        before = {nm: p.detach().clone() for nm, p in params.items()}
     if observe:
         observe(tracker.captured("train"), optimizer)
     optimizer.step()
-    carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
-        if rule.has_carry else {}
-    carry = carry_dots(model, carry_vec, before, targets, chunks, losses, grads if carry_from else None, names)
-    second = None
     if order == 2:
+        carry_vec = {nm: before[nm] - p.detach() - summed[nm] for nm, p in params.items() if nm in summed} \
+            if rule.has_carry else {}
         direction = {nm: carry_vec.get(nm, 0) + 0.5 * summed[nm] for nm in summed}
         second = np.zeros((n, M))
         for sl in chunks:
@@ -147,40 +149,6 @@ def target_pass(model, tracker: GhostTracker, targets: Batch, *, losses: Sequenc
     return vl
 
 
-def carry_dots(model, carry_vec: dict, at: dict, targets: Batch, chunks: list[slice],
-               losses: SequenceLosses, grads: dict | None = None, names: dict | None = None) -> np.ndarray:
-    """``[M]`` the carry's first-order effect ``<c, ∇l_v(at)>`` on each target (zeros without a carry): from
-    ``grads``, the targets' gradients at ``at`` when already formed (``tracker.target_grads()``, every target,
-    with the tracker's ``names``), else one forward-mode pass per chunk."""
-    out = np.zeros(targets[0].shape[0])
-    if carry_vec and grads is not None:
-        return carry_from_grads(carry_vec, grads, names, len(out))
-    if carry_vec:
-        for sl in chunks:
-            out[sl] = loss_jvp(model, lambda fwd, x, y, m: losses(fwd(x), y, m), tuple(t[sl] for t in targets),
-                               carry_vec, at).double().cpu().numpy()
-    return out
-
-
-def carry_from_grads(carry_vec: dict, grads: dict, names: dict, M: int) -> np.ndarray:
-    """``[M]`` ``<c, ∇l_v>`` summed over the parameters, from the M targets' per-layer gradients (a tied weight
-    once)."""
-    total, seen = None, set()
-    for (layer, attr), name in names.items():
-        g = grads.get(layer, {}).get(attr)
-        if g is None or name in seen or name not in carry_vec:
-            continue
-        seen.add(name)
-        d = g.reshape(g.shape[0], -1).double() @ carry_vec[name].reshape(-1).double()
-        total = d if total is None else total + d
-    return np.zeros(M) if total is None else total.cpu().numpy()
-
-
-def grads_fit(model, M: int) -> bool:
-    """Whether every target's gradient (M x the trainable parameters) may be held at once."""
-    return M * sum(p.numel() for p in model.parameters() if p.requires_grad) <= SHARED_MAX_ELEMENTS
-
-
 def autocast_context(device: str, dtype: torch.dtype | None):
     """Mixed precision for the forward passes only; captures are upcast, values are float64."""
     return (lambda: torch.autocast(device, dtype=dtype)) if dtype else nullcontext
@@ -216,15 +184,23 @@ def forward_train(model, tracker: GhostTracker, micro_batches: list[Batch], *, l
     return train_loss, pending
 
 
-def scaled_dots(tracker: GhostTracker, K: dict, names: dict, train=None, grads: dict | None = None) -> torch.Tensor:
-    """``[N, M]`` = ``<K ⊙ ∇(l_z / B), ∇l_v>`` from the current target captures (``train``: an earlier step's
-    captures; ``grads``: the targets' gradients when already formed). One scale for every parameter uses
-    the pair dot products; otherwise each target's gradient is scaled by K and dotted."""
-    scalar = _scalar(K)
-    if scalar is not None:
-        return tracker.dots(train=train) * scalar
-    return tracker.direction_dots(_scaled(grads if grads is not None else tracker.target_grads(), K, names),
-                                  train=train)
+def step_dots(tracker: GhostTracker, jobs: list[Job], vectors: list, names: dict) -> tuple[list, list]:
+    """``([n_j, M] per job, [M] per vector)`` from the current target captures: ``<K_j ⊙ ∇(l_z / B), ∇l_v>`` for
+    each job's samples and ``<c, ∇l_v>`` for each vector. A job whose scale is one number for every parameter
+    uses the per-layer pair dot products (ghost or materialized); per-element scales (AdamW) and the vectors
+    go through the layer-by-layer stream (stream.py), which never holds more than one layer's target gradients."""
+    out: list = [None] * len(jobs)
+    for j, job in enumerate(jobs):
+        scalar = _scalar(job.K)
+        if scalar is not None:
+            out[j] = tracker.dots(train=job.train) * scalar
+    rest = [j for j in range(len(jobs)) if out[j] is None]
+    if not rest and not vectors:
+        return out, []
+    dots, carried = streamed_dots(tracker, [jobs[j] for j in rest], vectors, names)
+    for j, d in zip(rest, dots):
+        out[j] = d
+    return out, carried
 
 
 def no_sync(ddp) -> object:
@@ -232,9 +208,11 @@ def no_sync(ddp) -> object:
     return ddp.no_sync() if hasattr(ddp, "no_sync") else nullcontext()
 
 
-def _scalar(K: dict) -> float | None:
+def _scalar(K) -> float | None:
     """The common scale when K is one number for every parameter (SGD with one learning rate): then the
     per-layer pair dot products (ghost or materialized) apply directly, with no per-target direction."""
+    if isinstance(K, AdamScale):
+        return None
     values = set(K.values()) if not any(isinstance(v, torch.Tensor) for v in K.values()) else set()
     return values.pop() if len(values) == 1 else None
 

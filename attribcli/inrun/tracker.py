@@ -237,6 +237,47 @@ class GhostTracker:
                 out[name] = _merge(out.get(name), rule_for(module).target_grads(module, y["a"], y["b"]))
         return self._tied_total(out)
 
+    def units(self) -> list[tuple[str, ...]]:
+        """The tracked layers grouped by the weights they share: one layer each, a tied embedding with its
+        head as one unit (a tied weight's gradient is the sum of both uses: its direction is formed for both)."""
+        tied = {n: tie[:2] for tie in self.ties for n in tie[:2]}
+        out, seen = [], set()
+        for name, _ in self.layers:
+            unit = tied.get(name, (name,))
+            if unit not in seen:
+                seen.add(unit)
+                out.append(unit)
+        return out
+
+    def unit_size(self, unit: tuple[str, ...]) -> int:
+        """Trainable numbers of a unit's layers (a tied weight once)."""
+        params = {id(p): p.numel() for n in unit for p in self._modules[n].parameters(recurse=False) if p.requires_grad}
+        return sum(params.values())
+
+    def target_count(self) -> int:
+        """M: the targets of the current target captures."""
+        for slots in self._target.values():
+            for y in slots:
+                return y["a"].shape[0]
+        raise RuntimeError("nothing captured: run the target pass first")
+
+    def unit_target_grads(self, unit: tuple[str, ...], rows: slice) -> dict[str, dict[str, torch.Tensor]]:
+        """``{layer: {param: [m, *shape]}}``: the gradients of targets ``rows`` for one unit's layers only."""
+        out: dict[str, dict[str, torch.Tensor]] = {}
+        for name in unit:
+            module = self._modules[name]
+            for y in self._target.get(name, []):
+                _has_grad(name, y, y)
+                out[name] = _merge(out.get(name), rule_for(module).target_grads(module, y["a"][rows], y["b"][rows]))
+        return self._tied_total(out)
+
+    def target_slots(self, name: str) -> list[dict]:
+        """The current target captures of one layer (one slot per call)."""
+        return self._target.get(name, [])
+
+    def module(self, name: str) -> nn.Module:
+        return self._modules[name]
+
     def _tied_total(self, D: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
         """Per-target direction of a tied weight = the sum of its two uses' parts, seen by both layers."""
         for emb, head, _ in self.ties:

@@ -33,6 +33,7 @@ from attribcli.progress import Progress
 from attribcli.training.distributed import Group, wrap
 from attribcli.training.finish import finish
 from attribcli.training.index import IndexWriter
+from attribcli.training.plan import refuse_if_it_cannot_fit
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.replace import swap_in
 from attribcli.training.rundir import CHECKPOINT, partial_dir
@@ -52,6 +53,8 @@ def train(config: Config, *, resume: bool = False, overwrite: bool = False, log=
     if not group.main:
         group.barrier()  # process 0 tokenizes the corpus into the cache first; the others then reuse it
     prep = prepare(config)  # raises AttribError before anything is written (on every process alike)
+    if not group.active:  # one process: a step that cannot fit is refused before its first allocation
+        refuse_if_it_cannot_fit(prep)
     if group.main:
         group.barrier()
     final, part = config.run_dir, partial_dir(config.run_dir)

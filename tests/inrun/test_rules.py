@@ -62,9 +62,22 @@ def test_linear_routes_agree_on_many_targets():
 def test_route_choice_follows_cost():
     assert LinearRule.choose(N=16, T=16, M=8, S=16, d_in=768, d_out=3072) == "ghost"  # short sequences, wide layer
     assert LinearRule.choose(N=16, T=256, M=8, S=200, d_in=128, d_out=384) == "materialize"
-    assert LinearRule.choose(N=64, T=1024, M=8, S=1000, d_in=4096, d_out=4096) == "ghost"  # too big to form
-    assert LinearRule.choose(N=16, T=4096, M=2, S=4096, d_in=4096,
-                             d_out=4096) == "project"  # S > d_in·d_out/(d_in+d_out)
+    # too big to form for every sample at once: formed a chunk of samples at a time, still far cheaper than ghost
+    assert LinearRule.choose(N=64, T=1024, M=8, S=1000, d_in=4096, d_out=4096) == "materialize"
+    assert LinearRule.choose(N=16, T=4096, M=2, S=4096, d_in=4096, d_out=4096) == "materialize"
+
+
+def test_materializing_in_chunks_of_samples_gives_the_values_of_one_chunk(monkeypatch):
+    import attribcli.inrun.rules as rules_module
+
+    layer = torch.nn.Linear(4, 6).double()
+    a_x, b_x = torch.randn(5, 3, 4, dtype=torch.float64), torch.randn(5, 3, 6, dtype=torch.float64)
+    a_y, b_y = torch.randn(2, 2, 4, dtype=torch.float64), torch.randn(2, 2, 6, dtype=torch.float64)
+    D = LinearRule().target_grads(layer, a_y, b_y)
+    whole = LinearRule().direction_dots(layer, a_x, b_x, D, route="materialize")
+    monkeypatch.setattr(rules_module, "MATERIALIZE_MAX_ELEMENTS", 2 * 4 * 6)  # two samples' gradients at a time
+    torch.testing.assert_close(LinearRule().direction_dots(layer, a_x, b_x, D, route="materialize"), whole,
+                               rtol=1e-12, atol=1e-14)
 
 
 def _directions_check(layer, a_x, a_y, d_out):

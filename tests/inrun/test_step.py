@@ -111,34 +111,43 @@ def test_layers_beyond_the_kept_budget_still_value_and_step_right(monkeypatch):
     test_plain_step_reaches_the_tracked_steps_weights_bit_for_bit()
 
 
-def test_carry_from_the_targets_gradients_equals_the_forward_mode_pass(monkeypatch):
-    import attribcli.inrun.path as path_module
-    import attribcli.inrun.step as step_module
-    from attribcli.inrun.path import path_step
+def test_carry_from_the_stream_equals_the_forward_mode_pass_along_the_realised_carry():
+    """The carry is dotted with the targets' gradients layer by layer, from the optimizer's state before the step
+    (optim.Carry); a forward-mode pass along the carry the step realised (its update less K ⊙ g) agrees."""
+    from attribcli.inrun.tracker import loss_jvp
 
-    rule = update_rule(type("T", (), {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.01})())
-
-    def run(kind):
+    for kind in ("sgd", "adamw"):
+        t = type("T", (), {"optimizer": kind, "momentum": 0.9, "weight_decay": 0.01, "lr": 0.05, "beta1": 0.9,
+                           "beta2": 0.99, "eps": 1e-8})()
+        rule = update_rule(t)
         torch.manual_seed(0)
         model = GPT(CFG).double()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+        opt = rule.make(model.parameters(), t)
         attach_names(opt, model)
-        tracker, out, opened = GhostTracker(model), [], None
+        tracker = GhostTracker(model)
         for seed in range(3):
             train, target = _data(seed)
-            if kind == "taylor":
-                out.append(tracked_step(model, tracker, opt, rule, [train], target, losses=sequence_losses).carry)
-            else:
-                done, opened = path_step(model, tracker, opt, rule, [train], target, losses=sequence_losses,
-                                         opened=opened, close=seed == 2)
-                out += [r.carry for r in done]
-        return np.stack(out)
+            before = {n: p.detach().clone() for n, p in model.named_parameters()}
+            r = tracked_step(model, tracker, opt, rule, [train], target, losses=sequence_losses)
+            ref = copy.deepcopy(model)  # the batch gradient at the weights before the step
+            for p, w in zip(ref.parameters(), before.values()):
+                p.data.copy_(w)
+            ref.zero_grad()
+            sequence_losses(ref(train[0]), train[1], train[2]).mean().backward()
+            grads = {n: p.grad for n, p in ref.named_parameters()}
+            after = {n: p.detach() for n, p in model.named_parameters()}
+            carry = {n: before[n] - after[n] - _k(opt, model, kind, t, n, seed) * grads[n] for n in before}
+            want = loss_jvp(model, lambda fwd, x, y, m: sequence_losses(fwd(x), y, m), target, carry, before)
+            if seed:
+                assert np.abs(r.carry).max() > 0
+            np.testing.assert_allclose(r.carry, want.numpy(), rtol=1e-7, atol=1e-13, err_msg=kind)
 
-    for kind in ("taylor", "path"):
-        fast = run(kind)
-        monkeypatch.setattr(step_module, "grads_fit", lambda model, M: False)
-        monkeypatch.setattr(path_module, "grads_fit", lambda model, M: False)
-        slow = run(kind)
-        monkeypatch.undo()
-        assert np.abs(slow[1:]).max() > 0
-        np.testing.assert_allclose(fast, slow, rtol=1e-8, atol=1e-15, err_msg=kind)
+
+def _k(opt, model, kind, t, name, seed):
+    """K of step ``seed + 1`` for parameter ``name`` (optim.py's formula, from the state after that step)."""
+    if kind == "sgd":
+        return t.lr
+    p = dict(model.named_parameters())[name]
+    step = seed + 1
+    v_hat = opt.state[p]["exp_avg_sq"] / (1 - t.beta2 ** step)
+    return t.lr * (1 - t.beta1) / (1 - t.beta1 ** step) / (v_hat.sqrt() + t.eps)

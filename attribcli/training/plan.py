@@ -1,0 +1,267 @@
+"""attrib plan: a step's peak memory and time, predicted before anything trains, and whether it fits.
+
+The prediction is a sum of parts, each from the shapes or from a short probe:
+
+- from the shapes: the weights, their gradients and the optimizer's state (AdamW: two numbers per trained one),
+  the path rule's copy of the trained weights before each step, the per-sample gradients the tracker keeps for
+  the dot products (tracker.SHARED_MAX_ELEMENTS at most, twice under the path rule: the open step's and this
+  one's), one block of a layer's target gradients (stream.py) and one chunk of materialized per-sample gradients;
+- from the probe: one training sample and one generation, each forward and backward at the run's real lengths on
+  this machine, the bytes autograd saves for the backward pass (the activations) and the layer output gradients
+  the tracker captures, counted by hooks; a step's activations are these times the samples (or generations) in
+  it, because a transformer's activations grow linearly in the batch at a fixed length. The probe's seconds give
+  the time per step in the same way.
+
+benchmarks/real_size.py measures the prediction against real peaks (RESULTS.md). On a device the user names
+(``--device cuda --memory 80GB``) the same parts are summed; only the probe's time is this machine's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from attribcli.errors import AttribError
+from attribcli.inrun.rules import MATERIALIZE_MAX_ELEMENTS, LinearRule, rule_for
+from attribcli.inrun.stream import STREAM_MAX_ELEMENTS
+from attribcli.inrun.tracker import SHARED_MAX_ELEMENTS, GhostTracker
+from attribcli.model.gpt import gib, physical_memory, sequence_losses
+
+BASELINE_BYTES = 400 * 2**20  # a Python process with torch imported, before any model (measured: 0.35-0.45 GiB)
+
+
+@dataclass
+class Plan:
+    device: str
+    memory: int | None                  # bytes the step may use on that device (None: unknown)
+    trainable: int
+    frozen: int
+    plain: dict[str, int] = field(default_factory=dict)    # part -> bytes
+    tracked: dict[str, int] = field(default_factory=dict)  # the tracked step's further parts
+    seconds_plain: float = 0.0
+    seconds_tracked: float = 0.0
+    routes: dict[str, str] = field(default_factory=dict)   # layer -> how its dot products are taken
+    rule: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def plain_peak(self) -> int:
+        return sum(self.plain.values())
+
+    @property
+    def tracked_peak(self) -> int:
+        return self.plain_peak + sum(self.tracked.values())
+
+    @property
+    def fits(self) -> bool:
+        return self.memory is None or self.tracked_peak <= self.memory
+
+    def as_dict(self) -> dict:
+        return {"device": self.device, "memory": self.memory, "trainable": self.trainable, "frozen": self.frozen,
+                "rule": self.rule, "plain": self.plain, "tracked": self.tracked, "plain_peak": self.plain_peak,
+                "tracked_peak": self.tracked_peak, "seconds_plain": self.seconds_plain,
+                "seconds_tracked": self.seconds_tracked, "routes": self.routes, "fits": self.fits}
+
+
+def parse_memory(text: str, field_name: str = "--memory") -> int:
+    """``80GB``, ``24GiB``, ``512MB`` (decimal and binary units alike as powers of 1024, as device sheets mean)."""
+    units = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20, "MIB": 2**20,
+             "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40, "TIB": 2**40}
+    s = text.strip().upper().replace(" ", "")
+    number = s.rstrip("KMGTIB")
+    try:
+        value = float(number) * units[s[len(number):]]
+    except (ValueError, KeyError):
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise AttribError(f"{field_name} {text!r} is not an amount of memory", field=field_name,
+                          fix="write it like 80GB or 24GiB")
+    return int(value)
+
+
+def make_plan(prep, *, device: str | None = None, memory: int | None = None, probe: bool = True) -> Plan:
+    """The plan of the prepared run ``prep`` (training/prepare.py) on ``device`` with ``memory`` bytes."""
+    cfg, model = prep.config, prep.model
+    dev = device or prep.device.type
+    if memory is None:
+        memory = (torch.cuda.get_device_properties(0).total_memory if dev == "cuda" and torch.cuda.is_available()
+                  else physical_memory() if dev == "cpu" else None)
+    params = list(model.parameters())
+    size = params[0].element_size()
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    plan = Plan(dev, memory, trainable, sum(p.numel() for p in params) - trainable,
+                rule=cfg.attribution.rule if cfg.attribution.order == 1 or cfg.attribution.rule == "path"
+                else f"taylor, order {cfg.attribution.order}")
+    t = cfg.training
+    adam = t.optimizer == "adamw"
+    rows = min(t.micro_batch_size or t.batch_size, t.batch_size)
+    N = t.batch_size
+    M = len(prep.generations)
+    chunk = min(M, cfg.attribution.target_chunk or M)
+    T = int(prep.samples.length.max()) - 1
+    S = max((len(g.tokens(prep.tokenizer)[0]) for g in prep.generations), default=1) - 1
+    plan.plain = {"python and torch": BASELINE_BYTES if dev == "cpu" else 0,
+                  "weights": (plan.trainable + plan.frozen) * size,
+                  "gradients": trainable * size,
+                  "optimizer state": trainable * size * (2 if adam else (1 if t.momentum else 0))}
+    sample = _probe(model, T, prep.device) if probe else None
+    gen = _probe(model, S, prep.device) if probe and M else None
+    if sample:
+        plan.plain["activations"] = rows * sample.saved
+        plan.seconds_plain = N * sample.seconds + sample.optimizer_seconds(trainable)
+    tracker = GhostTracker(model)
+    try:
+        plan.routes = _routes(tracker, N, T, M, S, adam)
+        shareable = sum(math.prod(rule_for(m)._weight(m)[0].shape) for n, m in tracker._shareable
+                        if any(p.requires_grad for p in m.parameters(recurse=False)))
+        largest = max((tracker.unit_size(u) for u in tracker.units()), default=0)
+    finally:
+        tracker.close()
+    path = cfg.attribution.rule == "path"
+    if M:
+        kept = min(SHARED_MAX_ELEMENTS, rows * shareable) * size
+        if gen and sample:
+            plan.tracked["generations' activations"] = chunk * gen.saved
+            plan.tracked["captured output gradients"] = (N * sample.captured * (2 if path else 1)
+                                                         + chunk * gen.captured)
+            # the generations' forward and backward over frozen weights (about 2/3 of the probe's, which also formed
+            # weight gradients), and under AdamW their weight gradients again, a layer at a time (the other 1/3)
+            plan.seconds_tracked = plan.seconds_plain + M * gen.seconds * (1.0 if adam else 2 / 3)
+        plan.tracked["kept per-sample gradients"] = kept * (2 if path else 1)
+        if path:
+            plan.tracked["weights before the step (path rule)"] = trainable * size
+        if adam:
+            block = min(chunk * largest, max(STREAM_MAX_ELEMENTS, largest))
+            plan.tracked["one layer's target gradients, scaled (AdamW)"] = 2 * block * size
+            plan.tracked["per-sample gradients of one layer"] = min(MATERIALIZE_MAX_ELEMENTS, N * largest) * size
+    if memory is not None and not plan.fits:
+        plan.notes.append(f"does not fit: {gib(plan.tracked_peak)} predicted against {gib(memory)}")
+    return plan
+
+
+@dataclass
+class _Probe:
+    saved: int        # bytes autograd saves for the backward pass, one sequence
+    captured: int     # bytes of the tracked layers' output gradients, one sequence
+    seconds: float    # forward and backward of one sequence
+    step_rate: float  # optimizer seconds per trained parameter (AdamW step on this machine)
+
+    def optimizer_seconds(self, trainable: int) -> float:
+        return self.step_rate * trainable
+
+
+def _probe(model, length: int, device) -> _Probe | None:
+    """One sequence of ``length`` tokens forward and backward; the bytes saved and captured, the seconds."""
+    if length < 1:
+        return None
+    saved: dict[int, int] = {}
+    captured = 0
+
+    def pack(t):
+        try:
+            key = t.untyped_storage().data_ptr()
+            saved[key] = max(saved.get(key, 0), t.untyped_storage().nbytes())
+        except (RuntimeError, NotImplementedError):
+            pass
+        return t
+
+    def hook(module, inputs, output):
+        nonlocal captured
+        if isinstance(output, torch.Tensor) and any(p.requires_grad for p in module.parameters(recurse=False)):
+            captured += output.numel() * 4
+    handles = [m.register_forward_hook(hook) for m in model.modules() if rule_for(m) is not None]
+    x = torch.zeros(1, length, dtype=torch.long, device=device)
+    mask = torch.ones(1, length, dtype=torch.bool, device=device)
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):  # counts, and warms the kernels up
+            sequence_losses(model(x), x, mask).mean().backward()
+        for h in handles:
+            h.remove()
+        model.zero_grad(set_to_none=True)
+        start = time.perf_counter()
+        sequence_losses(model(x), x, mask).mean().backward()
+        seconds = time.perf_counter() - start
+    finally:
+        for h in handles:
+            h.remove()
+        model.zero_grad(set_to_none=True)
+    return _Probe(sum(saved.values()), captured, seconds, _optimizer_rate(device))
+
+
+def _optimizer_rate(device) -> float:
+    """Seconds per parameter of an AdamW step here (a 4M-parameter step, timed once after a warm-up)."""
+    p = torch.zeros(1 << 22, device=device, requires_grad=True)
+    p.grad = torch.ones_like(p)
+    opt = torch.optim.AdamW([p])
+    opt.step()
+    start = time.perf_counter()
+    opt.step()
+    return (time.perf_counter() - start) / p.numel()
+
+
+def _routes(tracker: GhostTracker, N: int, T: int, M: int, S: int, adam: bool) -> dict[str, str]:
+    """How each tracked layer's dot products will be taken at these shapes."""
+    out = {}
+    for name, module in tracker.layers:
+        rule = rule_for(module)
+        if adam:  # a per-element scale: each layer's target gradients, a block at a time (stream.py)
+            out[name] = "streamed, rows" if type(rule).__name__ == "EmbeddingRule" else "streamed"
+        elif isinstance(rule, LinearRule):
+            w, transposed = rule._weight(module)
+            d_out, d_in = (w.T if transposed else w).shape
+            out[name] = rule.choose(N, T, M, S, d_in, d_out) if M else "-"
+        else:
+            out[name] = type(rule).__name__.removesuffix("Rule").lower()
+    return out
+
+
+def refuse_if_it_cannot_fit(prep) -> Plan | None:
+    """``attrib train``'s check: the plan of this machine (the probe leaves the random state and the model as it
+    found them), refused with one line when its tracked step cannot fit. The field named is the part that
+    weighs most."""
+    if not prep.generations:
+        return None
+    with torch.random.fork_rng(devices=[prep.device] if prep.device.type == "cuda" else []):
+        plan = make_plan(prep)
+    if plan.fits:
+        return plan
+    parts = {**plan.plain, **plan.tracked}
+    largest = max(parts, key=parts.get)
+    field_name, fix = {
+        "activations": ("training.micro_batch_size", "set training.micro_batch_size (the same step in pieces)"),
+        "generations' activations": ("attribution.target_chunk", "set attribution.target_chunk (fewer generations "
+                                     "per pass)"),
+    }.get(largest, ("model.lora", "train LoRA adapters (model.lora), or a smaller model or batch"))
+    raise AttribError(f"a tracked step needs about {gib(plan.tracked_peak)} ({largest}: {gib(parts[largest])}); this "
+                      f"machine has {gib(plan.memory)} (attrib plan CONFIG shows every part)",
+                      file=str(prep.config.source), field=field_name, fix=fix)
+
+
+def render(plan: Plan) -> str:
+    """The plan as the terminal shows it: parts, peaks, seconds, routes, verdict."""
+    lines = [f"device {plan.device}, memory {gib(plan.memory) if plan.memory else 'unknown'}; "
+             f"{plan.trainable:,} trained parameters, {plan.frozen:,} frozen; valuation rule: {plan.rule}",
+             "", "plain step"]
+    lines += [f"  {name:48s} {gib(b):>10s}" for name, b in plan.plain.items()]
+    lines += [f"  {'peak':48s} {gib(plan.plain_peak):>10s}", "", "tracked step: the plain step and"]
+    lines += [f"  {name:48s} {gib(b):>10s}" for name, b in plan.tracked.items()]
+    ratio = plan.tracked_peak / plan.plain_peak if plan.plain_peak else float("nan")
+    lines += [f"  {'peak':48s} {gib(plan.tracked_peak):>10s}  ({ratio:.2f} x plain)", ""]
+    if plan.seconds_plain:
+        lines.append(f"seconds per step (this machine): plain {plan.seconds_plain:.2f}, tracked "
+                     f"{plan.seconds_tracked:.2f} (the path rule adds a pass over the generations per extra node)")
+    groups: dict[tuple[str, str], int] = {}  # (layer name with its block numbers as *, route) -> layers
+    for name, route in plan.routes.items():
+        key = (re.sub(r"\.\d+\.", ".*.", name), route)
+        groups[key] = groups.get(key, 0) + 1
+    lines.append("routes of the dot products, per layer:")
+    lines += [f"  {name}: {route}" + (f" ({n} layers)" if n > 1 else "") for (name, route), n in groups.items()]
+    lines.append("")
+    lines.append("fits" if plan.fits else f"does NOT fit: {gib(plan.tracked_peak)} predicted, {gib(plan.memory)} "
+                 "available (lower training.batch_size or set training.micro_batch_size, set "
+                 "attribution.target_chunk, or use model.lora)")
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""attrib plan: the parts of a step's memory, the verdict, and train's refusal of a step that cannot fit."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from attribcli.config import load_config
+from attribcli.errors import AttribError
+from attribcli.training import plan as plan_module
+from attribcli.training.plan import make_plan, parse_memory, refuse_if_it_cannot_fit
+from attribcli.training.prepare import prepare
+from tests.runs import ROOT, write_config
+
+
+def _attrib(*args):
+    return subprocess.run([sys.executable, "-m", "attribcli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def test_plan_prints_the_parts_and_fits_on_this_machine(tmp_path):
+    cfg = write_config(tmp_path, training__optimizer="adamw")
+    r = _attrib("plan", cfg)
+    assert r.returncode == 0, r.stderr
+    for part in ("weights", "optimizer state", "activations", "generations' activations",
+                 "weights before the step (path rule)", "peak", "routes of the dot products", "fits"):
+        assert part in r.stdout, part
+    out = json.loads(_attrib("plan", cfg, "--json").stdout)
+    assert out["fits"] and out["tracked_peak"] > out["plain_peak"] > out["plain"]["weights"] > 0
+    assert out["tracked"]["weights before the step (path rule)"] == out["plain"]["gradients"]  # one copy, float32
+    assert out["plain"]["optimizer state"] == 2 * out["plain"]["gradients"]  # AdamW: two moments
+    assert set(out["routes"].values()) <= {"streamed", "streamed, rows"}  # a per-element scale: every layer streamed
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()  # nothing trained
+
+
+def test_plan_for_a_named_device_that_is_too_small_says_so_and_exits_1(tmp_path):
+    cfg = write_config(tmp_path)
+    r = _attrib("plan", cfg, "--device", "cpu", "--memory", "64MB")
+    assert r.returncode == 1
+    assert "does NOT fit" in r.stdout and "0.1 GiB available" in r.stdout
+
+
+@pytest.mark.parametrize("text", ["lots", "-3GB", "12XB", "nan"])
+def test_a_bad_memory_amount_is_one_line(tmp_path, text):
+    r = _attrib("plan", write_config(tmp_path), "--memory", text)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--memory" in r.stderr and not r.stdout
+
+
+def test_memory_amounts_parse_in_binary_units():
+    assert parse_memory("80GB") == 80 * 2**30
+    assert parse_memory("24 GiB") == 24 * 2**30
+    assert parse_memory("512mb") == 512 * 2**20
+    with pytest.raises(AttribError):
+        parse_memory("0")
+
+
+def test_sgd_routes_follow_the_shapes_and_the_taylor_rule_keeps_no_weights(tmp_path):
+    cfg = write_config(tmp_path, training__optimizer="sgd", attribution={"rule": "taylor", "order": 1})
+    plan = make_plan(prepare(load_config(cfg)))
+    assert set(plan.routes.values()) <= {"ghost", "materialize", "embedding", "layernorm"}
+    assert "weights before the step (path rule)" not in plan.tracked
+    assert plan.plain["optimizer state"] == 0  # SGD without momentum keeps none
+
+
+def test_train_refuses_a_step_that_cannot_fit_and_the_probe_changes_nothing(tmp_path, monkeypatch):
+    prep = prepare(load_config(write_config(tmp_path, training__optimizer="adamw")))
+    weights = {n: p.detach().clone() for n, p in prep.model.named_parameters()}
+    rng = torch.random.get_rng_state()
+    assert refuse_if_it_cannot_fit(prep).fits
+    assert torch.equal(torch.random.get_rng_state(), rng)  # the run's random state is the one it would have had
+    for n, p in prep.model.named_parameters():
+        assert torch.equal(p, weights[n]) and p.grad is None
+    monkeypatch.setattr(plan_module, "physical_memory", lambda: 64 * 2**20)
+    with pytest.raises(AttribError) as err:
+        refuse_if_it_cannot_fit(prep)
+    assert "a tracked step needs about" in err.value.line() and "attrib plan" in err.value.line()
