@@ -86,7 +86,7 @@ def main() -> None:
                             tax = ((step[m] - step["plain+gen"]) / step["plain"]
                                    if m not in ("plain", "plain+gen") and "plain+gen" in step and "plain" in step
                                    else None)
-                            key = "plain_peak" if m == "plain" else "tracked_peak" if m in ("path", "order1") else None
+                            key = "plain_peak" if m == "plain" else "tracked_peak" if m == "path" else None  # its rule
                             pred = ""
                             if key and plan and key in plan:
                                 pred = f"{plan[key] / 2**30:.2f} ({plan[key] / r['peak_bytes'] - 1:+.0%})"

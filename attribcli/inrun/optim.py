@@ -67,10 +67,11 @@ class UpdateRule:
         (``before``: the mapping ``scale`` gave before the step, for its learning rates); SGD's numbers as they were."""
         return AdamScale(optimizer, taken=True, lrs=before.lrs) if isinstance(before, AdamScale) else before
 
-    def carry(self, optimizer: torch.optim.Optimizer) -> "Carry":
+    def carry(self, optimizer: torch.optim.Optimizer, scale: "AdamScale | None" = None) -> "Carry":
         """The carry ``c`` of the step about to be taken, per parameter name, formed when read from the
-        optimizer's state (empty without a carry): ``Δw = K ⊙ g + c``."""
-        return Carry(optimizer, self.name) if self.has_carry else Carry(None, self.name)
+        optimizer's state (empty without a carry): ``Δw = K ⊙ g + c``. ``scale``: this step's ``scale``, whose
+        last part formed is reused (AdamW's carry shares its denominator)."""
+        return Carry(optimizer, self.name, scale) if self.has_carry else Carry(None, self.name)
 
 
     def split(self, optimizer: torch.optim.Optimizer) -> tuple[float, dict[str, torch.Tensor] | None]:
@@ -127,6 +128,7 @@ class AdamScale(PerParameter):
         names = optimizer.param_names
         self._optimizer, self.taken = optimizer, taken
         self._params: dict[str, tuple] = {}
+        self._last: tuple | None = None
         self.lrs = dict(lrs or {})
         for group in optimizer.param_groups:
             for p in group["params"]:
@@ -139,7 +141,16 @@ class AdamScale(PerParameter):
                 self._params[name] = (p, group, step)
 
     def part(self, name: str, index) -> torch.Tensor:
-        """``self[name][index]``, formed from that part of the gradient and the state only."""
+        """``self[name][index]``, formed from that part of the gradient and the state only (the last one formed
+        is kept: the stream reads a layer's scale for the samples, then for the carry)."""
+        key = (name, repr(index))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        out = self._form(name, index)
+        self._last = (key, out)
+        return out
+
+    def _form(self, name: str, index) -> torch.Tensor:
         p, group, step = self._params[name]
         state = {k: v[index] if isinstance(v, torch.Tensor) and v.dim() else v
                  for k, v in self._optimizer.state.get(p, {}).items()}
@@ -160,8 +171,8 @@ class Carry(PerParameter):
     - SGD: ``c = lr (λ w + μ buf)``, the decay and the momentum buffer of earlier batches (none at the first step).
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer | None, kind: str):
-        self._optimizer, self._kind, self._params = optimizer, kind, {}
+    def __init__(self, optimizer: torch.optim.Optimizer | None, kind: str, scale: AdamScale | None = None):
+        self._optimizer, self._kind, self._params, self._scale = optimizer, kind, {}, scale
         if optimizer is None:
             return
         for group in optimizer.param_groups:
@@ -180,9 +191,12 @@ class Carry(PerParameter):
             b1, b2 = group["betas"]
             step = float(state["step"]) + 1 if "step" in state else 1.0
             out = lr * decay * w
-            if "exp_avg" in state:
-                denom = _v_hat(p.grad[index], state, b2, step).sqrt() + group["eps"]
-                out = out + (lr * b1 / (1 - b1 ** step)) * state["exp_avg"] / denom
+            if "exp_avg" in state:  # lr b1 / (1 − b1^t) / denom = K · b1 / (1 − b1)
+                if self._scale is not None and name in self._scale:
+                    out = out + self._scale.part(name, index) * (b1 / (1 - b1)) * state["exp_avg"]
+                else:
+                    denom = _v_hat(p.grad[index], state, b2, step).sqrt() + group["eps"]
+                    out = out + (lr * b1 / (1 - b1 ** step)) * state["exp_avg"] / denom
             return out
         out = lr * decay * w
         buf = state.get("momentum_buffer")

@@ -104,7 +104,7 @@ def path_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micro_b
         pending = None
         K = K if K is not None else rule.scale(optimizer)
         jobs = [Job(tracker.captured("train"), K)] + ([Job(opened.train, opened.K)] if opened else [])
-        vectors = ([rule.carry(optimizer)] if rule.has_carry else []) + end.vectors(model)
+        vectors = ([rule.carry(optimizer, K)] if rule.has_carry else []) + end.vectors(model)
         dots, carried = step_dots(tracker, jobs, vectors, names)
         start[:, sl] = dots[0].cpu().numpy()
         if rule.has_carry:

@@ -81,7 +81,7 @@ def tracked_step(model, tracker: GhostTracker, optimizer, rule: UpdateRule, micr
         vl = target_pass(model, tracker, tuple(t[sl] for t in targets), losses=losses, amp=amp, pending=pending)
         pending = None
         K = K if K is not None else rule.scale(optimizer)
-        vectors = [rule.carry(optimizer)] if rule.has_carry else []
+        vectors = [rule.carry(optimizer, K)] if rule.has_carry else []
         dots, carried = step_dots(tracker, [Job(tracker.captured("train"), K)], vectors, names)
         first[:, sl] = dots[0].cpu().numpy()
         if carried:

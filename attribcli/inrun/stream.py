@@ -125,9 +125,9 @@ def _sliced(tracker, unit, dense, jobs, vectors, names, out, carried, budget) ->
                 out[j][k] = _add(out[j][k], part)
         for v, vec in enumerate(vectors):
             if wname and wname in vec:
-                carried[v] += Gy.reshape(M, -1).double() @ _rows_of(vec, wname, r, transposed).reshape(-1).double()
+                carried[v] += _mv(Gy, _rows_of(vec, wname, r, transposed))
             if bname and bname in vec:
-                carried[v] += By.double() @ _rows_of(vec, bname, r, False).double()
+                carried[v] += _mv(By, _rows_of(vec, bname, r, False))
 
 
 def _slice_grads(slots, emb_slots, emb, r: slice) -> torch.Tensor:
@@ -188,7 +188,7 @@ def _vector_dots(unit, G, vec, names) -> torch.Tensor:
             if pname in seen or pname not in vec:
                 continue
             seen.add(pname)
-            total = total + g.reshape(g.shape[0], -1).double() @ vec[pname].reshape(-1).double()
+            total = total + _mv(g, vec[pname])
     return total
 
 
@@ -211,6 +211,12 @@ def _embedding(tracker, name, jobs, vectors, names, out, carried) -> None:
         if pname in vec:
             for y in ys:
                 carried[v] += rule.vector_dots(module, y["a"], y["b"], vec[pname]).double()
+
+
+def _mv(G: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``[m]`` float64: each row of ``G`` (one target's gradient) dotted with the vector ``c``, in G's dtype (a
+    float64 copy of every target's gradient would cost more than the product)."""
+    return torch.mv(G.reshape(G.shape[0], -1), c.reshape(-1).to(G.dtype)).double()
 
 
 def _scaled(K: Mapping, name: str, g: torch.Tensor) -> torch.Tensor:

@@ -6,11 +6,15 @@ The prediction is a sum of parts, each from the shapes or from a short probe:
   the path rule's copy of the trained weights before each step, the per-sample gradients the tracker keeps for
   the dot products (tracker.SHARED_MAX_ELEMENTS at most, twice under the path rule: the open step's and this
   one's), one block of a layer's target gradients (stream.py) and one chunk of materialized per-sample gradients;
-- from the probe: one training sample and one generation, each forward and backward at the run's real lengths on
-  this machine, the bytes autograd saves for the backward pass (the activations) and the layer output gradients
-  the tracker captures, counted by hooks; a step's activations are these times the samples (or generations) in
-  it, because a transformer's activations grow linearly in the batch at a fixed length. The probe's seconds give
-  the time per step in the same way.
+- from the probe: one training sample, then two, forward and backward at the run's real length on this machine:
+  the process's peak memory with one (Python, torch, the weights, their gradients, one sample's activations and
+  the kernels' transients, as they really are here) and what the second adds (each further sample's
+  activations: a transformer's activations grow linearly in the batch at a fixed length); the bytes autograd
+  saves for the backward pass and the layer outputs the tracker captures, counted by hooks, carry that over to
+  the generations' length. The probe's seconds give the time per step in the same way.
+
+Planning for a device other than this process's (``--device cuda --memory 80GB`` on a CPU machine), nothing can be
+measured there: the weights, gradients and activations are then counted (the saved bytes), not measured.
 
 benchmarks/real_size.py measures the prediction against real peaks (RESULTS.md). On a device the user names
 (``--device cuda --memory 80GB``) the same parts are summed; only the probe's time is this machine's.
@@ -19,6 +23,7 @@ benchmarks/real_size.py measures the prediction against real peaks (RESULTS.md).
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -48,13 +53,15 @@ class Plan:
     rule: str = ""
     notes: list[str] = field(default_factory=list)
 
+    loading: int = 0                    # measured: the process's peak before the probe (loading the model)
+
     @property
     def plain_peak(self) -> int:
-        return sum(self.plain.values())
+        return max(self.loading, sum(self.plain.values()))
 
     @property
     def tracked_peak(self) -> int:
-        return self.plain_peak + sum(self.tracked.values())
+        return max(self.loading, sum(self.plain.values()) + sum(self.tracked.values()))
 
     @property
     def fits(self) -> bool:
@@ -63,7 +70,7 @@ class Plan:
     def as_dict(self) -> dict:
         return {"device": self.device, "memory": self.memory, "trainable": self.trainable, "frozen": self.frozen,
                 "rule": self.rule, "plain": self.plain, "tracked": self.tracked, "plain_peak": self.plain_peak,
-                "tracked_peak": self.tracked_peak, "seconds_plain": self.seconds_plain,
+                "tracked_peak": self.tracked_peak, "loading": self.loading, "seconds_plain": self.seconds_plain,
                 "seconds_tracked": self.seconds_tracked, "routes": self.routes, "fits": self.fits}
 
 
@@ -104,14 +111,24 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
     chunk = min(M, cfg.attribution.target_chunk or M)
     T = int(prep.samples.length.max()) - 1
     S = max((len(g.tokens(prep.tokenizer)[0]) for g in prep.generations), default=1) - 1
-    plan.plain = {"python and torch": BASELINE_BYTES if dev == "cpu" else 0,
-                  "weights": (plan.trainable + plan.frozen) * size,
-                  "gradients": trainable * size,
-                  "optimizer state": trainable * size * (2 if adam else (1 if t.momentum else 0))}
-    sample = _probe(model, T, prep.device) if probe else None
+    meter = _peak_meter(prep.device) if dev == prep.device.type else None  # this machine's memory can be read
+    here = meter is not None
+    plan.loading = meter() if meter and probe else 0  # the peak so far: reading the weights may pass the step's
+    sample = _probe(model, T, prep.device, measure=here) if probe else None
     gen = _probe(model, S, prep.device) if probe and M else None
+    optimizer = trainable * size * (2 if adam else (1 if t.momentum else 0))
+    if sample and here:  # measured: the process with one sequence's step, and what each further one adds
+        plan.plain = {"one sample's forward and backward, measured (process, weights, gradients)": sample.first,
+                      "optimizer state": optimizer,
+                      "activations of the other samples": (rows - 1) * sample.each}
+    else:  # counted: the parts from the shapes, the activations as the bytes autograd saves
+        plan.plain = {"python and torch": BASELINE_BYTES if dev == "cpu" else 0,
+                      "weights": (plan.trainable + plan.frozen) * size,
+                      "gradients": trainable * size,
+                      "optimizer state": optimizer}
+        if sample:
+            plan.plain["activations"] = rows * sample.saved
     if sample:
-        plan.plain["activations"] = rows * sample.saved
         plan.seconds_plain = N * sample.seconds + sample.optimizer_seconds(trainable)
     tracker = GhostTracker(model)
     try:
@@ -125,7 +142,10 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
     if M:
         kept = min(SHARED_MAX_ELEMENTS, rows * shareable) * size
         if gen and sample:
-            plan.tracked["generations' activations"] = chunk * gen.saved
+            # measured per sample, carried over to a generation's length by the bytes autograd saves for each
+            # (the generations' own probe runs after the samples', into memory the allocator kept: not measurable)
+            each = sample.each * gen.saved / max(1, sample.saved) if here else gen.saved
+            plan.tracked["generations' activations"] = int(chunk * each)
             plan.tracked["captured output gradients"] = (N * sample.captured * (2 if path else 1)
                                                          + chunk * gen.captured)
             # the generations' forward and backward over frozen weights (about 2/3 of the probe's, which also formed
@@ -134,6 +154,7 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
         plan.tracked["kept per-sample gradients"] = kept * (2 if path else 1)
         if path:
             plan.tracked["weights before the step (path rule)"] = trainable * size
+            plan.tracked["weights at its end, while a node is taken (path rule)"] = trainable * size
         if adam:
             block = min(chunk * largest, max(STREAM_MAX_ELEMENTS, largest))
             plan.tracked["one layer's target gradients, scaled (AdamW)"] = 2 * block * size
@@ -145,26 +166,32 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
 
 @dataclass
 class _Probe:
-    saved: int        # bytes autograd saves for the backward pass, one sequence
+    saved: int        # bytes autograd saves for the backward pass, one sequence (the weights not counted)
     captured: int     # bytes of the tracked layers' output gradients, one sequence
     seconds: float    # forward and backward of one sequence
     step_rate: float  # optimizer seconds per trained parameter (AdamW step on this machine)
+    first: int = 0    # measured: the process's peak with one sequence's forward and backward
+    each: int = 0     # measured: what each further sequence adds to that peak
 
     def optimizer_seconds(self, trainable: int) -> float:
         return self.step_rate * trainable
 
 
-def _probe(model, length: int, device) -> _Probe | None:
-    """One sequence of ``length`` tokens forward and backward; the bytes saved and captured, the seconds."""
+def _probe(model, length: int, device, measure: bool = False) -> _Probe | None:
+    """Sequences of ``length`` tokens forward and backward: the bytes saved and captured for one, its seconds;
+    with ``measure``, the process's peak memory with one sequence and with two (the difference is what each
+    sequence of a batch adds: a transformer's activations grow linearly in the batch at a fixed length)."""
     if length < 1:
         return None
     saved: dict[int, int] = {}
     captured = 0
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}  # saved for the backward, not new
 
     def pack(t):
         try:
             key = t.untyped_storage().data_ptr()
-            saved[key] = max(saved.get(key, 0), t.untyped_storage().nbytes())
+            if key not in weights:
+                saved[key] = max(saved.get(key, 0), t.untyped_storage().nbytes())
         except (RuntimeError, NotImplementedError):
             pass
         return t
@@ -174,22 +201,63 @@ def _probe(model, length: int, device) -> _Probe | None:
         if isinstance(output, torch.Tensor) and any(p.requires_grad for p in module.parameters(recurse=False)):
             captured += output.numel() * 4
     handles = [m.register_forward_hook(hook) for m in model.modules() if rule_for(m) is not None]
-    x = torch.zeros(1, length, dtype=torch.long, device=device)
-    mask = torch.ones(1, length, dtype=torch.bool, device=device)
+
+    def run(rows: int) -> None:
+        x = torch.zeros(rows, length, dtype=torch.long, device=device)
+        sequence_losses(model(x), x, torch.ones(rows, length, dtype=torch.bool, device=device)).mean().backward()
+        model.zero_grad(set_to_none=True)
+
+    peaks = []
+    meter = _peak_meter(device) if measure else None
     try:
+        if meter:
+            meter(reset=True)
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):  # counts, and warms the kernels up
-            sequence_losses(model(x), x, mask).mean().backward()
+            run(1)
         for h in handles:
             h.remove()
-        model.zero_grad(set_to_none=True)
-        start = time.perf_counter()
-        sequence_losses(model(x), x, mask).mean().backward()
-        seconds = time.perf_counter() - start
+        if meter:
+            peaks.append(meter())
+            meter(reset=True)
+            run(2)
+            peaks.append(meter())
     finally:
         for h in handles:
             h.remove()
         model.zero_grad(set_to_none=True)
-    return _Probe(sum(saved.values()), captured, seconds, _optimizer_rate(device))
+    start = time.perf_counter()
+    run(1)
+    seconds = time.perf_counter() - start
+    first, each = (peaks[0], max(0, peaks[1] - peaks[0])) if peaks else (0, 0)
+    return _Probe(sum(saved.values()), captured, seconds, _optimizer_rate(device), first, each)
+
+
+def _peak_meter(device):
+    """A reader of this process's peak memory on ``device`` since its last reset (``meter(reset=True)``; before
+    any, since the process started), or None where it cannot be read: CUDA's peak allocation, or Linux's peak
+    resident set (VmHWM, reset through /proc/self/clear_refs)."""
+    if device.type == "cuda":
+        def cuda(reset: bool = False) -> int:
+            if reset:
+                torch.cuda.synchronize(device)
+                torch.cuda.reset_peak_memory_stats(device)
+                return 0
+            return torch.cuda.max_memory_allocated(device)
+        return cuda
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        return None
+
+    def rss(reset: bool = False) -> int:
+        if reset:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+                fh.write("5")
+            return 0
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+    return rss
 
 
 def _optimizer_rate(device) -> float:
@@ -247,6 +315,8 @@ def render(plan: Plan) -> str:
              f"{plan.trainable:,} trained parameters, {plan.frozen:,} frozen; valuation rule: {plan.rule}",
              "", "plain step"]
     lines += [f"  {name:48s} {gib(b):>10s}" for name, b in plan.plain.items()]
+    if plan.loading > sum(plan.plain.values()):
+        lines.append(f"  {'loading the model (measured), the higher':48s} {gib(plan.loading):>10s}")
     lines += [f"  {'peak':48s} {gib(plan.plain_peak):>10s}", "", "tracked step: the plain step and"]
     lines += [f"  {name:48s} {gib(b):>10s}" for name, b in plan.tracked.items()]
     ratio = plan.tracked_peak / plan.plain_peak if plan.plain_peak else float("nan")

@@ -24,15 +24,23 @@ def test_plan_prints_the_parts_and_fits_on_this_machine(tmp_path):
     cfg = write_config(tmp_path, training__optimizer="adamw")
     r = _attrib("plan", cfg)
     assert r.returncode == 0, r.stderr
-    for part in ("weights", "optimizer state", "activations", "generations' activations",
-                 "weights before the step (path rule)", "peak", "routes of the dot products", "fits"):
+    for part in ("one sample's forward and backward, measured", "optimizer state", "activations of the other samples",
+                 "generations' activations", "weights before the step (path rule)", "peak",
+                 "routes of the dot products", "fits"):
         assert part in r.stdout, part
     out = json.loads(_attrib("plan", cfg, "--json").stdout)
-    assert out["fits"] and out["tracked_peak"] > out["plain_peak"] > out["plain"]["weights"] > 0
-    assert out["tracked"]["weights before the step (path rule)"] == out["plain"]["gradients"]  # one copy, float32
-    assert out["plain"]["optimizer state"] == 2 * out["plain"]["gradients"]  # AdamW: two moments
+    weights = out["trainable"] * 4  # float32
+    assert out["fits"] and out["tracked_peak"] > out["plain_peak"] > weights > 0
+    assert out["tracked"]["weights before the step (path rule)"] == weights  # one copy of the trained weights
+    assert out["plain"]["optimizer state"] == 2 * weights  # AdamW: two moments
     assert set(out["routes"].values()) <= {"streamed", "streamed, rows"}  # a per-element scale: every layer streamed
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()  # nothing trained
+
+
+def test_plan_for_another_device_counts_the_parts_it_cannot_measure(tmp_path):
+    out = json.loads(_attrib("plan", write_config(tmp_path), "--device", "cuda", "--memory", "80GB", "--json").stdout)
+    assert out["device"] == "cuda" and out["memory"] == 80 * 2**30 and out["fits"]
+    assert out["plain"]["weights"] == (out["trainable"] + out["frozen"]) * 4 and out["plain"]["activations"] > 0
 
 
 def test_plan_for_a_named_device_that_is_too_small_says_so_and_exits_1(tmp_path):
