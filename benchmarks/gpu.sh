@@ -43,7 +43,7 @@ if [ $DRY = 1 ]; then
   THR="--synthetic 16x32 --batch-size 2 --steps 1 --generations 2"
   SBS="--dry-run"
   GENS="2"
-  REAL="--model gpt2-tiny --context 64 --generations 2 --steps 1"
+  REAL="--model gpt2-tiny --context 128 --generations 2 --steps 1"
 else
   DEV=cuda
   THR="--synthetic 1024x768 --batch-size 8 --steps 5"

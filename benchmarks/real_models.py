@@ -121,6 +121,8 @@ def generations_file(out: Path, count: int, context: int) -> Path:
             nxt = src[k % len(src)]
             g["completion"] += " " + nxt["prompt"] + nxt["completion"]
             k += 1
+        while tokens(g["prompt"] + g["completion"]) > context - 2 and " " in g["completion"].strip():
+            g["completion"] = g["completion"].rstrip().rsplit(" ", 1)[0]  # within the context, BOS included
         rows.append(g)
     path = out / f"generations-{context}-{count}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -118,9 +118,11 @@ def test_gpu_script_dry_run_runs_every_step(tmp_path):
     md = (tmp_path / "gpu.md").read_text()
     assert md.startswith("# GPU figures: ")
     for title in ("CUDA tests", "Throughput, fp32", "Throughput, bf16", "Side by side",
-                  "Train on the device, then replay", "Scaling in generations"):
+                  "Train on the device, then replay", "Scaling in generations", "Real size under AdamW"):
         assert f"## {title}" in md, title
-    assert md.count("(exit code 0,") == 6 and "tracking tax / plain step" in md and "valuation written to" in md
+    assert md.count("(exit code 0,") == 7 and "tracking tax / plain step" in md and "valuation written to" in md
+    rows = [ln for ln in md.splitlines() if ln.startswith("| gpt2-tiny |")]
+    assert len(rows) == 8 and not any("failed" in r for r in rows), rows  # full and LoRA, four modes each
 
 
 def test_index_oracle_benchmark_runs(tiny_config):

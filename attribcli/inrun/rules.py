@@ -120,6 +120,11 @@ class LinearRule(LayerRule):
         """(the [d_out, d_in] weight view, whether the module stores it transposed)."""
         return module.weight, False
 
+    def dims(self, module) -> tuple[int, int]:
+        """(d_out, d_in) of the layer, whatever its weight's layout."""
+        w, transposed = self._weight(module)
+        return tuple((w.T if transposed else w).shape)
+
     def route(self, module, a_x, a_y, per_sample: torch.Tensor | None = None) -> str:
         if per_sample is not None:  # the samples' gradients are formed already (the tracker's shared gradient)
             return "materialize"

@@ -254,6 +254,11 @@ class GhostTracker:
         params = {id(p): p.numel() for n in unit for p in self._modules[n].parameters(recurse=False) if p.requires_grad}
         return sum(params.values())
 
+    def shareable_size(self) -> int:
+        """Weight numbers of the dense layers whose per-sample gradients ``share_grads`` may keep (one sample's)."""
+        return sum(rule_for(m).dims(m)[0] * rule_for(m).dims(m)[1] for _, m in self._shareable
+                   if any(p.requires_grad for p in m.parameters(recurse=False)))
+
     def target_count(self) -> int:
         """M: the targets of the current target captures."""
         for slots in self._target.values():

@@ -33,7 +33,7 @@ from attribcli.progress import Progress
 from attribcli.training.distributed import Group, wrap
 from attribcli.training.finish import finish
 from attribcli.training.index import IndexWriter
-from attribcli.training.plan import refuse_if_it_cannot_fit
+from attribcli.training.plan import grouped_routes, refuse_if_it_cannot_fit
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.replace import swap_in
 from attribcli.training.rundir import CHECKPOINT, partial_dir
@@ -231,7 +231,7 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
                     writer.add(step, idx, np.concatenate(parts))
             for r in done:  # the path rule closes a step when the next one has run
                 if r.routes:
-                    _log_routes(r.routes, log)
+                    _log_routes(r.routes, log, per_element=t.optimizer == "adamw")
                 s, e, s_lr, s_idx, rows = r.tag
                 if span.check is not None:
                     span.check(s, r.train_loss)  # on every process: they all see the same all-reduced loss
@@ -282,8 +282,11 @@ def _gathered(group: Group, r, rows: int) -> tuple[np.ndarray | None, np.ndarray
     return np.concatenate([p[0] for p in parts]), second
 
 
-def _log_routes(routes: dict[str, str], log) -> None:
+def _log_routes(routes: dict[str, str], log, per_element: bool = False) -> None:
+    """One line: each route with its layers, block numbers folded (``blocks.*.attn.qkv (4)``). Under a per-element
+    scale (AdamW) every layer's products go through the stream; the route named is the one of its pair products."""
     by_route: dict[str, list[str]] = {}
-    for layer, route in routes.items():
-        by_route.setdefault(route, []).append(layer)
-    log("per-layer routes: " + "; ".join(f"{r} ({len(ls)}): {', '.join(ls)}" for r, ls in sorted(by_route.items())))
+    for (name, route), n in grouped_routes(routes).items():
+        by_route.setdefault(route, []).append(f"{name} ({n})" if n > 1 else name)
+    log(("per-layer routes (AdamW: every layer streamed, stream.py): " if per_element else "per-layer routes: ")
+        + "; ".join(f"{r}: {', '.join(ls)}" for r, ls in sorted(by_route.items())))

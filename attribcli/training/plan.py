@@ -133,8 +133,7 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
     tracker = GhostTracker(model)
     try:
         plan.routes = _routes(tracker, N, T, M, S, adam)
-        shareable = sum(math.prod(rule_for(m)._weight(m)[0].shape) for n, m in tracker._shareable
-                        if any(p.requires_grad for p in m.parameters(recurse=False)))
+        shareable = tracker.shareable_size()
         largest = max((tracker.unit_size(u) for u in tracker.units()), default=0)
     finally:
         tracker.close()
@@ -279,8 +278,7 @@ def _routes(tracker: GhostTracker, N: int, T: int, M: int, S: int, adam: bool) -
         if adam:  # a per-element scale: each layer's target gradients, a block at a time (stream.py)
             out[name] = "streamed, rows" if type(rule).__name__ == "EmbeddingRule" else "streamed"
         elif isinstance(rule, LinearRule):
-            w, transposed = rule._weight(module)
-            d_out, d_in = (w.T if transposed else w).shape
+            d_out, d_in = rule.dims(module)
             out[name] = rule.choose(N, T, M, S, d_in, d_out) if M else "-"
         else:
             out[name] = type(rule).__name__.removesuffix("Rule").lower()
@@ -309,6 +307,16 @@ def refuse_if_it_cannot_fit(prep) -> Plan | None:
                       file=str(prep.config.source), field=field_name, fix=fix)
 
 
+def grouped_routes(routes: dict[str, str]) -> dict[tuple[str, str], int]:
+    """(layer name with its block numbers as ``*``, route) → how many layers: 308 LoRA layers of a 1B model read
+    as 14 lines."""
+    groups: dict[tuple[str, str], int] = {}
+    for name, route in routes.items():
+        key = (re.sub(r"\.\d+\.", ".*.", name), route)
+        groups[key] = groups.get(key, 0) + 1
+    return groups
+
+
 def render(plan: Plan) -> str:
     """The plan as the terminal shows it: parts, peaks, seconds, routes, verdict."""
     lines = [f"device {plan.device}, memory {gib(plan.memory) if plan.memory else 'unknown'}; "
@@ -324,12 +332,9 @@ def render(plan: Plan) -> str:
     if plan.seconds_plain:
         lines.append(f"seconds per step (this machine): plain {plan.seconds_plain:.2f}, tracked "
                      f"{plan.seconds_tracked:.2f} (the path rule adds a pass over the generations per extra node)")
-    groups: dict[tuple[str, str], int] = {}  # (layer name with its block numbers as *, route) -> layers
-    for name, route in plan.routes.items():
-        key = (re.sub(r"\.\d+\.", ".*.", name), route)
-        groups[key] = groups.get(key, 0) + 1
     lines.append("routes of the dot products, per layer:")
-    lines += [f"  {name}: {route}" + (f" ({n} layers)" if n > 1 else "") for (name, route), n in groups.items()]
+    lines += [f"  {name}: {route}" + (f" ({n} layers)" if n > 1 else "") for (name, route), n in
+              grouped_routes(plan.routes).items()]
     lines.append("")
     lines.append("fits" if plan.fits else f"does NOT fit: {gib(plan.tracked_peak)} predicted, {gib(plan.memory)} "
                  "available (lower training.batch_size or set training.micro_batch_size, set "

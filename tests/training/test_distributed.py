@@ -62,6 +62,21 @@ def test_two_processes_equal_one_process(tmp_path, setting):
     np.testing.assert_allclose(l2["loss_final"], l1["loss_final"], rtol=1e-5)
 
 
+def test_adamw_values_of_two_processes_stay_within_the_stated_rounding(tmp_path):
+    """AdamW divides each step by √v̂, so the rounding of summing the gradient in two parts (the all-reduce) moves
+    the trajectory more than under SGD: the README states the measured figure (the sample: holder values 3.1e-3
+    apart) instead of equality. This holds the small run to it."""
+    setting = dict(training={"max_steps": 6, "batch_size": 8, "lr": 1e-3, "optimizer": "adamw", "warmup_steps": 2,
+                             "checkpoint_every": 10})
+    one, two = write_config(tmp_path / "one", **setting), write_config(tmp_path / "two", **setting)
+    assert _train(one).returncode == 0
+    r2 = _train(two, "--nproc", "2")
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    a, b = np.load(tmp_path / "one/run/values.npy"), np.load(tmp_path / "two/run/values.npy")
+    gap = np.linalg.norm(b - a) / np.linalg.norm(a)
+    assert 0 < gap < 3e-3, gap  # not equal (the README does not promise it); 3.0e-4 measured, 6 steps
+
+
 def test_killed_distributed_run_resumes_to_identical_values(tmp_path):
     whole = write_config(tmp_path / "whole", training__max_steps=5, training__checkpoint_every=2)
     killed = write_config(tmp_path / "killed", training__max_steps=5, training__checkpoint_every=2)
