@@ -143,7 +143,9 @@ class AdamScale(PerParameter):
     def part(self, name: str, index) -> torch.Tensor:
         """``self[name][index]``, formed from that part of the gradient and the state only (the last one formed
         is kept: the stream reads a layer's scale for the samples, then for the carry)."""
-        key = (name, repr(index))
+        if isinstance(index, torch.Tensor):  # rows by id (an embedding's): not kept, a tensor is no key
+            return self._form(name, index)
+        key = (name, repr(index))  # ..., a slice, or a tuple of slices
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         out = self._form(name, index)

@@ -293,15 +293,21 @@ class EmbeddingRule(LayerRule):
         R, C = mats["weight"]  # row id_t of R's columns is R applied to the one-hot row of the gradient
         return {"weight": outer_projection(R.T.to(b.dtype)[ids], b, (None, C))}
 
-    def scaled_dots(self, module, a_x, b_x, a_y, b_y, K) -> torch.Tensor:
+    def scaled_dots(self, module, a_x, b_x, a_y, b_y, K, at_rows: bool = False) -> torch.Tensor:
         """``[N, M]`` = ``<K ⊙ g_x, g_y>`` for a per-element scale ``K`` (``[V, d]`` or a number): the targets'
-        gradients formed at the rows the samples use only (``[M, K, d]``, K ≤ N·T), never V-sized."""
+        gradients formed at the rows the samples use only (``[M, K, d]``, K ≤ N·T), never V-sized. ``at_rows``:
+        ``K`` is already those rows (``[K, d]``, the rows of ``rows_used(a_x)``)."""
         ids, b = flatten_tokens(a_x, 0), flatten_tokens(b_x, 1)
-        rows = torch.unique(ids)
+        rows = self.rows_used(a_x)
         G = self._at_rows(module, flatten_tokens(a_y, 0), flatten_tokens(b_y, 1), rows)
-        D = (K[rows] if isinstance(K, torch.Tensor) else K) * G
+        D = (K if at_rows or not isinstance(K, torch.Tensor) else K[rows]) * G
         dtype = torch.promote_types(b.dtype, D.dtype)
         return self._row_dots(module, ids, b.to(dtype), rows, D.reshape(D.shape[0], -1).to(dtype))
+
+    @staticmethod
+    def rows_used(a_x) -> torch.Tensor:
+        """The sorted ids the samples use: the only rows of the weight their gradients touch."""
+        return torch.unique(flatten_tokens(a_x, 0))
 
     def vector_dots(self, module, a_y, b_y, C: torch.Tensor) -> torch.Tensor:
         """``[M]`` = ``<C, g_y>`` for one ``[V, d]`` vector: ``Σ_s <C[id_s], b_s>``."""

@@ -154,16 +154,18 @@ def _slice_grads(slots, emb_slots, emb, r: slice) -> torch.Tensor:
 
 def _rows_of(values: Mapping, name: str, r: slice, transposed: bool):
     """Rows ``r`` of parameter ``name``'s entry in the Linear layout (a Conv1D's is stored transposed); a number as
-    it is. A lazy mapping (optim.AdamScale, optim.Carry, ...) forms those rows only (its ``part``)."""
-    index = (slice(None), r) if transposed else r
+    it is."""
+    t = _part(values, name, (slice(None), r) if transposed else r)
+    return t.T if transposed and isinstance(t, torch.Tensor) else t
+
+
+def _part(values: Mapping, name: str, index):
+    """``values[name][index]`` (a number as it is): a lazy mapping (optim.AdamScale, optim.Carry, ...) forms that
+    part only (its ``part``)."""
     if hasattr(values, "part"):
-        t = values.part(name, index)
-    else:
-        t = values[name]
-        if not isinstance(t, torch.Tensor):
-            return t
-        t = t[index]
-    return t.T if transposed else t
+        return values.part(name, index)
+    t = values[name]
+    return t[index] if isinstance(t, torch.Tensor) else t
 
 
 def _unit_dots(tracker, unit, mb, G, K, names) -> torch.Tensor | None:
@@ -204,9 +206,10 @@ def _embedding(tracker, name, jobs, vectors, names, out, carried) -> None:
             continue
         for k, mb in enumerate(job.train):
             for x in mb.get(name, []):
+                K = _part(job.K, pname, rule.rows_used(x["a"]))  # the scale at the rows the samples use only
                 for y in ys:
-                    out[j][k] = _add(out[j][k], rule.scaled_dots(module, x["a"], x["b"], y["a"], y["b"],
-                                                                 job.K[pname]).double())
+                    out[j][k] = _add(out[j][k], rule.scaled_dots(module, x["a"], x["b"], y["a"], y["b"], K,
+                                                                 at_rows=True).double())
     for v, vec in enumerate(vectors):
         if pname in vec:
             for y in ys:

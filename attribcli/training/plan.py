@@ -297,8 +297,9 @@ def refuse_if_it_cannot_fit(prep) -> Plan | None:
         return plan
     parts = {**plan.plain, **plan.tracked}
     largest = max(parts, key=parts.get)
+    samples = ("training.micro_batch_size", "set training.micro_batch_size (the same step in pieces)")
     field_name, fix = {
-        "activations": ("training.micro_batch_size", "set training.micro_batch_size (the same step in pieces)"),
+        "activations": samples, "activations of the other samples": samples,
         "generations' activations": ("attribution.target_chunk", "set attribution.target_chunk (fewer generations "
                                      "per pass)"),
     }.get(largest, ("model.lora", "train LoRA adapters (model.lora), or a smaller model or batch"))

@@ -84,3 +84,16 @@ def test_train_refuses_a_step_that_cannot_fit_and_the_probe_changes_nothing(tmp_
     with pytest.raises(AttribError) as err:
         refuse_if_it_cannot_fit(prep)
     assert "a tracked step needs about" in err.value.line() and "attrib plan" in err.value.line()
+
+
+@pytest.mark.parametrize("heaviest, field", [("activations of the other samples", "training.micro_batch_size"),
+                                             ("activations", "training.micro_batch_size"),
+                                             ("generations' activations", "attribution.target_chunk"),
+                                             ("optimizer state", "model.lora")])
+def test_the_refusal_names_the_setting_of_the_heaviest_part(tmp_path, monkeypatch, heaviest, field):
+    prep = prepare(load_config(write_config(tmp_path)))
+    plan = plan_module.Plan("cpu", 1, 1, 0, plain={heaviest: 10, "other": 1})
+    monkeypatch.setattr(plan_module, "make_plan", lambda prep: plan)
+    with pytest.raises(AttribError) as err:
+        refuse_if_it_cannot_fit(prep)
+    assert err.value.field == field
