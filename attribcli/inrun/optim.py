@@ -154,8 +154,7 @@ class AdamScale(PerParameter):
 
     def _form(self, name: str, index) -> torch.Tensor:
         p, group, step = self._params[name]
-        state = {k: v[index] if isinstance(v, torch.Tensor) and v.dim() else v
-                 for k, v in self._optimizer.state.get(p, {}).items()}
+        state = _state_part(self._optimizer, p, index)
         b1, b2 = group["betas"]
         if not self.taken:
             return adamw_scale(p.grad[index], state, self.lrs[name], b1, b2, group["eps"])
@@ -185,8 +184,7 @@ class Carry(PerParameter):
     def part(self, name: str, index) -> torch.Tensor:
         """``self[name][index]``, formed from that part of the weights and the state only."""
         p, group = self._params[name]
-        state = {k: v[index] if isinstance(v, torch.Tensor) and v.dim() else v
-                 for k, v in self._optimizer.state.get(p, {}).items()}
+        state = _state_part(self._optimizer, p, index)
         w = p.detach()[index]
         lr, decay = group["lr"], group["weight_decay"]
         if self._kind == "adamw":
@@ -205,6 +203,12 @@ class Carry(PerParameter):
         if buf is not None and group["momentum"]:
             out = out + lr * group["momentum"] * buf
         return out
+
+
+def _state_part(optimizer: torch.optim.Optimizer, p, index) -> dict:
+    """The optimizer's state of ``p`` at ``index`` (its step count as it is)."""
+    return {k: v[index] if isinstance(v, torch.Tensor) and v.dim() else v
+            for k, v in optimizer.state.get(p, {}).items()}
 
 
 def _v_hat(g: torch.Tensor, state: dict, b2: float, step: float) -> torch.Tensor:

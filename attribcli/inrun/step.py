@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attribcli.inrun.optim import AdamScale, UpdateRule
+from attribcli.inrun.optim import PerParameter, UpdateRule
 from attribcli.inrun.stream import Job, streamed_dots
 from attribcli.inrun.tracker import GhostTracker
 
@@ -211,7 +211,7 @@ def no_sync(ddp) -> object:
 def _scalar(K) -> float | None:
     """The common scale when K is one number for every parameter (SGD with one learning rate): then the
     per-layer pair dot products (ghost or materialized) apply directly, with no per-target direction."""
-    if isinstance(K, AdamScale):
+    if isinstance(K, PerParameter):  # formed per element when read: never one number
         return None
     values = set(K.values()) if not any(isinstance(v, torch.Tensor) for v in K.values()) else set()
     return values.pop() if len(values) == 1 else None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from attribcli.inrun.rules import EmbeddingRule, LinearRule, flatten_tokens, rule_for
-from attribcli.inrun.tracker import GhostTracker
+from attribcli.inrun.tracker import GhostTracker, kept
 
 STREAM_MAX_ELEMENTS = 1 << 25  # target-gradient numbers of one layer formed at once (128 MiB in float32)
 
@@ -46,11 +46,12 @@ def streamed_dots(tracker: GhostTracker, jobs: list[Job], vectors: list[Mapping]
             _embedding(tracker, unit[0], jobs, vectors, names, out, carried)
             continue
         n = max((sum(_rows_in(mb, unit) for mb in job.train) for job in jobs), default=0)
+        size = tracker.unit_size(unit)
         dense = _dense_weight(tracker, unit)
-        if dense is not None and (n + M) * tracker.unit_size(unit) > budget:
-            _sliced(tracker, unit, dense, jobs, vectors, names, out, carried, budget)
+        if dense is not None and (n + M) * size > budget:
+            _sliced(tracker, dense, n, jobs, vectors, names, out, carried, budget)
             continue
-        block = max(1, budget // max(1, tracker.unit_size(unit)))
+        block = max(1, budget // max(1, size))
         parts = [[[] for _ in job.train] for job in jobs]
         for start in range(0, M, block):
             rows = slice(start, min(M, start + block))
@@ -65,7 +66,7 @@ def streamed_dots(tracker: GhostTracker, jobs: list[Job], vectors: list[Mapping]
             for k, cols in enumerate(parts[j]):
                 if cols and cols[0] is not None:
                     out[j][k] = _add(out[j][k], torch.cat(cols, dim=1))
-    return [_rows(rows, tracker) for rows in out], carried
+    return [_rows(rows) for rows in out], carried
 
 
 def _rows_in(mb: dict, unit) -> int:
@@ -87,20 +88,20 @@ def _dense_weight(tracker, unit) -> tuple[str, str | None] | None:
     return None
 
 
-def _sliced(tracker, unit, dense, jobs, vectors, names, out, carried, budget) -> None:
+def _sliced(tracker, dense, n: int, jobs, vectors, names, out, carried, budget) -> None:
     """A large dense unit cut into slices of its output rows: each slice's per-sample and target gradients are
     formed once (``b[..., rows]ᵀ a``), scaled, dotted and dropped, so neither side is formed twice and the peak
-    is one slice for every sample and target (a 50257 x 768 head: about 2,000 rows at a time at batch 4 with 8
-    generations). A tied embedding adds its rows (its gradient scattered at the ids in the slice)."""
+    is one slice for the ``n`` samples and twice for every target (a 50257 x 768 head: about 2,000 rows at a time
+    at batch 4 with 8 generations). A tied embedding adds its rows (its gradient scattered at the ids in the
+    slice)."""
     head, emb = dense
     module = tracker.module(head)
     rule = rule_for(module)
-    w, transposed = rule._weight(module)
-    d_out, d_in = (w.T if transposed else w).shape
+    transposed = rule._weight(module)[1]
+    d_out, d_in = rule.dims(module)
     M = tracker.target_count()
     wname = names[(head, "weight")] if module.weight.requires_grad else None
     bname = names.get((head, "bias")) if module.bias is not None and module.bias.requires_grad else None
-    n = max((sum(_rows_in(mb, unit) for mb in job.train) for job in jobs), default=0)
     step = max(1, budget // max(1, (n + 2 * M) * d_in))
     ys = tracker.target_slots(head)
     ys_emb = tracker.target_slots(emb) if emb else []
@@ -177,8 +178,7 @@ def _unit_dots(tracker, unit, mb, G, K, names) -> torch.Tensor | None:
         module = tracker.module(name)
         D = {attr: _scaled(K, names[(name, attr)], g) for attr, g in G[name].items()}
         for x in mb.get(name, []):
-            kept = {"per_sample": x["per_sample"]} if x.get("per_sample") is not None else {}
-            total = _add(total, rule_for(module).direction_dots(module, x["a"], x["b"], D, **kept))
+            total = _add(total, rule_for(module).direction_dots(module, x["a"], x["b"], D, **kept(x)))
     return total
 
 
@@ -226,7 +226,7 @@ def _scaled(K: Mapping, name: str, g: torch.Tensor) -> torch.Tensor:
     return K[name] * g
 
 
-def _rows(per_mb: list, tracker) -> torch.Tensor:
+def _rows(per_mb: list) -> torch.Tensor:
     if any(r is None for r in per_mb):
         raise RuntimeError("nothing captured: run both capture phases and backward first")
     return torch.cat([r.double() for r in per_mb])

@@ -189,7 +189,7 @@ class GhostTracker:
         of its two uses, so the cross terms between them are added."""
         train = self._train if train is None else train
         out = self._per_micro_batch(lambda name, module, x: _sum(
-            rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"], **_kept(x))
+            rule_for(module).pair_dots(module, x["a"], x["b"], y["a"], y["b"], **kept(x))
             for y in self._target.get(name, []) if _has_grad(name, x, y)), dtype, train)
         if self.ties:
             from attribcli.inrun.hf_rules import tied_embedding_head_dots
@@ -224,7 +224,7 @@ class GhostTracker:
         for name, module in self.layers:
             xs, ys = (self._train[0].get(name) if self._train else None), self._target.get(name)
             if xs and ys:
-                out[name] = rule_for(module).route(module, xs[0]["a"], ys[0]["a"], **_kept(xs[0]))
+                out[name] = rule_for(module).route(module, xs[0]["a"], ys[0]["a"], **kept(xs[0]))
         return out
 
     # -- directions: per-target vectors that are not plain gradients (optimizer rules, second order) --
@@ -256,7 +256,7 @@ class GhostTracker:
 
     def shareable_size(self) -> int:
         """Weight numbers of the dense layers whose per-sample gradients ``share_grads`` may keep (one sample's)."""
-        return sum(rule_for(m).dims(m)[0] * rule_for(m).dims(m)[1] for _, m in self._shareable
+        return sum(math.prod(rule_for(m).dims(m)) for _, m in self._shareable
                    if any(p.requires_grad for p in m.parameters(recurse=False)))
 
     def target_count(self) -> int:
@@ -296,7 +296,7 @@ class GhostTracker:
                        train: list[Captures] | None = None) -> torch.Tensor:
         """``[N, M]``: each training sample's gradient dotted with each target's direction ``D``."""
         return self._per_micro_batch(lambda name, module, x: rule_for(module).direction_dots(
-            module, x["a"], x["b"], D[name], **_kept(x)) if name in D else None, dtype,
+            module, x["a"], x["b"], D[name], **kept(x)) if name in D else None, dtype,
             self._train if train is None else train)
 
     def hessian_directions(self, target_losses_fn, inputs, tangent: dict[str, torch.Tensor],
@@ -374,7 +374,7 @@ def _full(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
-def _kept(x: dict) -> dict:
+def kept(x: dict) -> dict:
     """The rule's keyword for a capture's kept per-sample weight gradients (``share_grads``), if any."""
     return {"per_sample": x["per_sample"]} if x.get("per_sample") is not None else {}
 

@@ -51,7 +51,6 @@ class Plan:
     seconds_tracked: float = 0.0
     routes: dict[str, str] = field(default_factory=dict)   # layer -> how its dot products are taken
     rule: str = ""
-    notes: list[str] = field(default_factory=list)
 
     loading: int = 0                    # measured: the process's peak before the probe (loading the model)
 
@@ -90,8 +89,10 @@ def parse_memory(text: str, field_name: str = "--memory") -> int:
     return int(value)
 
 
-def make_plan(prep, *, device: str | None = None, memory: int | None = None, probe: bool = True) -> Plan:
-    """The plan of the prepared run ``prep`` (training/prepare.py) on ``device`` with ``memory`` bytes."""
+def make_plan(prep, *, device: str | None = None, memory: int | None = None, probe: bool = True,
+              timed: bool = True) -> Plan:
+    """The plan of the prepared run ``prep`` (training/prepare.py) on ``device`` with ``memory`` bytes; ``timed``:
+    also the seconds per step (one more pass of each probe, and an optimizer step timed)."""
     cfg, model = prep.config, prep.model
     dev = device or prep.device.type
     if memory is None:
@@ -114,8 +115,8 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
     meter = _peak_meter(prep.device) if dev == prep.device.type else None  # this machine's memory can be read
     here = meter is not None
     plan.loading = meter() if meter and probe else 0  # the peak so far: reading the weights may pass the step's
-    sample = _probe(model, T, prep.device, measure=here) if probe else None
-    gen = _probe(model, S, prep.device) if probe and M else None
+    sample = _probe(model, T, prep.device, measure=here, timed=timed) if probe else None
+    gen = _probe(model, S, prep.device, timed=timed) if probe and M else None
     optimizer = trainable * size * (2 if adam else (1 if t.momentum else 0))
     if sample and here:  # measured: the process with one sequence's step, and what each further one adds
         plan.plain = {"one sample's forward and backward, measured (process, weights, gradients)": sample.first,
@@ -128,8 +129,8 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
                       "optimizer state": optimizer}
         if sample:
             plan.plain["activations"] = rows * sample.saved
-    if sample:
-        plan.seconds_plain = N * sample.seconds + sample.optimizer_seconds(trainable)
+    if sample and timed:
+        plan.seconds_plain = N * sample.seconds + _optimizer_rate(prep.device) * trainable
     tracker = GhostTracker(model)
     try:
         plan.routes = _routes(tracker, N, T, M, S, adam)
@@ -158,8 +159,6 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
             block = min(chunk * largest, max(STREAM_MAX_ELEMENTS, largest))
             plan.tracked["one layer's target gradients, scaled (AdamW)"] = 2 * block * size
             plan.tracked["per-sample gradients of one layer"] = min(MATERIALIZE_MAX_ELEMENTS, N * largest) * size
-    if memory is not None and not plan.fits:
-        plan.notes.append(f"does not fit: {gib(plan.tracked_peak)} predicted against {gib(memory)}")
     return plan
 
 
@@ -167,19 +166,16 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
 class _Probe:
     saved: int        # bytes autograd saves for the backward pass, one sequence (the weights not counted)
     captured: int     # bytes of the tracked layers' output gradients, one sequence
-    seconds: float    # forward and backward of one sequence
-    step_rate: float  # optimizer seconds per trained parameter (AdamW step on this machine)
+    seconds: float    # forward and backward of one sequence (0 when not timed)
     first: int = 0    # measured: the process's peak with one sequence's forward and backward
     each: int = 0     # measured: what each further sequence adds to that peak
 
-    def optimizer_seconds(self, trainable: int) -> float:
-        return self.step_rate * trainable
 
-
-def _probe(model, length: int, device, measure: bool = False) -> _Probe | None:
-    """Sequences of ``length`` tokens forward and backward: the bytes saved and captured for one, its seconds;
-    with ``measure``, the process's peak memory with one sequence and with two (the difference is what each
-    sequence of a batch adds: a transformer's activations grow linearly in the batch at a fixed length)."""
+def _probe(model, length: int, device, measure: bool = False, timed: bool = True) -> _Probe | None:
+    """Sequences of ``length`` tokens forward and backward: the bytes saved and captured for one, its seconds
+    (``timed``: one more, warm pass); with ``measure``, the process's peak memory with one sequence and with two
+    (the difference is what each sequence of a batch adds: a transformer's activations grow linearly in the
+    batch at a fixed length)."""
     if length < 1:
         return None
     saved: dict[int, int] = {}
@@ -224,11 +220,13 @@ def _probe(model, length: int, device, measure: bool = False) -> _Probe | None:
         for h in handles:
             h.remove()
         model.zero_grad(set_to_none=True)
-    start = time.perf_counter()
-    run(1)
-    seconds = time.perf_counter() - start
+    seconds = 0.0
+    if timed:
+        start = time.perf_counter()
+        run(1)
+        seconds = time.perf_counter() - start
     first, each = (peaks[0], max(0, peaks[1] - peaks[0])) if peaks else (0, 0)
-    return _Probe(sum(saved.values()), captured, seconds, _optimizer_rate(device), first, each)
+    return _Probe(sum(saved.values()), captured, seconds, first, each)
 
 
 def _peak_meter(device):
@@ -292,7 +290,7 @@ def refuse_if_it_cannot_fit(prep) -> Plan | None:
     if not prep.generations:
         return None
     with torch.random.fork_rng(devices=[prep.device] if prep.device.type == "cuda" else []):
-        plan = make_plan(prep)
+        plan = make_plan(prep, timed=False)  # memory only: no pass is spent on the seconds
     if plan.fits:
         return plan
     parts = {**plan.plain, **plan.tracked}

@@ -93,7 +93,7 @@ def test_train_refuses_a_step_that_cannot_fit_and_the_probe_changes_nothing(tmp_
 def test_the_refusal_names_the_setting_of_the_heaviest_part(tmp_path, monkeypatch, heaviest, field):
     prep = prepare(load_config(write_config(tmp_path)))
     plan = plan_module.Plan("cpu", 1, 1, 0, plain={heaviest: 10, "other": 1})
-    monkeypatch.setattr(plan_module, "make_plan", lambda prep: plan)
+    monkeypatch.setattr(plan_module, "make_plan", lambda prep, **options: plan)
     with pytest.raises(AttribError) as err:
         refuse_if_it_cannot_fit(prep)
     assert err.value.field == field
