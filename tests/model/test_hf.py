@@ -418,6 +418,34 @@ def test_whole_untied_model_ghost_dots_equal_brute_force(kind):
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["kept-per-sample", "formed-per-sample"])
+@pytest.mark.parametrize("budget", [1, 300, 1 << 25], ids=["one-row-slices", "some", "all-at-once"])
+def test_stream_through_conv1d_and_the_tied_head_equals_the_whole_model(hf_rules, budget, shared):
+    """GPT-2's Conv1D layers store their weight transposed, so the stream takes their products in the target
+    gradients' memory order (stream._scaled, _mv): the same numbers as the whole-model directions, at every
+    block and slice size, with the tied head."""
+    from attribcli.inrun.stream import Job, streamed_dots
+    from tests.inrun.test_stream import _whole
+    model = HFCausalLM(_no_dropout(_hf_model("gpt2"))).double()
+    train, target = _data()
+    tracker = GhostTracker(model)
+    with tracker.capture("train", shared=shared):
+        loss = sequence_losses(model(train[0]), train[1], train[2]).mean()
+    with tracker.capture("target"):
+        vl = sequence_losses(model(target[0]), target[1], target[2])
+    (loss + vl.sum()).backward()
+    tracker.share_grads()
+    gen = torch.Generator().manual_seed(3)
+    params = dict(model.named_parameters())
+    K = {n: torch.rand(p.shape, generator=gen, dtype=p.dtype) + 0.5 for n, p in params.items()}
+    vec = {n: torch.randn(p.shape, generator=gen, dtype=p.dtype) for n, p in params.items()}
+    (dots,), (carry,) = streamed_dots(tracker, [Job(tracker.captured("train"), K)], [vec], tracker.param_names(),
+                                      budget=budget)
+    want_dots, want_carry = _whole(tracker, K, vec)
+    torch.testing.assert_close(dots, want_dots, rtol=1e-10, atol=1e-13)
+    torch.testing.assert_close(carry, want_carry, rtol=1e-10, atol=1e-13)
+
+
 def test_tied_gpt2_is_untied_twin_plus_cross_terms(hf_rules):
     """How tied GPT-2 can be valued: <E_x+H_x, E_y+H_y> = the dots of an untied twin (which hold <E_x,E_y>
     and <H_x,H_y>) + tied_embedding_head_dots on the wte / lm_head captures of the same passes."""
