@@ -130,11 +130,12 @@ def generations_file(out: Path, count: int, context: int) -> Path:
 
 
 def write_config(folder: Path, *, context: int, lora: int | None, generations: int, batch: int = 4,
-                 device: str = "cpu") -> Path:
+                 device: str = "cpu", target_chunk: int | None = None) -> Path:
     gens = generations_file(folder, generations, context)
     corpus = corpus_file(folder, context)
     lora_line = f"{{rank: {lora}, alpha: {2 * lora}}}" if lora else "null"
-    name = f"config-{context}{f'-lora{lora}' if lora else ''}-{generations}gen.yaml"
+    chunk = f"-chunk{target_chunk}" if target_chunk else ""
+    name = f"config-{context}{f'-lora{lora}' if lora else ''}-{generations}gen{chunk}.yaml"
     text = f"""run_dir: {folder}/run-{name[7:-5]}
 seed: 1234
 model: {{kind: hf, path: {folder}, context_length: {context}, lora: {lora_line}}}
@@ -143,6 +144,8 @@ training: {{max_steps: 2, batch_size: {batch}, lr: 0.0001, optimizer: adamw, war
             checkpoint_every: 100}}
 licenses: {{run_use: commercial, trainable: [commercial, unspecified]}}
 """
+    if target_chunk:
+        text += f"attribution: {{target_chunk: {target_chunk}}}\n"
     path = folder / name
     path.write_text(text)
     return path

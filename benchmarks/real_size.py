@@ -2,7 +2,8 @@
 
     python benchmarks/real_size.py [--work DIR] [--model gpt2-124m llama-125m] [--context 256 1024]
                                    [--generations 8 64] [--lora 16] [--full/--no-full] [--steps 3]
-                                   [--modes plain plain+gen order1 path] [--out FILE]
+                                   [--modes plain plain+gen order1 path]
+                                   [--target-chunk 0 2] [--out FILE]
 
 For each model (benchmarks/real_models.py: transformers configs at their real sizes, random weights), context,
 number of generations and fine-tuning kind (full, LoRA), each mode runs in its own process
@@ -59,6 +60,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--target-chunk", type=int, nargs="+", default=[0],
+                    help="attribution.target_chunk: generations per backward pass (0: all at once)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
@@ -70,18 +73,19 @@ def main() -> None:
         folder = save_model(name, a.work / name)
         for ctx in a.context:
             for g in a.generations:
-                for rank in ([] if a.no_full else [None]) + a.lora:
+                for rank, chunk in ((r, c) for r in ([] if a.no_full else [None]) + a.lora for c in a.target_chunk):
                     cfg = write_config(folder, context=ctx, lora=rank, generations=g, batch=a.batch_size,
-                                       device=a.device)
+                                       device=a.device, target_chunk=chunk or None)
                     plan = planned(cfg)
                     res = {m: child(cfg, m, a.steps, a.batch_size, a.device) for m in a.modes}
                     plain = res.get("plain", {})
                     step = {m: r["batch"] / r["samples_per_s"] for m, r in res.items() if "error" not in r}
+                    gens = f"{g} (chunks of {chunk})" if chunk else str(g)
                     for m, r in res.items():
                         kind = f"LoRA r{rank}" if rank else "full"
                         trained = f"{kind}, {r.get('trained', 0) / 1e6:.1f}M" if "trained" in r else kind
                         if "error" in r:
-                            row = [name, trained, str(ctx), str(g), m, "", f"failed: {r['error']}", "", "", "", "", ""]
+                            row = [name, trained, str(ctx), gens, m, "", f"failed: {r['error']}", "", "", "", "", ""]
                         else:
                             tax = ((step[m] - step["plain+gen"]) / step["plain"]
                                    if m not in ("plain", "plain+gen") and "plain+gen" in step and "plain" in step
@@ -90,7 +94,7 @@ def main() -> None:
                             pred = ""
                             if key and plan and key in plan:
                                 pred = f"{plan[key] / 2**30:.2f} ({plan[key] / r['peak_bytes'] - 1:+.0%})"
-                            row = [name, trained, str(ctx), str(g), m, f"{step[m]:.2f}",
+                            row = [name, trained, str(ctx), gens, m, f"{step[m]:.2f}",
                                    f"{r['peak_bytes'] / 2**30:.2f}",
                                    f"{step[m] / step['plain']:.2f}" if "plain" in step else "",
                                    f"{r['peak_bytes'] / plain['peak_bytes']:.2f}" if "peak_bytes" in plain else "",

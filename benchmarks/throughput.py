@@ -110,6 +110,7 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
     values = np.zeros((corpus, n_generations)) if corpus and tracker is not None else None
 
     half = torch.bfloat16 if precision == "bf16" else None
+    chunk = cfg.attribution.target_chunk  # the config's generations per backward pass, as `attrib train` takes them
     opened = None
     nodes: list[float] = []  # path rule: the mean nodes per generation of each closed step
 
@@ -117,7 +118,8 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
         nonlocal opened
         if mode == "path":  # the warm-up and the last step close at once; the others by the next step's pass
             done, opened = path_step(model, tracker, opt, rule, [b], targets, losses=sequence_losses, opened=opened,
-                                     close=i is None or i == steps - 1, tag=i, autocast=half)
+                                     close=i is None or i == steps - 1, tag=i, autocast=half,
+                                     target_chunk=chunk)
             for r in done:
                 if r.tag is not None and r.nodes is not None:
                     nodes.append(float(np.mean(r.nodes)))
@@ -128,14 +130,21 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             opt.zero_grad(set_to_none=True)
             with torch.autocast(dev.type, dtype=half, enabled=half is not None):
                 loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
-                if mode == "plain+gen":  # the generations' own forward and backward, untracked (timing only:
-                    x, y, m = targets    # their gradient joins the step's)
-                    loss = loss + sequence_losses(model(x), y, m).sum()
-            loss.backward()
+            if mode == "plain+gen":  # the generations' own forward and backward, untracked, in the config's chunks
+                M = targets[0].shape[0]  # (timing only: their gradient joins the step's)
+                for k in range(0, M, chunk or M):
+                    with torch.autocast(dev.type, dtype=half, enabled=half is not None):
+                        x, y, m = (t[k:k + (chunk or M)] for t in targets)
+                        loss = loss + sequence_losses(model(x), y, m).sum()
+                    if chunk:
+                        loss.backward()
+                        loss = 0
+            if not (mode == "plain+gen" and chunk):
+                loss.backward()
             opt.step()
         else:
             r = tracked_step(model, tracker, opt, rule, [b], targets, order=order, autocast=half,
-                             losses=sequence_losses)
+                             losses=sequence_losses, target_chunk=chunk)
             if values is not None and i is not None:  # the run's value table, as training keeps it (training/tally.py)
                 rows = min(B, corpus - i * B)
                 values[i * B:i * B + rows] += r.first[:rows] + (r.second[:rows] if r.second is not None else 0)

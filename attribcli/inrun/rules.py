@@ -192,27 +192,39 @@ class LinearRule(LayerRule):
             out["bias"] = b.sum(1) @ mats["bias"][0].T.to(b.dtype)
         return out
 
-    def direction_dots(self, module, a_x, b_x, D, route: str | None = None, per_sample: torch.Tensor | None = None):
+    def direction_dots(self, module, a_x, b_x, D, route: str | None = None, per_sample: torch.Tensor | None = None,
+                       sample_scale: torch.Tensor | None = None):
         """``per_sample``: the samples' weight gradients ``[N, d_out, d_in]`` when already formed
-        (``per_sample_weight_grads``, which the tracker keeps when it builds the batch gradient from them)."""
+        (``per_sample_weight_grads``, which the tracker keeps when it builds the batch gradient from them).
+        ``sample_scale``: a per-element scale of the weight, in the parameter's layout, applied to the samples'
+        gradients rather than to the M directions (``<s ⊙ g_x, D_y> = <g_x, s ⊙ D_y>``: the cheaper side when
+        N < M)."""
         a_x, b_x = flatten_tokens(a_x, 1), flatten_tokens(b_x, 1)
         N, T, d_in = a_x.shape
         out = None
         if "weight" in D:
             W = D["weight"].transpose(1, 2) if self._weight(module)[1] else D["weight"]  # [M, d_out, d_in]
             M, d_out = W.shape[0], W.shape[1]
+            s = None
+            if sample_scale is not None:
+                s = sample_scale.T.contiguous() if self._weight(module)[1] else sample_scale
             if per_sample is not None:
                 route = "materialize"
             route = route or "materialize"
             if route == "materialize":  # in chunks of samples whose gradients fit the budget (all at once when small)
                 flat = W.reshape(M, -1).T
+
+                def scaled(g):
+                    return (g if s is None else g * s).reshape(g.shape[0], -1)
+
                 if per_sample is not None:
-                    out = per_sample.reshape(N, -1) @ flat  # [N, d_out·d_in] x [d_out·d_in, M]
+                    out = scaled(per_sample) @ flat  # [N, d_out·d_in] x [d_out·d_in, M]
                 else:
                     step = max(1, MATERIALIZE_MAX_ELEMENTS // (d_in * d_out))
-                    out = torch.cat([self.per_sample_weight_grads(a_x[i:i + step], b_x[i:i + step]).reshape(
-                        min(step, N - i), -1) @ flat for i in range(0, N, step)])
+                    out = torch.cat([scaled(self.per_sample_weight_grads(a_x[i:i + step], b_x[i:i + step])) @ flat
+                                     for i in range(0, N, step)])
             else:  # project: one target at a time keeps the intermediate at [N·T, d_out]
+                W = W if s is None else W * s
                 a_flat, b_flat = a_x.reshape(N * T, d_in), b_x.reshape(N * T, d_out)
                 out = torch.stack([((a_flat @ W[j].T) * b_flat).view(N, -1).sum(1) for j in range(M)], dim=1)
         if "bias" in D:

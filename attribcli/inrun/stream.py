@@ -175,11 +175,22 @@ def _unit_dots(tracker, unit, mb, G, K, names) -> torch.Tensor | None:
     for name in unit:
         if name not in G:
             continue
-        module = tracker.module(name)
-        D = {attr: _scaled(K, names[(name, attr)], g) for attr, g in G[name].items()}
+        module, rule = tracker.module(name), rule_for(tracker.module(name))
         for x in mb.get(name, []):
-            total = _add(total, rule_for(module).direction_dots(module, x["a"], x["b"], D, **kept(x)))
+            D, side = _scaled_side(rule, K, names, name, G[name], x["a"].shape[0])
+            total = _add(total, rule.direction_dots(module, x["a"], x["b"], D, **kept(x), **side))
     return total
+
+
+def _scaled_side(rule, K, names, name, G: dict, n: int) -> tuple[dict, dict]:
+    """The directions to dot with, and the rule's ``sample_scale`` when the scale goes on the samples' side: a
+    dense weight with a per-element scale and fewer samples than targets in the block (scaling n sample
+    gradients instead of m target gradients; the same product)."""
+    k = K[names[(name, "weight")]] if "weight" in G else None
+    if isinstance(rule, LinearRule) and isinstance(k, torch.Tensor) and n < G["weight"].shape[0]:
+        D = {attr: g if attr == "weight" else _scaled(K, names[(name, attr)], g) for attr, g in G.items()}
+        return D, {"sample_scale": k}
+    return {attr: _scaled(K, names[(name, attr)], g) for attr, g in G.items()}, {}
 
 
 def _vector_dots(unit, G, vec, names) -> torch.Tensor:

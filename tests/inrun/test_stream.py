@@ -12,11 +12,16 @@ from tests.helpers import batch
 CFG = GPTConfig(vocab_size=13, context_length=12, n_layer=2, n_head=2, n_embd=8)
 
 
-def _captured(model, shared=True):
+SHAPES = {"more-samples": ((9, 12, 7, 12), (6, 10, 8)), "more-targets": ((9, 12), (6, 10, 8, 5, 11))}
+
+
+def _captured(model, shared=True, shape="more-samples"):
+    """Fewer samples than targets puts the scale on the samples' side (stream._scaled_side)."""
     tracker = GhostTracker(model)
     gen = torch.Generator().manual_seed(1)
-    train = batch([torch.randint(0, 13, (n,), generator=gen).tolist() for n in (9, 12, 7, 12)])
-    target = batch([torch.randint(0, 13, (n,), generator=gen).tolist() for n in (6, 10, 8)], loss_from=[2, 5, 3])
+    xs, ys = SHAPES[shape]
+    train = batch([torch.randint(0, 13, (n,), generator=gen).tolist() for n in xs])
+    target = batch([torch.randint(0, 13, (n,), generator=gen).tolist() for n in ys], loss_from=[2] * len(ys))
     with tracker.capture("train", shared=shared):
         loss = sequence_losses(model(train[0]), train[1], train[2]).mean()
     with tracker.capture("target"):
@@ -41,15 +46,16 @@ def _whole(tracker, K, vec):
     return tracker.direction_dots(D), carry
 
 
+@pytest.mark.parametrize("shape", list(SHAPES))
 @pytest.mark.parametrize("shared", [True, False], ids=["kept-per-sample", "formed-per-sample"])
 @pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
 @pytest.mark.parametrize("budget", [1, 40, 1 << 25], ids=["one-row-slices", "some", "all-at-once"])
-def test_stream_equals_the_whole_model_directions(tied, budget, shared):
+def test_stream_equals_the_whole_model_directions(tied, budget, shared, shape):
     torch.manual_seed(0)
     model = GPT(CFG).double()
     if tied:
         model.lm_head.weight = model.wte.weight
-    tracker = _captured(model, shared)
+    tracker = _captured(model, shared, shape)
     params = dict(model.named_parameters())
     K = {n: torch.rand_like(p) + 0.5 for n, p in params.items()}
     vec = {n: torch.randn_like(p) for n, p in params.items()}
