@@ -53,6 +53,9 @@ class Plan:
     rule: str = ""
 
     loading: int = 0                    # measured: the process's peak before the probe (loading the model)
+    generations: int = 0                # valued at each step
+    chunk: int = 0                      # of them per backward pass (attribution.target_chunk, or all)
+    per_generation: int = 0             # bytes each generation of a chunk adds to the tracked peak
 
     @property
     def plain_peak(self) -> int:
@@ -66,11 +69,27 @@ class Plan:
     def fits(self) -> bool:
         return self.memory is None or self.tracked_peak <= self.memory
 
+    @property
+    def fitting_chunk(self) -> int | None:
+        """The largest ``attribution.target_chunk`` predicted to fit (the generations' part of the peak grows with
+        the chunk, the rest does not); None when memory is unknown or no chunk fits."""
+        if self.memory is None or not self.generations or not self.per_generation:
+            return None
+        rest = sum(self.plain.values()) + sum(self.tracked.values()) - self.chunk * self.per_generation
+        k = min(self.generations, (self.memory - max(rest, 0)) // self.per_generation)
+        return int(k) if k >= 1 and max(self.loading, rest + k * self.per_generation) <= self.memory else None
+
+    def peak_with_chunk(self, k: int) -> int:
+        rest = sum(self.plain.values()) + sum(self.tracked.values()) - self.chunk * self.per_generation
+        return max(self.loading, rest + k * self.per_generation)
+
     def as_dict(self) -> dict:
         return {"device": self.device, "memory": self.memory, "trainable": self.trainable, "frozen": self.frozen,
                 "rule": self.rule, "plain": self.plain, "tracked": self.tracked, "plain_peak": self.plain_peak,
                 "tracked_peak": self.tracked_peak, "loading": self.loading, "seconds_plain": self.seconds_plain,
-                "seconds_tracked": self.seconds_tracked, "routes": self.routes, "fits": self.fits}
+                "seconds_tracked": self.seconds_tracked, "routes": self.routes, "fits": self.fits,
+                "target_chunk": self.chunk, "bytes_per_generation": self.per_generation,
+                "fitting_target_chunk": self.fitting_chunk}
 
 
 def parse_memory(text: str, field_name: str = "--memory") -> int:
@@ -148,6 +167,7 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
             plan.tracked["generations' activations"] = int(chunk * each)
             plan.tracked["captured output gradients"] = (N * sample.captured * (2 if path else 1)
                                                          + chunk * gen.captured)
+            plan.generations, plan.chunk, plan.per_generation = M, chunk, int(each) + gen.captured
             # the generations' forward and backward over frozen weights (about 2/3 of the probe's, which also formed
             # weight gradients), and under AdamW their weight gradients again, a layer at a time (the other 1/3)
             plan.seconds_tracked = plan.seconds_plain + M * gen.seconds * (1.0 if adam else 2 / 3)
@@ -296,10 +316,12 @@ def refuse_if_it_cannot_fit(prep) -> Plan | None:
     parts = {**plan.plain, **plan.tracked}
     largest = max(parts, key=parts.get)
     samples = ("training.micro_batch_size", "set training.micro_batch_size (the same step in pieces)")
+    k = plan.fitting_chunk
+    chunked = (f"set attribution.target_chunk: {k} (predicted {gib(plan.peak_with_chunk(k))})" if k
+               else "set attribution.target_chunk (fewer generations per pass)")
     field_name, fix = {
         "activations": samples, "activations of the other samples": samples,
-        "generations' activations": ("attribution.target_chunk", "set attribution.target_chunk (fewer generations "
-                                     "per pass)"),
+        "generations' activations": ("attribution.target_chunk", chunked),
     }.get(largest, ("model.lora", "train LoRA adapters (model.lora), or a smaller model or batch"))
     raise AttribError(f"a tracked step needs about {gib(plan.tracked_peak)} ({largest}: {gib(parts[largest])}); this "
                       f"machine has {gib(plan.memory)} (attrib plan CONFIG shows every part)",
@@ -338,4 +360,9 @@ def render(plan: Plan) -> str:
     lines.append("fits" if plan.fits else f"does NOT fit: {gib(plan.tracked_peak)} predicted, {gib(plan.memory)} "
                  "available (lower training.batch_size or set training.micro_batch_size, set "
                  "attribution.target_chunk, or use model.lora)")
+    k = plan.fitting_chunk
+    if plan.chunk and k is not None and k < plan.chunk:
+        lines.append(f"attribution.target_chunk: {k} is predicted to fit ({gib(plan.peak_with_chunk(k))}; "
+                     f"{-(-plan.generations // k)} passes over the generations a step instead of "
+                     f"{-(-plan.generations // plan.chunk)})")
     return "\n".join(lines)

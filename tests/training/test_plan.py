@@ -97,3 +97,32 @@ def test_the_refusal_names_the_setting_of_the_heaviest_part(tmp_path, monkeypatc
     with pytest.raises(AttribError) as err:
         refuse_if_it_cannot_fit(prep)
     assert err.value.field == field
+
+
+def test_the_plan_names_the_largest_target_chunk_that_fits(tmp_path):
+    """The generations' part of the peak grows with the chunk: a machine too small for all of them at once is
+    told which ``attribution.target_chunk`` fits, by plan and by train's refusal."""
+    cfg = write_config(tmp_path, training__optimizer="adamw")
+    full = json.loads(_attrib("plan", cfg, "--json").stdout)
+    each, M = full["bytes_per_generation"], full["target_chunk"]
+    assert each > 0 and M == 8 and full["fitting_target_chunk"] == M  # the sample: all 8 in one pass fit here
+    rest = full["tracked_peak"] - M * each
+    memory = rest + 3 * each + each // 2  # room for 3 generations at a time, not 4
+    r = _attrib("plan", cfg, "--memory", f"{memory / 2**20:.3f}MB")
+    assert r.returncode == 1 and "does NOT fit" in r.stdout
+    assert "attribution.target_chunk: 3 is predicted to fit" in r.stdout and "3 passes" in r.stdout
+
+
+def test_the_refusal_gives_the_chunk_that_fits(tmp_path, monkeypatch):
+    prep = prepare(load_config(write_config(tmp_path)))
+    plan = plan_module.Plan("cpu", 100, 1, 0, plain={"weights": 20}, tracked={"generations' activations": 80},
+                            generations=8, chunk=8, per_generation=10)
+    assert plan.fitting_chunk == 8 and plan.fits
+    plan.memory = 55
+    assert plan.fitting_chunk == 3 and plan.peak_with_chunk(3) == 50 and not plan.fits
+    monkeypatch.setattr(plan_module, "make_plan", lambda prep, **options: plan)
+    with pytest.raises(AttribError) as err:
+        refuse_if_it_cannot_fit(prep)
+    assert err.value.field == "attribution.target_chunk" and "target_chunk: 3" in err.value.line()
+    plan.memory = 25  # not even one generation at a time
+    assert plan.fitting_chunk is None
