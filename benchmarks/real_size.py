@@ -32,9 +32,11 @@ from real_models import save_model, write_config  # noqa: E402  (benchmarks/real
 MODES = {"plain": "plain", "plain+gen": "plain+gen", "order1": "order 1", "path": "path"}
 
 
-def child(config: Path, mode: str, steps: int, batch: int, device: str = "cpu") -> dict:
+def child(config: Path, mode: str, steps: int, batch: int, device: str = "cpu", kept: int | None = None) -> dict:
     args = [sys.executable, str(ROOT / "benchmarks/throughput.py"), "--config", str(config), "--steps", str(steps),
             "--device", device, "--optimizer", "adamw", "--child", MODES[mode], "--batch-size", str(batch)]
+    if kept is not None:
+        args += ["--kept-per-sample", str(kept)]
     start = time.perf_counter()
     out = subprocess.run(args, capture_output=True, text=True)
     if out.returncode:
@@ -60,6 +62,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--kept-per-sample", type=int, metavar="ELEMENTS",
+                    help="the tracker's budget of kept per-sample gradient numbers (default: attrib's own)")
     ap.add_argument("--target-chunk", type=int, nargs="+", default=[0],
                     help="attribution.target_chunk: generations per backward pass (0: all at once)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -77,7 +81,7 @@ def main() -> None:
                     cfg = write_config(folder, context=ctx, lora=rank, generations=g, batch=a.batch_size,
                                        device=a.device, target_chunk=chunk or None)
                     plan = planned(cfg)
-                    res = {m: child(cfg, m, a.steps, a.batch_size, a.device) for m in a.modes}
+                    res = {m: child(cfg, m, a.steps, a.batch_size, a.device, a.kept_per_sample) for m in a.modes}
                     plain = res.get("plain", {})
                     step = {m: r["batch"] / r["samples_per_s"] for m, r in res.items() if "error" not in r}
                     gens = f"{g} (chunks of {chunk})" if chunk else str(g)

@@ -215,9 +215,15 @@ def main() -> None:
     ap.add_argument("--size", help=argparse.SUPPRESS)
     ap.add_argument("--corpus-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--kept-per-sample", type=int, metavar="ELEMENTS",
+                    help="per-sample weight-gradient numbers the tracker keeps a step (tracker.SHARED_MAX_ELEMENTS: "
+                         "memory traded for not forming them again for the dot products)")
     a = ap.parse_args()
     modes = ["plain"] + (["plain+gen"] if a.tax else []) + [f"order {o}" for o in a.order] + \
         ([] if a.no_path else ["path"])
+    if a.kept_per_sample is not None:
+        import attribcli.inrun.tracker as tracker_module
+        tracker_module.SHARED_MAX_ELEMENTS = a.kept_per_sample
     if a.child:
         print(json.dumps(measure(a.config, a.steps, a.child, a.device, a.optimizer, a.batch_size, a.size,
                                  a.generations, a.corpus_size, a.precision)))
