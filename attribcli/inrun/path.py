@@ -16,7 +16,7 @@ step actually reached, so it stays close at step sizes where the expansion break
 
 The realised change is known when the step closes, so the quadrature's error on each generation is
 measured, not assumed: where ``|realised − Σ_z φ − carry|`` exceeds ``tolerance`` of the step's scale, the
-step's interval is halved (one target pass at each new node ``w(α)``, the weights set there and restored
+step's interval is halved (one pass of those generations at each new node ``w(α)``, the weights set there and restored
 bit for bit) and the values become the composite Simpson rule on the nodes (Richardson's step on the last
 two trapezoids: exact for cubics), up to ``max_nodes``. Which generations are refined depends on each one's own
 residual only, so values do not depend on target chunks or on which other generations are valued.
@@ -216,10 +216,11 @@ def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, name
     for level in range(1, levels + 1):
         if not need.any():
             break
+        which, sub, sub_chunks = _needing(need, targets, chunks)
         for k in range(1, 2 ** level, 2):  # the new nodes: odd multiples of 2^-level
-            d, c = _node(o, k / 2 ** level, model, tracker, names, targets, chunks, losses, amp, shard)
-            inner += d
-            inner_carry += c
+            d, c = _node(o, k / 2 ** level, model, tracker, names, sub, sub_chunks, losses, amp, shard)
+            inner[:, which] += d
+            inner_carry[which] += c
         h = 1.0 / 2 ** level
         finer = (h * (0.5 * (o.start + end.dots) + inner), h * (0.5 * (o.carry_start + end.carry) + inner_carry))
         # Richardson's step on two trapezoids: the composite Simpson rule, exact for cubics
@@ -229,6 +230,17 @@ def _close(o: OpenStep, end: _Ends, loss_after: np.ndarray, model, tracker, name
         need &= off(v_l, c_l)
     return StepResult(o.train_loss, o.loss_before, values / world, None, carry, o.routes, tag=o.tag, nodes=nodes,
                       loss_after=loss_after)
+
+
+def _needing(need: np.ndarray, targets: Batch, chunks: list[slice]) -> tuple[np.ndarray, Batch, list[slice]]:
+    """The generations still refined, as indices, their rows of the target batch and its chunks: a node's pass
+    runs only those (the others' values are final), in chunks of the same size."""
+    which = np.flatnonzero(need)
+    if len(which) == len(need):
+        return which, targets, chunks
+    rows = torch.as_tensor(which, device=targets[0].device)
+    size = chunks[0].stop - chunks[0].start if len(chunks) > 1 else None
+    return which, tuple(t[rows] for t in targets), chunk_slices(len(which), size)
 
 
 def _node(o: OpenStep, alpha: float, model, tracker, names, targets, chunks, losses, amp, shard):

@@ -171,3 +171,23 @@ def test_a_generations_values_do_not_depend_on_the_others_valued_with_it():
         for (a, *_), (b, *_) in zip(full, alone):
             np.testing.assert_allclose(b.first[:, 0], a.first[:, j], rtol=1e-9, atol=1e-14)
             assert b.nodes[0] == a.nodes[j]
+
+
+@pytest.mark.parametrize("chunk", [None, 2], ids=["one-pass", "chunks-of-2"])
+def test_a_node_passes_only_the_generations_still_refined(monkeypatch, chunk):
+    """Each generation takes part in nodes − 2 node passes (the others' values are final): the rows of every
+    target pass add up to M per step's own pass and the last close, plus Σ (nodes − 2)."""
+    import attribcli.inrun.path as path_module
+    rows = []
+    real = path_module.target_pass
+
+    def counted(model, tracker, targets, **kw):
+        rows.append(targets[0].shape[0])
+        return real(model, tracker, targets, **kw)
+
+    monkeypatch.setattr(path_module, "target_pass", counted)
+    out, _, target = _run(REGIMES[2], PathSettings(tolerance=0.01, max_nodes=9), chunk=chunk)
+    nodes = np.array([r.nodes for r, *_ in out])
+    assert (nodes.min(1) < nodes.max(1)).any()  # some step refines some generations further than others
+    M = target[0].shape[0]
+    assert sum(rows) == (len(out) + 1) * M + int((nodes - 2).sum())
