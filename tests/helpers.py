@@ -65,12 +65,14 @@ def one_line(exc: AttribError, *needles: str) -> str:
     return msg
 
 
-def capture_step(model, tracker, train, target) -> None:
-    """Both forwards under the tracker's capture, then the one backward pass (no optimizer step)."""
+def capture_step(model, tracker, train, target, shared: bool = False) -> None:
+    """Both forwards under the tracker's capture, then the one backward pass (no optimizer step); ``shared``:
+    the dense layers' batch gradient formed by the tracker from the per-sample gradients it keeps."""
     x, y, m = train
     vx, vy, vm = target
-    with tracker.capture("train"):
+    with tracker.capture("train", shared=shared):
         train_loss = sequence_losses(model(x), y, m).mean()
     with tracker.capture("target"):
         target_losses = sequence_losses(model(vx), vy, vm)
     (train_loss + target_losses.sum()).backward()
+    tracker.share_grads()

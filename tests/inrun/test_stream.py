@@ -6,8 +6,8 @@ import torch
 
 from attribcli.inrun.stream import Job, streamed_dots
 from attribcli.inrun.tracker import GhostTracker
-from attribcli.model.gpt import GPT, GPTConfig, sequence_losses
-from tests.helpers import batch
+from attribcli.model.gpt import GPT, GPTConfig
+from tests.helpers import batch, capture_step
 
 CFG = GPTConfig(vocab_size=13, context_length=12, n_layer=2, n_head=2, n_embd=8)
 
@@ -22,12 +22,7 @@ def _captured(model, shared=True, shape="more-samples"):
     xs, ys = SHAPES[shape]
     train = batch([torch.randint(0, 13, (n,), generator=gen).tolist() for n in xs])
     target = batch([torch.randint(0, 13, (n,), generator=gen).tolist() for n in ys], loss_from=[2] * len(ys))
-    with tracker.capture("train", shared=shared):
-        loss = sequence_losses(model(train[0]), train[1], train[2]).mean()
-    with tracker.capture("target"):
-        vl = sequence_losses(model(target[0]), target[1], target[2])
-    (loss + vl.sum()).backward()
-    tracker.share_grads()
+    capture_step(model, tracker, train, target, shared=shared)
     return tracker
 
 

@@ -429,12 +429,7 @@ def test_stream_through_conv1d_and_the_tied_head_equals_the_whole_model(hf_rules
     model = HFCausalLM(_no_dropout(_hf_model("gpt2"))).double()
     train, target = _data()
     tracker = GhostTracker(model)
-    with tracker.capture("train", shared=shared):
-        loss = sequence_losses(model(train[0]), train[1], train[2]).mean()
-    with tracker.capture("target"):
-        vl = sequence_losses(model(target[0]), target[1], target[2])
-    (loss + vl.sum()).backward()
-    tracker.share_grads()
+    capture_step(model, tracker, train, target, shared=shared)
     gen = torch.Generator().manual_seed(3)
     params = dict(model.named_parameters())
     K = {n: torch.rand(p.shape, generator=gen, dtype=p.dtype) + 0.5 for n, p in params.items()}
