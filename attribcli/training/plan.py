@@ -159,7 +159,7 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
         tracker.close()
     path = cfg.attribution.rule == "path"
     if M:
-        kept = min(SHARED_MAX_ELEMENTS, rows * shareable) * size
+        kept = min(SHARED_MAX_ELEMENTS, N * shareable) * size  # every micro-batch's, until the step's end
         if gen and sample:
             # measured per sample, carried over to a generation's length by the bytes autograd saves for each
             # (the generations' own probe runs after the samples', into memory the allocator kept: not measurable)

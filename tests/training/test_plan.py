@@ -128,3 +128,20 @@ def test_the_refusal_gives_the_chunk_that_fits(tmp_path, monkeypatch):
     assert err.value.field == "attribution.target_chunk" and "target_chunk: 3" in err.value.line()
     plan.memory = 25  # not even one generation at a time
     assert plan.fitting_chunk is None
+
+
+def test_kept_per_sample_gradients_are_counted_for_the_whole_step_with_micro_batches(tmp_path):
+    """share_grads runs once a step, after every micro-batch, and keeps all of their per-sample gradients."""
+    from attribcli.inrun.tracker import SHARED_MAX_ELEMENTS, GhostTracker
+
+    cfg = write_config(tmp_path, training__optimizer="adamw", training__micro_batch_size=2)
+    prep = prepare(load_config(cfg))
+    plan = make_plan(prep, timed=False)
+    tracker = GhostTracker(prep.model)
+    try:
+        shareable = tracker.shareable_size()
+    finally:
+        tracker.close()
+    N = prep.config.training.batch_size
+    assert N > 2
+    assert plan.tracked["kept per-sample gradients"] == 2 * min(SHARED_MAX_ELEMENTS, N * shareable) * 4  # path: 2 steps
