@@ -274,14 +274,18 @@ def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log
     if group.world != trained_on and trained_on > 1:
         raise AttribError(f"the run was trained on {trained_on} processes; its replay must be too (the gradient "
                           f"was summed in {trained_on} parts)", field="--nproc", fix=f"use --nproc {trained_on}")
-    if prep.device.type == "cpu":
-        torch.set_num_threads(int(manifest.get("threads", torch.get_num_threads())))
-    check = Trajectory(run, prep.device)
-    with contextlib.ExitStack() as held:
-        if not group.active:  # under torchrun the launching command holds it (cli.replay)
-            held.enter_context(locked(out, field="--name", wait=False))  # one replay of a NAME at a time
-            refuse_existing(out, part, name, resume)  # again, now that no other replay can change it
-        return _replay(run, prep, manifest, starts, out, part, group, log, check, generated)
+    threads = torch.get_num_threads()
+    if prep.device.type == "cpu":  # the run's own thread count: CPU reductions are split by thread
+        torch.set_num_threads(int(manifest.get("threads", threads)))
+    try:
+        check = Trajectory(run, prep.device)
+        with contextlib.ExitStack() as held:
+            if not group.active:  # under torchrun the launching command holds it (cli.replay)
+                held.enter_context(locked(out, field="--name", wait=False))  # one replay of a NAME at a time
+                refuse_existing(out, part, name, resume)  # again, now that no other replay can change it
+            return _replay(run, prep, manifest, starts, out, part, group, log, check, generated)
+    finally:  # the caller's process keeps its own (an in-process caller's later runs would change bytes)
+        torch.set_num_threads(threads)
 
 
 def _replay(run, prep, manifest, starts, out, part, group, log, check, generated) -> Path:

@@ -161,9 +161,11 @@ def test_a_trajectory_that_differs_stops_the_replay_with_nothing_written(tmp_pat
     man = json.loads((run / "manifest.json").read_text())
     assert man["threads"] == torch.get_num_threads()
     (run / "manifest.json").write_text(json.dumps({**man, "threads": 1}))  # replayed on one thread: other bits
+    threads = torch.get_num_threads()
     r = _invoke("replay", run, "--generations", SAMPLE / "generations.jsonl", "--name", "x")
     _one_line(r, "the trajectory is not the run's")  # a training loss (steps.csv) or the weights (model.pt)
     assert not (run / "valuations/x").exists() and not (run / "valuations/x.partial").exists()
+    assert torch.get_num_threads() == threads  # the run's count was set for the replay only
 
 
 def test_verify_checks_a_valuation_and_the_statement_made_from_it(tmp_path):
