@@ -131,15 +131,14 @@ def measure(config: str, steps: int, mode: str, device: str, optimizer: str, bat
             with torch.autocast(dev.type, dtype=half, enabled=half is not None):
                 loss = sequence_losses(model(b[0]), b[1], b[2]).mean()
             if mode == "plain+gen":  # the generations' own forward and backward, untracked, in the config's chunks
-                M = targets[0].shape[0]  # (timing only: their gradient joins the step's)
-                for k in range(0, M, chunk or M):
+                size = chunk or targets[0].shape[0]  # (timing only: their gradient joins the step's)
+                for k in range(0, targets[0].shape[0], size):
                     with torch.autocast(dev.type, dtype=half, enabled=half is not None):
-                        x, y, m = (t[k:k + (chunk or M)] for t in targets)
+                        x, y, m = (t[k:k + size] for t in targets)
                         loss = loss + sequence_losses(model(x), y, m).sum()
-                    if chunk:
-                        loss.backward()
-                        loss = 0
-            if not (mode == "plain+gen" and chunk):
+                    loss.backward()  # the first chunk with the batch's loss
+                    loss = 0
+            else:
                 loss.backward()
             opt.step()
         else:

@@ -175,9 +175,13 @@ def _unit_dots(tracker, unit, mb, G, K, names) -> torch.Tensor | None:
     for name in unit:
         if name not in G:
             continue
-        module, rule = tracker.module(name), rule_for(tracker.module(name))
-        for x in mb.get(name, []):
-            D, side = _scaled_side(rule, K, names, name, G[name], x["a"].shape[0])
+        xs = mb.get(name, [])
+        if not xs:
+            continue
+        module = tracker.module(name)
+        rule = rule_for(module)
+        D, side = _scaled_side(rule, K, names, name, G[name], xs[0]["a"].shape[0])  # one micro-batch: same n
+        for x in xs:
             total = _add(total, rule.direction_dots(module, x["a"], x["b"], D, **kept(x), **side))
     return total
 

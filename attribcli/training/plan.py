@@ -75,13 +75,17 @@ class Plan:
         the chunk, the rest does not); None when memory is unknown or no chunk fits."""
         if self.memory is None or not self.generations or not self.per_generation:
             return None
-        rest = sum(self.plain.values()) + sum(self.tracked.values()) - self.chunk * self.per_generation
-        k = min(self.generations, (self.memory - max(rest, 0)) // self.per_generation)
-        return int(k) if k >= 1 and max(self.loading, rest + k * self.per_generation) <= self.memory else None
+        k = min(self.generations, (self.memory - self._besides_generations) // self.per_generation)
+        return int(k) if k >= 1 and self.peak_with_chunk(k) <= self.memory else None
 
     def peak_with_chunk(self, k: int) -> int:
-        rest = sum(self.plain.values()) + sum(self.tracked.values()) - self.chunk * self.per_generation
-        return max(self.loading, rest + k * self.per_generation)
+        return max(self.loading, self._besides_generations + k * self.per_generation)
+
+    @property
+    def _besides_generations(self) -> int:
+        """The tracked step's parts less what its chunk of generations adds (never negative: the parts count
+        it)."""
+        return sum(self.plain.values()) + sum(self.tracked.values()) - self.chunk * self.per_generation
 
     def as_dict(self) -> dict:
         return {"device": self.device, "memory": self.memory, "trainable": self.trainable, "frozen": self.frozen,
