@@ -346,11 +346,14 @@ def _trains_on_cuda(run_dir: Path) -> bool:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--by", type=click.Choice(["sample", "holder", "generation", "license"]), default="holder",
               show_default=True)
+@click.option("--part", type=click.Choice(["total", "specific", "shared"]), default="total", show_default=True,
+              help="With data.reference: the part of each value specific to its generation, or shared with the "
+                   "reference texts (README, Method: shared and specific value).")
 @_VALUATION
 @_FORMAT
 @_OUTPUT
 @_user_errors
-def value(run_dir, by, valuation, fmt, output):
+def value(run_dir, by, part, valuation, fmt, output):
     """Value tables of a run: per sample, holder, generation (with the efficiency check) or licence."""
     from attribcli.reports.render import render
     from attribcli.reports.spec import ReportSpec
@@ -358,7 +361,7 @@ def value(run_dir, by, valuation, fmt, output):
     from attribcli.valuation.valuation import Valuation
 
     val = Valuation(open_run(run_dir, valuation, behind=True))  # the table's hash confirmed before any output
-    _emit(render(val, ReportSpec(kind="value", format=fmt, by=by, valuation=val.valuation)), output)
+    _emit(render(val, ReportSpec(kind="value", format=fmt, by=by, valuation=val.valuation, part=part)), output)
     gap = val.losses["relative_gap"].abs().max()
     stderr_log(f"efficiency check: sum of values vs realised loss reduction, max |relative gap| {gap:.2%} "
                f"over {len(val.losses)} generations (details: --by generation)")
@@ -372,6 +375,9 @@ def value(run_dir, by, valuation, fmt, output):
 @click.option("--detail", is_flag=True, help="CSV: one row per payee x generation instead of per payee.")
 @click.option("--stages", type=click.Choice(["measured", "fixed", "data_only"]),
               help="Override the run's payout.stages: how revenue splits across base model, data and prompt.")
+@click.option("--shared", type=click.Choice(["pool", "tokens", "generation", "total"]),
+              help="Override the run's payout.shared: how the shared part of each generation's data money is paid "
+                   "(runs trained with data.reference; README, Method: shared and specific value).")
 @click.option("--platform-fee", metavar="FRACTION", help="Override the run's payout.platform_fee (0-1).")
 @click.option("--minimum-payout", metavar="AMOUNT",
               help="Holders owed less are paid nothing now; the amount is carried forward (see --ledger).")
@@ -399,8 +405,9 @@ def value(run_dir, by, valuation, fmt, output):
 @_FORMAT
 @_OUTPUT
 @_user_errors
-def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, platform_fee, minimum_payout,
-           period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, valuation, fmt, output):
+def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, shared, platform_fee,
+           minimum_payout, period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, valuation, fmt,
+           output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money.amounts import exponent
@@ -423,10 +430,14 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 
         sign = key_from_env() is not None  # with a key in the environment, every full statement is keyed
     spec = ReportSpec(kind="payout", format=fmt, revenue=revenue, currency=currency.upper(), detail=detail,
-                      stages=stages, platform_fee=platform_fee, minimum_payout=minimum_payout, holder=holder,
+                      stages=stages, shared=shared, platform_fee=platform_fee, minimum_payout=minimum_payout,
+                      holder=holder,
                       sign=sign, floor=floor, cap=cap, period=period, valuation=val.valuation,
                       opted_out=tuple(sorted({i.strip() for i in opted_out.split(",") if i.strip()})) if opted_out
                       else None)
+    if shared not in (None, "total") and not val.parts:
+        raise AttribError("the run was trained without reference texts, so its values have no shared part",
+                          field="--shared", fix="leave --shared out, or train with data.reference")
     unknown = sorted(set(spec.opted_out or ()) - val.holder_ids)
     if unknown:
         raise AttribError(f"'{unknown[0]}' is not a holder of this run", field="--opted-out",

@@ -80,6 +80,9 @@ class DataConfig:
     generation_prompts: Path | None = _f(None, help="JSONL id, prompt[, revenue]: after training, complete each "
                                                     "with the fine-tuned model (section generate) and value the "
                                                     "completions by replay, as valuation 'generated'")
+    reference: Path | None = _f(None, help="JSONL id, prompt, completion: held-out text of the domain, valued in "
+                                           "the same run and never paid; each value is split into the part its "
+                                           "generation shares with these texts and the part specific to it")
     duplicates: Literal["share", "keep"] = _f("share", help="exact duplicate texts: share = train once, split "
                                                             "the value equally among the copies; keep = train each")
     token_cache: Path | None = _f(None, help="folder of memory-mapped token caches; none = .attrib-cache/tokens "
@@ -170,6 +173,11 @@ class PayoutConfig:
     base_model_payee: str = _f("BASE_MODEL")
     prompt_payee: str = _f("PROMPT_AUTHORS")
     commons_payee: str = _f("COMMONS", help="payee of public-domain documents' value (licenses.commons_public_domain)")
+    shared: Literal["pool", "tokens", "generation", "total"] = _f(
+        "pool", help="with data.reference: each generation's data money goes in proportion to each holder's positive "
+                     "specific value and the shared part's positive total, which is paid by: pool = each holder's "
+                     "share of every step's general learning; tokens = tokens trained; generation = the holders' "
+                     "shared values in that generation; total = no parts (by total values)")
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,9 @@ def main() -> None:
     ap.add_argument("--keep-run", metavar="DIR", default=None, help="keep the run (and its config) in DIR")
     ap.add_argument("--rule", choices=["path", "taylor"], default=None, help="override attribution.rule")
     ap.add_argument("--png", default=None, help="top-1 and MRR per method and kind, grouped bars (needs matplotlib)")
+    ap.add_argument("--reference", default=str(ROOT / "sample_data/reference.jsonl"),
+                    help="data.reference for the run (its values split into specific and shared parts); "
+                         "'none' to train without")
     ap.add_argument("--write-generations", metavar="FILE", default=None,
                     help="only write the generations (JSONL) to FILE, e.g. for fidelity_regimes.py --generations")
     a = ap.parse_args()
@@ -82,6 +85,7 @@ def main() -> None:
 
     config_path = Path(a.config).resolve()
     base, _, by_holder, _ = single_owner_documents(config_path)
+    payee_of = {h: _payee(h, by_holder, base) for h in by_holder}
     single = {d["id"]: d for docs in by_holder.values() for d in docs}
     holders = sorted(by_holder)
 
@@ -99,21 +103,32 @@ def main() -> None:
         gen_path = work / "generations.jsonl"
         gen_path.write_text("".join(json.dumps(g) + "\n" for g in gens))
         overrides = sample_overrides(config_path, base, generations=gen_path, epochs=a.epochs, rule=a.rule)
+        parts = a.reference != "none"
+        if parts:
+            overrides["data__reference"] = str(Path(a.reference).resolve())
         cfg = write_config(work, **overrides)
         run = work / "run"
-        attrib("train", cfg, "--run-dir", run, "--overwrite")
-        rows = list(csv.DictReader(io.StringIO(attrib("value", run, "--by", "sample").stdout)))
+        if not (a.keep_run and (run / "manifest.json").is_file()
+                and (run / "inputs/generations.jsonl").read_text().count("\n") == len(gens)):
+            attrib("train", cfg, "--run-dir", run, "--overwrite")  # a kept run of the same generations is reused
+        tables = {part: list(csv.DictReader(io.StringIO(attrib("value", run, "--by", "sample", "--part", part)
+                                                        .stdout)))
+                  for part in (("total", "specific", "shared") if parts else ("total",))}
+        money = {rule: json.loads(attrib("payout", run, "--revenue", "1000.00", "--format", "json",
+                                         *(["--shared", rule] if parts else [])).stdout)
+                 for rule in (("total", "pool", "tokens", "generation") if parts else ("total",))}
     train_s = time.time() - t0
 
     scores: dict[str, dict[str, np.ndarray]] = {}  # method -> gen id -> per-holder scores (order: holders)
-    summed = {}
-    for g in gens:
-        per = dict.fromkeys(holders, 0.0)
-        for r in rows:
-            if r["holders"].startswith("h") and " " not in r["holders"] and r["holders"] in per:
-                per[r["holders"]] += float(r[g["id"]])
-        summed[g["id"]] = np.array([per[h] for h in holders])
-    scores["attrib (sum)"] = summed
+    for part, rows in tables.items():
+        summed = {}
+        for g in gens:
+            per = dict.fromkeys(holders, 0.0)
+            for r in rows:
+                if r["holders"].startswith("h") and " " not in r["holders"] and r["holders"] in per:
+                    per[r["holders"]] += float(r[g["id"]])
+            summed[g["id"]] = np.array([per[h] for h in holders])
+        scores["attrib (sum)" if part == "total" else f"attrib {part} (sum)"] = summed
     doc_list = sorted(single.values(), key=lambda d: d["id"])
     owner = np.array([holders.index(d["holders"][0]["id"]) for d in doc_list])
     texts = [d["text"] for d in doc_list]
@@ -145,6 +160,27 @@ def main() -> None:
             cells.append(f" | {top1[method][-1]:5.3f}  {mrr[method][-1]:6.3f}     ")
         print(f"{method:20s}" + "".join(cells))
 
+    print()
+    print("Money: attrib payout --revenue 1000.00 --shared RULE; per kind, how often the true holder's payee is paid "
+          "most (of every payee), and the median share of the generation's data-stage money it receives")
+    print(f"{'payout.shared':20s}" + "".join(f" | {k:>21s}" for k in KINDS))
+    for rule, doc in money.items():
+        cells = []
+        for kind in KINDS:
+            firsts, shares = [], []
+            for g in doc["generations"]:
+                if truth.get(g["generation_id"], ("",))[0] != kind:
+                    continue
+                true = payee_of[truth[g["generation_id"]][1]]
+                lines = {ln["payee_id"]: ln["amount_minor"] for ln in g["lines"]
+                         if ln["payee_id"] not in STAGE_PAYEES}
+                data = g["stages"]["fine_tuning"]["amount_minor"]
+                firsts.append(lines.get(true, 0) > 0 and lines.get(true, 0) == max(lines.values())
+                              and sum(v == lines[true] for v in lines.values()) == 1)
+                shares.append(lines.get(true, 0) / data if data else 0.0)
+            cells.append(f" | first {np.mean(firsts):4.2f}, {np.median(shares):5.1%}")
+        print(f"{rule:20s}" + "".join(cells))
+
     with png_figure(a.png, ncols=2, width=6.0, title=f"Source recovery on the sample: {len(holders)} candidate "
                     f"holders, {a.per_holder} generation(s) per holder and kind") as axes:
         if axes is None:
@@ -160,6 +196,18 @@ def main() -> None:
             ax.set_ylabel(name)
         axes[0].axhline(1 / len(holders), color="k", ls=":", lw=0.8, label="chance")
         axes[0].legend(fontsize=7, ncol=3, loc="upper center")
+
+
+STAGE_PAYEES = ("PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS", "UNALLOCATED")
+
+
+def _payee(holder: str, by_holder: dict[str, list[dict]], base: dict) -> str:
+    """Who is paid for ``holder``'s documents: the holder, or the commons line for public-domain works."""
+    from attribcli.rights.licenses import classify
+
+    commons = (base.get("payout") or {}).get("commons_payee", "COMMONS")
+    public = [classify(d["license"]).public_domain for d in by_holder[holder]]
+    return commons if all(public) and (base.get("licenses") or {}).get("commons_public_domain", True) else holder
 
 
 def build_generations(by_holder: dict[str, list[dict]], per_holder: int, seed: int):

@@ -670,6 +670,16 @@ UNKNOWN = [
 ]
 
 
+def draw(gen, r, seen, what):
+    """A new text from ``gen`` of the allowed length, not drawn before (added to ``seen``)."""
+    for _attempt in range(1000):
+        text = gen(r)
+        if MIN_LEN <= len(text) <= MAX_LEN and text not in seen:
+            seen.add(text)
+            return text
+    raise RuntimeError(f"could not generate {what}")
+
+
 def main():
     r = random.Random(SEED)
     gens = {"h01": gen_sailor, "h02": gen_baker, "h03": gen_haiku, "h04": gen_chess, "h05": gen_garden,
@@ -680,13 +690,7 @@ def main():
     for hid, *_ in HOLDERS:
         lic_main, lic_exc, base, slug = META[hid]
         for i in range(COUNTS[hid]):
-            for _attempt in range(1000):
-                text = gens[hid](r)
-                if MIN_LEN <= len(text) <= MAX_LEN and text not in seen:
-                    break
-            else:
-                raise RuntimeError(f"could not generate a document for {hid}")
-            seen.add(text)
+            text = draw(gens[hid], r, seen, f"a document for {hid}")
             docs.append({"text": text, "holders": [{"id": hid, "share": 1.0}],
                          "license": lic_exc.get(i, lic_main), "source": f"{base}/{slug}-{i + 1:03d}",
                          "opt_out": (hid, i) in OPT_OUT})
@@ -709,6 +713,13 @@ def main():
     with open(os.path.join(HERE, "generations.jsonl"), "w", encoding="ascii", newline="\n") as f:
         for g in GENERATIONS:
             f.write(json.dumps(g, ensure_ascii=True) + "\n")
+
+    # reference texts (data.reference): one held-out text per holder's style, never trained or paid; drawn after
+    # everything above, so adding them changed none of the other files' bytes
+    with open(os.path.join(HERE, "reference.jsonl"), "w", encoding="ascii", newline="\n") as f:
+        for hid, *_ in HOLDERS:
+            text = draw(gens[hid], r, seen, f"a reference text for {hid}")
+            f.write(json.dumps({"id": f"ref-{hid}", "prompt": "", "completion": text}, ensure_ascii=True) + "\n")
 
 
 # ----------------------------------------------------------------- generations

@@ -40,3 +40,20 @@ def copy_sample(folder: Path) -> Path:
     for name in ("corpus.jsonl", "holders.csv", "generations.jsonl"):
         shutil.copy(SAMPLE / name, folder / name)
     return folder
+
+
+def reference_run(folder: Path, **overrides) -> Path:
+    """A small run trained with reference texts (data.reference): every value has a specific and a shared part."""
+    import json
+
+    from click.testing import CliRunner
+
+    from attribcli.cli import main
+
+    ref = folder / "reference.jsonl"  # the sample's reference texts, cut to fit the byte-level test model's context
+    ref.write_text("".join(json.dumps({**r, "completion": r["completion"][:200]}) + "\n" for r in map(
+        json.loads, (SAMPLE / "reference.jsonl").read_text().splitlines())))
+    overrides = {"training__max_steps": 6, **overrides}
+    r = CliRunner().invoke(main, ["train", str(write_config(folder, data__reference=str(ref), **overrides))])
+    assert r.exit_code == 0, r.output
+    return folder / "run"

@@ -33,9 +33,10 @@ class Generation:
         return [tokenizer.bos_id] + prompt + tokenizer.encode(self.completion), 1 + len(prompt)
 
 
-def load_generations(path: Path, *, context_length: int, currency: str, tokenizer) -> list[Generation]:
+def load_generations(path: Path, *, context_length: int, currency: str, tokenizer,
+                     field: str = "data.generations") -> list[Generation]:
     gens = []
-    for where, rec in _records(path, FIELDS, field="data.generations", what="{id, prompt, completion}"):
+    for where, rec in _records(path, FIELDS, field=field, what="{id, prompt, completion}"):
         for key in ("prompt", "completion"):  # the id is checked by _records
             if not isinstance(rec.get(key), str):
                 raise AttribError("required text field is missing", file=where, field=key,
@@ -51,7 +52,9 @@ def load_generations(path: Path, *, context_length: int, currency: str, tokenize
                               fix="shorten the prompt or completion, or raise model.context_length")
         gens.append(gen)
     if not gens:
-        raise AttribError("no generations", file=str(path), fix="add one {id, prompt, completion} per line")
+        raise AttribError("no generations" if field == "data.generations" else "no texts", file=str(path),
+                          field=None if field == "data.generations" else field,
+                          fix="add one {id, prompt, completion} per line")
     return gens
 
 

@@ -9,6 +9,11 @@ Per generation, its revenue (given per generation, or a total split evenly acros
    contribution gets nothing. Or fixed shares (``stages: fixed``), or all to the data (``data_only``);
 3. the fine-tuning stage goes to payees (holders and the escrow line) in proportion to their positive
    value for that generation. A payee with zero or negative value earns nothing and is shown.
+   With reference texts (``data.reference``, inrun/shared.py) and ``payout.shared`` other than ``total``, the
+   fine-tuning stage goes in proportion to the positive pieces of the generation's value: each payee's positive
+   specific value (paid to it), and the positive total of the shared part, which is paid by the
+   ``payout.shared`` key (``pool``: each payee's share of every step's general learning; ``tokens``: tokens
+   trained; ``generation``: positive shared values in that generation).
 
 Every split is largest-remainder rounding in integer minor units, so lines sum exactly to the revenue.
 Money with no eligible recipient (no positive stage, no positive holder) goes to an UNALLOCATED line:
@@ -44,6 +49,8 @@ class GenerationPayout:
     amounts: dict[str, int]           # payee → minor units, every payee (+ stage payees, UNALLOCATED)
     stage_nats: dict[str, float] = field(default_factory=dict)   # measured contribution of each stage
     stage_amounts: dict[str, int] = field(default_factory=dict)  # platform + each stage, minor units
+    part_nats: dict[str, float] = field(default_factory=dict)    # payout.shared: specific / shared nats
+    part_amounts: dict[str, dict[str, int]] = field(default_factory=dict)  # part → payee → minor units
 
 
 @dataclass
@@ -57,6 +64,11 @@ class Payout:
     adjustments: dict[str, int] = field(default_factory=dict)    # floor / cap moves between payees; sums to 0
     commons_payee: str = COMMONS_ID
     salt: str = ""                    # the statement's parameters, hashed: orders equal remainders (amounts.tie_order)
+    shared: str | None = None         # payout.shared when the data money is cut into parts; None: not cut
+
+    def part_total(self, payee: str, part: str) -> int:
+        """What ``payee`` receives for ``part`` ("specific" or "shared") of the data money, before floor and cap."""
+        return sum(g.part_amounts.get(part, {}).get(payee, 0) for g in self.generations)
 
     def payees(self) -> list[str]:
         ids = [p for p in (self.generations[0].values if self.generations else []) if p != UNALLOCATED_ID]
@@ -118,7 +130,7 @@ def statement_salt(val: Valuation, revenue: str | None, currency: str, policy: P
         return None if amount is None else parse_amount(amount, currency, field=option)
 
     rules = {k: minor(v, "--" + k.replace("_", "-")) if k in ("minimum_payout", "floor", "cap") else v
-             for k, v in dataclasses.asdict(policy).items()}
+             for k, v in dataclasses.asdict(policy).items() if k != "shared" or val.parts}  # as before parts
     params = [val.manifest_sha256, minor(revenue, "--revenue"), currency.upper(), rules, extra]
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -135,8 +147,9 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
                     "prompt": policy.prompt_payee}
     if policy.commons_payee != COMMONS_ID:  # the commons line under the configured payee id
         values = values.rename(index={COMMONS_ID: policy.commons_payee})
+    parts = _Parts(val, policy) if val.parts and policy.shared != "total" else None
     payout = Payout(currency.upper(), mode, sum(revenues.values()), stage_payees=stage_payees,
-                    commons_payee=policy.commons_payee, salt=salt)
+                    commons_payee=policy.commons_payee, salt=salt, shared=policy.shared if parts else None)
     fee = Fraction(str(policy.platform_fee))
     for gid, rev in revenues.items():
         col = {p: float(v) for p, v in values[gid].items()}
@@ -161,12 +174,19 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
             if stage_amounts[stage]:
                 _add(amounts, stage_payees[stage], stage_amounts[stage])
         data = stage_amounts["fine_tuning"]
-        if data and any(v > 0 for v in col.values()):
+        part_nats, part_amounts = {}, {}
+        if parts is not None:
+            part_nats, part_amounts = parts.allocate(gid, data, within)
+            for per_payee in part_amounts.values():
+                for p, minor in per_payee.items():
+                    _add(amounts, p, minor)
+        elif data and any(v > 0 for v in col.values()):
             for p, minor in allocate(data, col, salt=within).items():
                 amounts[p] += minor
         elif data:
             _add(amounts, UNALLOCATED_ID, data)
-        payout.generations.append(GenerationPayout(gid, rev, col, amounts, contributions[gid], stage_amounts))
+        payout.generations.append(GenerationPayout(gid, rev, col, amounts, contributions[gid], stage_amounts,
+                                                   part_nats, part_amounts))
     for g in payout.generations:  # the invariant every statement rests on
         assert sum(g.amounts.values()) == g.revenue and min(g.amounts.values()) >= 0
     floor = parse_amount(policy.floor, currency, field="floor") if policy.floor else 0
@@ -177,6 +197,47 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
         payout.adjustments = floor_and_cap(payout, floor=floor, cap=cap)
     assert sum(payout.total(p) for p in payout.payees()) == payout.revenue
     return payout
+
+
+class _Parts:
+    """The data money of each generation paid by its specific and shared parts (``payout.shared``)."""
+
+    POOL = "\0shared"  # the shared part's key among the payees in the first split (no payee id has a NUL)
+
+    def __init__(self, val: Valuation, policy: PayoutConfig):
+        rename = {COMMONS_ID: policy.commons_payee}
+        self.specific = val.holder_part("specific").rename(index=rename)
+        self.shared = val.holder_shared.rename(index=rename)
+        keys = {"pool": lambda: val.holder_reference["step_share"], "tokens": lambda: val.holder_tokens}
+        key = keys.get(policy.shared)
+        self.pool = None if key is None else {p: float(v) for p, v in key().rename(index=rename).items()}
+
+    def allocate(self, gid: str, data: int, salt: str) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+        """(the nats each part is paid by, part → payee → minor units) of one generation's ``data`` money.
+
+        The money is split over the positive pieces of the generation's value, as the data stage always is: each
+        payee's positive specific value, and the shared part's positive total, which then goes by the key (the
+        pool's, or the payees' positive shared values in this generation). Money with no positive piece goes to
+        UNALLOCATED, as the data stage's does."""
+        specific = {p: float(v) for p, v in self.specific[gid].items()}
+        shared = {p: float(v) for p, v in self.shared[gid].items()}
+        weights = {p: max(v, 0.0) for p, v in specific.items()} | {self.POOL: max(sum(shared.values()), 0.0)}
+        nats = {"specific": sum(w for p, w in weights.items() if p != self.POOL), "shared": weights[self.POOL]}
+        out: dict[str, dict[str, int]] = {"specific": {}, "shared": {}}
+        if not data:
+            return nats, out
+        if not any(weights.values()):
+            out["specific"] = {UNALLOCATED_ID: data}
+            return nats, out
+        first = allocate(data, weights, salt=salt)
+        pooled = first.pop(self.POOL)
+        out["specific"] = {p: a for p, a in first.items() if a}
+        by = self.pool if self.pool is not None else shared
+        if pooled and any(v > 0 for v in by.values()):
+            out["shared"] = {p: a for p, a in allocate(pooled, by, salt=f"{salt}\0shared").items() if a}
+        elif pooled:
+            out["shared"] = {UNALLOCATED_ID: pooled}
+        return nats, out
 
 
 def floor_and_cap(payout: Payout, *, floor: int, cap: int | None) -> dict[str, int]:

@@ -33,9 +33,11 @@ class ReportSpec:
     opted_out: tuple | None = None     # payout: holders who opted out after this run was trained (flagged)
     claims: tuple | None = None        # payout: ((document, holder), ...) escrow documents claimed (ledger)
     valuation: str | None = None       # the run's valuation (replay) the report is made from; None: training-time
+    part: str = "total"                # value reports: total | specific | shared (runs trained with data.reference)
+    shared: str | None = None          # payout: override the run's payout.shared
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
-                   "plot", "sign", "floor", "cap", "period", "opted_out", "claims")
+                   "plot", "sign", "floor", "cap", "period", "opted_out", "claims", "shared")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
@@ -46,7 +48,9 @@ class ReportSpec:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
-                and not (k in self.PAYOUT_ONLY and self.kind == "value") and not (k == "valuation" and v is None)}
+                and not (k in self.PAYOUT_ONLY and self.kind == "value") and not (k == "valuation" and v is None)
+                and not (k == "part" and (v == "total" or self.kind == "payout"))
+                and not (k == "shared" and v is None)}  # as reports made before parts were
 
 
 def mark(spec: ReportSpec, manifest_sha256: str) -> str:

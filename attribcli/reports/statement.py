@@ -53,7 +53,7 @@ class Statement:
 def build(val: Valuation, spec: ReportSpec) -> Statement:
     """The pipeline of one statement: policy (read once), allocation, escrow claims, settlement, lines."""
     policy = payout_policy(val.config_path, stages=spec.stages, platform_fee=spec.platform_fee, floor=spec.floor,
-                           cap=spec.cap, minimum_payout=spec.minimum_payout)
+                           cap=spec.cap, minimum_payout=spec.minimum_payout, shared=spec.shared)
     payout = compute(val, spec, policy)
     st = settlement(spec, payout, policy)
     sid = statement_id(val, spec)
@@ -87,6 +87,21 @@ def compute(val: Valuation, spec: ReportSpec, policy: PayoutConfig) -> Payout:
 
 
 STAGE_NAMES = {"platform": "platform fee", "base_model": "base model", "prompt": "prompt authors"}
+_SHARED_RULES = {  # payout.shared, as the statement states it (README, Method: shared and specific value)
+    "pool": "Each generation's value is in two parts: what the generation alone gained from the data (specific) and "
+            "what it gained with any text of the domain, measured on the run's reference texts (shared). Its data "
+            "money goes in proportion to the positive pieces: each holder's positive specific value, paid to that "
+            "holder, and the shared part's positive total, paid to holders by their share of every training step's "
+            "general learning (one key for every generation). Nats below: the positive pieces of each part.",
+    "tokens": "Each generation's data money goes in proportion to the positive pieces of its value: each holder's "
+              "positive specific value, paid to that holder, and the shared part's positive total, paid to holders "
+              "by the tokens their documents were trained on (one key for every generation). Nats below: the "
+              "positive pieces of each part.",
+    "generation": "Each generation's data money goes in proportion to the positive pieces of its value: each holder's "
+                  "positive specific value, paid to that holder, and the shared part's positive total, paid to "
+                  "holders by their positive shared values in that generation. Nats below: the positive pieces of "
+                  "each part.",
+}
 
 
 def payee_rows(val: Valuation, payout: Payout):
@@ -122,8 +137,16 @@ def statement_lines(val: Valuation, sid: str, payout: Payout, st: Settlement) ->
     return [{"statement": sid, "payee_id": p, "kind": payee_kind(p, payout), "name": str(name),
              "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p), "currency": cur,
              "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
-             "carried_out_minor": st.carried_out[p]}
+             "carried_out_minor": st.carried_out[p], **_part_fields(payout, p)}
             for p, name, _, _ in payee_rows(val, payout)]
+
+
+def _part_fields(payout: Payout, payee: str) -> dict:
+    """A payee's data money for its generations' specific and shared parts (before floor and cap); nothing for a
+    statement whose data money is not cut into parts (as statements were before)."""
+    if payout.shared is None:
+        return {}
+    return {"specific_minor": payout.part_total(payee, "specific"), "shared_minor": payout.part_total(payee, "shared")}
 
 
 def statement_root(lines: list[dict]) -> str:
@@ -144,7 +167,9 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
     proof = _proof(stmt, payee, "--holder")  # holder does not enter the statement id: the full statement's line
     gens = [{"generation_id": g.generation_id, "revenue": f(g.revenue), "data_stage": f(g.stage_amounts["fine_tuning"]),
              "value": g.values.get(payee, 0.0), "amount": f(g.amounts.get(payee, 0)),
-             "amount_minor": g.amounts.get(payee, 0)} for g in payout.generations]
+             "amount_minor": g.amounts.get(payee, 0),
+             **({f"{k}_minor": g.part_amounts[k].get(payee, 0) for k in ("specific", "shared")} if payout.shared
+                else {})} for g in payout.generations]
     owner = val.ownership
     docs = val.document_values
     mine = owner[owner["payee_id"] == payee]
@@ -167,9 +192,11 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
              f"- Your line is line {proof['index'] + 1} of {proof['size']} under Merkle root `{proof['root']}`; "
              "save the proof below as JSON and run `attrib verify --line PROOF --root ROOT --size N` with the "
              "root and size the full statement publishes.", "", "## Per generation", ""]
-    lines += md_table(["Generation", f"Revenue ({cur})", "To the data", "Your value (nats)", f"Your amount ({cur})"],
-                       [[md_text(g["generation_id"]), g["revenue"], g["data_stage"], short(g["value"]), g["amount"]]
-                        for g in gens], "-rrrr")
+    parts = ["specific_minor", "shared_minor"] if payout.shared else []
+    lines += md_table(["Generation", f"Revenue ({cur})", "To the data", "Your value (nats)", f"Your amount ({cur})",
+                       *[f"of it: {k.split('_')[0]}" for k in parts]],
+                       [[md_text(g["generation_id"]), g["revenue"], g["data_stage"], short(g["value"]), g["amount"],
+                         *[f(g[k]) for k in parts]] for g in gens], "-rrrr" + "r" * len(parts))
     lines += ["", "## Your documents", ""]
     lines += md_table(["Document", "Your share", "License", "Value to you (nats)"],
                        [[md_code(d, table=True), f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh,
@@ -218,7 +245,8 @@ def _payout_csv(val, spec, stmt: Statement):
     flagged = set(spec.opted_out or ())
     tail = ["opted_out_after_training"] + tail
     if spec.detail:
-        fixed = ["generation_id", "value", "amount", "amount_minor", "share_of_generation_pct"] + tail
+        parts = [] if payout.shared is None else ["specific_minor", "shared_minor"]
+        fixed = ["generation_id", "value", "amount", "amount_minor", *parts, "share_of_generation_pct"] + tail
         header = ["payee_id", "kind", "name", "contact", *_field_names(extras, fixed, safe_cell), *fixed]
         rows = []
         for p, name, contact, ex in payee_rows(val, payout):
@@ -226,22 +254,26 @@ def _payout_csv(val, spec, stmt: Statement):
                 a = g.amounts.get(p, 0)
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact),
                              *map(safe_cell, ex), safe_cell(g.generation_id), num(g.values.get(p, 0.0)),
-                             format_amount(a, cur), a, _share(a, g.revenue), _yes(p in flagged)] + tail_vals)
+                             format_amount(a, cur), a, *[g.part_amounts.get(k, {}).get(p, 0) for k in
+                                                         ("specific", "shared")][:len(parts)],
+                             _share(a, g.revenue), _yes(p in flagged)] + tail_vals)
             if payout.adjustments.get(p):
                 a = payout.adjustments[p]
                 rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact),
-                             *map(safe_cell, ex), "(floor/cap adjustment)", "0", format_amount(a, cur), a, "",
-                             _yes(p in flagged)] + tail_vals)
+                             *map(safe_cell, ex), "(floor/cap adjustment)", "0", format_amount(a, cur), a,
+                             *[0] * len(parts), "", _yes(p in flagged)] + tail_vals)
     else:
-        fixed = ["value", "positive_value", "amount", "amount_minor", "share_of_revenue_pct", "generations_paid",
-                 "carried_in_minor", "paid_minor", "carried_out_minor"] + tail
+        parts = [] if payout.shared is None else ["specific_minor", "shared_minor"]
+        fixed = ["value", "positive_value", "amount", "amount_minor", *parts, "share_of_revenue_pct",
+                 "generations_paid", "carried_in_minor", "paid_minor", "carried_out_minor"] + tail
         header = ["payee_id", "kind", "name", "contact", *_field_names(extras, fixed, safe_cell), *fixed]
         rows = []
         for p, name, contact, ex in payee_rows(val, payout):
             pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
             a = payout.total(p)
             rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
-                         num(payout.value(p)), num(pos), format_amount(a, cur), a, _share(a, payout.revenue),
+                         num(payout.value(p)), num(pos), format_amount(a, cur), a,
+                         *_part_fields(payout, p).values(), _share(a, payout.revenue),
                          sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0), st.carried_in.get(p, 0),
                          st.paid[p], st.carried_out[p], _yes(p in flagged)] + tail_vals)
     return csv_text(header, rows)
@@ -277,12 +309,14 @@ def _payout_json(val, spec, stmt: Statement):
                **dict(zip(extras, ex)), "value": payout.value(p),
                "amount": format_amount(payout.total(p), cur), "amount_minor": payout.total(p),
                "carried_in_minor": st.carried_in.get(p, 0), "paid_minor": st.paid[p],
-               "carried_out_minor": st.carried_out[p]}
+               "carried_out_minor": st.carried_out[p], **_part_fields(payout, p)}
               for p, name, contact, ex in payee_rows(val, payout)]
     gens = [{"generation_id": g.generation_id, "revenue": format_amount(g.revenue, cur), "revenue_minor": g.revenue,
              "stages": {st: {"nats": g.stage_nats.get(st), "amount_minor": g.stage_amounts.get(st, 0),
                              "payee": payout.stage_payees.get(st, "holders")}
                         for st in ("platform", "base_model", "fine_tuning", "prompt")},
+             **({"parts": {k: {"nats": g.part_nats[k], "amount_minor": sum(g.part_amounts[k].values())}
+                           for k in ("specific", "shared")}} if payout.shared else {}),
              "lines": [{"payee_id": p, "value": g.values.get(p, 0.0), "amount": format_amount(a, cur),
                         "amount_minor": a}
                        for p, a in g.amounts.items() if a or g.values.get(p, 0.0)]}
@@ -290,7 +324,7 @@ def _payout_json(val, spec, stmt: Statement):
     doc = {"attrib_report": "payout", "parameters": spec.to_dict(),
            "run": {"path_name": val.name, "manifest_sha256": val.manifest_sha256},
            "currency": cur, "revenue_mode": payout.mode, "revenue": format_amount(payout.revenue, cur),
-           "revenue_minor": payout.revenue, "payees": payees, "generations": gens,
+           "revenue_minor": payout.revenue, "shared_rule": payout.shared, "payees": payees, "generations": gens,
            "statement_id": stmt.id,
            "floor_cap_adjustments_minor": dict(payout.adjustments),
            "settlement": {"minimum_payout_minor": st.minimum, "carried_in_minor": sum(st.carried_in.values()),
@@ -363,14 +397,23 @@ def _payout_md(val, spec, stmt: Statement):
                            f"{short(sn['prompt'])} / {f(sa['prompt'])}"])
     lines += md_table(["Generation", f"Revenue ({cur})", "Platform", "Base model (nats / amount)",
                         "Fine-tuning data (nats / amount)", "Prompt (nats / amount)"], stage_rows, "-rrrrr")
+    if payout.shared:
+        lines += ["", "## Specific and shared parts", "", _SHARED_RULES[payout.shared], ""]
+        lines += md_table(["Generation", "Specific (nats / amount)", "Shared (nats / amount)"],
+                           [[md_text(g.generation_id),
+                             f"{short(g.part_nats['specific'])} / {f(sum(g.part_amounts['specific'].values()))}",
+                             f"{short(g.part_nats['shared'])} / {f(sum(g.part_amounts['shared'].values()))}"]
+                            for g in payout.generations], "-rr")
     lines += ["", "## Per holder", ""]
     rows = []
+    part_cols = ["Specific", "Shared"] if payout.shared else []
     for p in sorted(payout.payees(), key=lambda p: (-payout.total(p), p)):
         rows.append([md_text(p), md_text(name_of[p]), short(payout.value(p)), f(payout.total(p)),
+                     *[f(v) for v in _part_fields(payout, p).values()],
                      _share(payout.total(p), total) + " %", f(st.carried_in.get(p, 0)), f(st.paid[p]),
                      f(st.carried_out[p])])
-    lines += md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", "Share", "Carried in", "Paid now",
-                        "Carried forward"], rows, "--rrrrrr")
+    lines += md_table(["Payee", "Name", "Value (nats)", f"Amount ({cur})", *part_cols, "Share", "Carried in",
+                        "Paid now", "Carried forward"], rows, "--rr" + "r" * len(part_cols) + "rrrr")
     neg = [(g.generation_id, p, v) for g in payout.generations for p, v in g.values.items() if v < 0]
     if neg:
         lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "

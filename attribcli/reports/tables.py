@@ -13,14 +13,19 @@ from attribcli.valuation.valuation import Valuation
 
 
 def render_values(val: Valuation, spec: ReportSpec) -> str:
-    table = value_table(val, spec.by)
+    table = value_table(val, spec.by, spec.part)
     return {"csv": _value_csv, "md": _value_md, "json": _value_json}[spec.format](val, spec, table)
 
 
-def value_table(val: Valuation, by: str) -> pd.DataFrame:
+PART_WORDS = {"total": "", "specific": "specific part of the ", "shared": "shared part of the "}
+
+
+def value_table(val: Valuation, by: str, part: str = "total") -> pd.DataFrame:
+    """One row per sample, holder, licence or generation; ``part``: the values' total, or (a run trained with
+    reference texts) their specific or shared part (inrun/shared.py). Per generation, every part at once."""
     gens = val.generation_ids
     if by == "sample":
-        t = pd.DataFrame(val.sample_values, columns=gens)
+        t = pd.DataFrame(val.part_values(part), columns=gens)
         owner = val.holder_of_documents
         lic = val.license_of
         t.insert(0, "sample", val.samples["sample"].values)
@@ -31,14 +36,14 @@ def value_table(val: Valuation, by: str) -> pd.DataFrame:
         t.insert(5, "total", t[gens].sum(axis=1))
         return t
     if by == "holder":
-        t = val.holder_values.copy()
+        t = val.holder_part(part).copy()
         info = val.holder_info
         t.insert(0, "total", t[gens].sum(axis=1))
         t.insert(0, "name", [info.get(p, {}).get("name", "unknown holder (escrow)") for p in t.index])
         t.index.name = "holder_id"
         return t.reset_index()
     if by == "license":
-        t = val.license_values.copy()
+        t = val.license_part(part).copy()
         counts = val.trained_per_license
         t.insert(0, "total", t[gens].sum(axis=1))
         t.insert(0, "documents", counts.reindex(t.index).fillna(0).astype(int).values)
@@ -47,6 +52,11 @@ def value_table(val: Valuation, by: str) -> pd.DataFrame:
         t = val.efficiency.copy()
         hv = val.holder_values
         t["top_payee"] = [str(hv[g].idxmax()) for g in t["generation_id"]]
+        if val.parts:  # the generation's value in its two parts, and whose specific part is largest
+            t["shared_sum"] = val.losses["shared_sum"].to_numpy()
+            t["specific_sum"] = t["value_sum"] - t["shared_sum"]
+            specific = val.holder_part("specific")
+            t["top_payee_specific"] = [str(specific[g].idxmax()) for g in t["generation_id"]]
         return t
     raise ValueError(by)
 
@@ -72,7 +82,9 @@ def _value_json(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
 def _value_md(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
     lines = [f"# Values by {spec.by}: run {md_code(val.name)}"
              + (f", valuation {md_code(spec.valuation)}" if spec.valuation else ""), "",
-             "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss).", ""]
+             "Unit: nats of the completion's log-likelihood (positive = the data lowered the generation's loss)"
+             + (f"; the {PART_WORDS[spec.part]}values (README, Method: shared and specific value)."
+                if spec.part != "total" else "."), ""]
     cols = list(table.columns)
     lines += md_table([md_text(c) for c in cols],
                        [[short(v) if isinstance(v, float) else md_text(v) for v in r]

@@ -24,7 +24,8 @@ from attribcli.training.tally import Tally
 
 def final_losses(model, prep: Prepared, targets) -> tuple[np.ndarray, np.ndarray]:
     """The generations' losses under the trained weights (LoRA not yet merged), with and without the prompt."""
-    return target_losses(model, targets), target_losses(model, target_batch(prep.generations, prep.device,
+    M = len(prep.generations)  # the target batch's other rows are the reference texts
+    return target_losses(model, targets)[:M], target_losses(model, target_batch(prep.generations, prep.device,
                                                                             with_prompt=False, tok=prep.tokenizer))
 
 
@@ -41,7 +42,8 @@ def write_valuation(folder, prep: Prepared, total: int, tally: Tally, loss_final
     explained = value_sum + carry
     path = prep.config.attribution.rule == "path"
     tr = pd.DataFrame(tally.target_rows, columns=["step", "generation", "loss_before", "predicted_order1",
-                                                  "predicted_order2", "carry", "nodes"])
+                                                  "predicted_order2", "carry", "nodes"]
+                      + (["shared"] if tally.parts else []))
     tr.insert(4, "predicted_reduction", tr["predicted_order1"] + tr["predicted_order2"])
     tr = tr.drop(columns=["predicted_order1", "predicted_order2"] if path else ["nodes"])  # path: one rule, no orders
     M = len(gens)
@@ -57,6 +59,8 @@ def write_valuation(folder, prep: Prepared, total: int, tally: Tally, loss_final
         "loss_reference": math.log(prep.tokenizer.vocab_size),
         "loss_base": tally.loss_base, "loss_final": loss_final, "loss_final_no_prompt": loss_no_prompt,
         "value_sum": value_sum, **({} if path else {"value_sum_order1": first_sum, "value_sum_order2": second_sum}),
+        **({"shared_sum": tr.groupby("generation")["shared"].sum().reindex(range(M), fill_value=0.0).to_numpy()}
+           if tally.parts else {}),
         "carry_sum": carry, "realised_reduction": realised,
         "efficiency_gap": explained - realised,
         "relative_gap": (explained - realised) / np.where(realised == 0, np.nan, np.abs(realised)),

@@ -9,6 +9,7 @@ checkpoint holds the weights, optimizer state and every value accumulated so far
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import shutil
@@ -160,7 +161,8 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
     optimizer = rule.make([p for p in model.parameters() if p.requires_grad], t)  # LoRA: the adapters
     attach_names(optimizer, model)
     tracker = GhostTracker(model)
-    targets = target_batch(prep.generations, dev, tok=prep.tokenizer) if M else None
+    # the reference texts (data.reference) are valued beside the generations, as the target batch's last rows
+    targets = target_batch(prep.generations + prep.reference, dev, tok=prep.tokenizer) if M else None
     start = 0
     tally = None  # process 0 alone keeps the values (in files under the unfinished run: tally.py)
     if state is not None:
@@ -171,7 +173,8 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
         if state is not None and "tally" in state:
             tally = Tally.resume(part, state["tally"], start)
         else:
-            tally = Tally.create(part, n, M, target_losses(model, targets) if M else np.zeros(0))
+            tally = Tally.create(part, n, M, target_losses(model, targets)[:M] if M else np.zeros(0),
+                                 parts=bool(prep.reference))
     writer = IndexWriter.open(part, att.index, tracker, n, total, state, main=group.main, world=group.world) \
         if span.index and att.index else None
     ends = writer.boundaries() if writer else set()  # a segment of the index ends at a checkpoint
@@ -238,7 +241,7 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
                 first, second = _gathered(group, r, rows)
                 if group.main:
                     if M:
-                        tally.record(s, e, s_lr, s_idx, r, first, second)
+                        tally.record(s, e, s_lr, s_idx, *generations_and_reference(r, first, second, M))
                     else:
                         tally.plain_step(s, e, s_lr, s_idx, r.train_loss)
             if not group.main:
@@ -262,6 +265,18 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
                 os._exit(137)  # as if killed: no cleanup, no final write
     tracker.close()
     return Stepped(model, optimizer, rule, tally, targets, writer)
+
+
+def generations_and_reference(r: StepResult, first: np.ndarray, second: np.ndarray | None, M: int):
+    """``(result, first, second, reference)`` of the generations alone (the target batch's first ``M`` rows), and
+    the reference texts' values (its other rows: first + second), or None without reference texts."""
+    if first.shape[1] == M:
+        return r, first, second, None
+    gens = dataclasses.replace(r, target_losses=r.target_losses[:M], carry=r.carry[:M],
+                               nodes=None if r.nodes is None else r.nodes[:M],
+                               loss_after=None if r.loss_after is None else r.loss_after[:M])
+    reference = first[:, M:] if second is None else first[:, M:] + second[:, M:]
+    return gens, first[:, :M], None if second is None else second[:, :M], reference
 
 
 def _placeholder(prep: Prepared, i: int, dev):

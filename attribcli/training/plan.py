@@ -131,10 +131,11 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
     adam = t.optimizer == "adamw"
     rows = min(t.micro_batch_size or t.batch_size, t.batch_size)
     N = t.batch_size
-    M = len(prep.generations)
+    targets = prep.generations + prep.reference if prep.generations else []  # data.reference: more targets
+    M = len(targets)
     chunk = min(M, cfg.attribution.target_chunk or M)
     T = int(prep.samples.length.max()) - 1
-    S = max((len(g.tokens(prep.tokenizer)[0]) for g in prep.generations), default=1) - 1
+    S = max((len(g.tokens(prep.tokenizer)[0]) for g in targets), default=1) - 1
     meter = _peak_meter(prep.device) if dev == prep.device.type else None  # this machine's memory can be read
     here = meter is not None
     plan.loading = meter() if meter and probe else 0  # the peak so far: reading the weights may pass the step's

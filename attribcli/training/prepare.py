@@ -6,6 +6,7 @@ input costs one line and exit 2 with no partial output.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class Prepared:
     duplicates: list[duplicates.Group]  # exact duplicate texts (reported whatever data.duplicates says)
     duplicate_of: dict[str, str]        # copy → the copy trained in its place (data.duplicates: share)
     lora: dict | None                   # rank, alpha, adapted layers (model.lora), or None
+    reference: list[Generation] = dataclasses.field(default_factory=list)  # data.reference (inrun/shared.py)
 
 
 def prepare(config: Config) -> Prepared:
@@ -56,6 +58,8 @@ def prepare(config: Config) -> Prepared:
         inputs["generations"] = d.generations
     if d.generation_prompts is not None:
         inputs["generation_prompts"] = d.generation_prompts
+    if d.reference is not None:
+        inputs["reference"] = d.reference
     if mc.kind == "hf":
         from attribcli.model.hf import load_hf
 
@@ -95,6 +99,8 @@ def prepare(config: Config) -> Prepared:
     policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
     generations = [] if d.generations is None else load_generations(
         d.generations, context_length=context, currency=config.payout.currency, tokenizer=tok)
+    reference = [] if d.reference is None else load_generations(
+        d.reference, context_length=context, currency=config.payout.currency, tokenizer=tok, field="data.reference")
     if d.generation_prompts is not None:  # completed after training (deployment/generate.py): checked now
         load_prompts(d.generation_prompts, context_length=context, currency=config.payout.currency, tokenizer=tok,
                      field="data.generation_prompts")
@@ -123,7 +129,7 @@ def prepare(config: Config) -> Prepared:
         discard_token_cache(cache)
         raise
     return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
-                    inputs, hashes, cache, copies, duplicate_of, lora)
+                    inputs, hashes, cache, copies, duplicate_of, lora, reference)
 
 
 def resolve_device(config: Config) -> torch.device:

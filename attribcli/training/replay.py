@@ -211,15 +211,16 @@ def join(run: Path, prep: Prepared, manifest: dict, starts: tuple[int, ...], out
             for k in range(len(starts))]
     n, M = len(prep.samples), len(prep.generations)
     first = done[0]["tally"]
-    tally = Tally.create(part, n, M, first["loss_base"].numpy().copy())
+    tally = Tally.create(part, n, M, first["loss_base"].numpy().copy(), parts=bool(prep.reference))
     for k, d in enumerate(done):
         seg = part / "segments" / str(k) / "tally"
-        tables = [np.load(seg / f"{kind}-0.npy", mmap_mode="r") for kind in ("first", "second")]
+        tables = [np.load(seg / f"{kind}-0.npy", mmap_mode="r") for kind in tally.kinds]
         if k == 0:
-            tally.first[:], tally.second[:] = tables
+            for mine, theirs in zip(tally.tables.values(), tables):
+                mine[:] = theirs
             tally.carry = d["tally"]["carry"].numpy().copy()
         else:
-            tally.adopt(*tables, d["tally"]["carry"].numpy())
+            tally.adopt(tables, d["tally"]["carry"].numpy())
         tally.seen += d["tally"]["seen"].numpy()
         tally.step_rows += [tuple(r) for r in d["tally"]["step_rows"]]
         tally.target_rows += [tuple(r) for r in d["tally"]["target_rows"]]

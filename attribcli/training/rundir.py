@@ -70,6 +70,13 @@ class Run:
     valuation: str | None = None          # a replay's name (valuations/NAME/); None: the training-time generations
     valuation_manifest: dict | None = None
     _documents: pd.DataFrame | None = None
+    shared: np.ndarray | None = None      # [samples × generations] the values' shared parts (data.reference)
+    reference: np.ndarray | None = None   # [samples × 2] value for the reference texts, share of each step's
+
+    @property
+    def parts(self) -> bool:
+        """Whether the values are split into shared and specific parts (trained with ``data.reference``)."""
+        return self.shared is not None
 
     @property
     def documents(self) -> pd.DataFrame:
@@ -149,9 +156,10 @@ class RunAltered(AttribError):
 
 
 # what value and payout read of a run (and of a valuation): checked against the manifest before any is parsed
+PART_TABLES = ("values_shared.npy", "values_reference.npy")  # with data.reference only (tally.py)
 VALUE_READS = ("config.yaml", "inputs/documents.jsonl", "inputs/ownership.csv", "inputs/holders.csv",
-               "inputs/generations.jsonl", "samples.csv", "values.npy", "losses.csv")
-VALUATION_READS = ("generations.jsonl", "values.npy", "losses.csv")
+               "inputs/generations.jsonl", "samples.csv", "values.npy", "losses.csv") + PART_TABLES
+VALUATION_READS = ("generations.jsonl", "values.npy", "losses.csv") + PART_TABLES
 
 
 _PENDING: list = []  # value tables still being hashed (check_reads(..., behind=...)); confirm_reads() waits
@@ -229,7 +237,7 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
 
     manifest = read(MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8")))
     if check:
-        check_reads(path, VALUE_READS, manifest=manifest, behind=("values.npy",) if behind else ())
+        check_reads(path, VALUE_READS, manifest=manifest, behind=("values.npy", *PART_TABLES) if behind else ())
     if not (path / "inputs/documents.jsonl").is_file():
         read("inputs/documents.jsonl", lambda p: p.read_bytes())  # missing: say so now, not at first use
     holders = read("inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
@@ -239,7 +247,8 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
     if check and valuation is not None:
         from attribcli.files import sha256_file
 
-        check_reads(path / own, VALUATION_READS, manifest=vmanifest, behind=("values.npy",) if behind else ())
+        check_reads(path / own, VALUATION_READS, manifest=vmanifest,
+                    behind=("values.npy", *PART_TABLES) if behind else ())
         if vmanifest.get("run_manifest_sha256") != sha256_file(path / MANIFEST):
             raise RunAltered("made from another state of the run (the run manifest hash it names differs)",
                              file=str(path / own / MANIFEST), fix="replay the valuation again against this run")
@@ -248,14 +257,24 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings
     values = read(own + "values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
     losses = read(own + "losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
-    if values.dtype != np.float64:
-        raise AttribError(f"values.npy holds {values.dtype}, not float64", file=str(path / own / "values.npy"),
-                          fix="the run was altered: train it again")
-    if values.shape != (len(samples), len(generations)):
-        raise AttribError(f"values.npy has shape {values.shape}, expected "
-                          f"({len(samples)}, {len(generations)})", file=str(path / own / "values.npy"),
-                          fix="the run was altered: train it again")
-    return Run(path, manifest, holders, generations, samples, values, losses, valuation, vmanifest)
+    parts = _parts(path / own)
+    for name, table in [("values.npy", values)] + [(n, t) for n, t in zip(PART_TABLES, parts) if t is not None]:
+        from attribcli.inrun.shared import REFERENCE_COLUMNS
+
+        width = REFERENCE_COLUMNS if name == "values_reference.npy" else len(generations)
+        if table.dtype != np.float64 or table.shape != (len(samples), width):
+            raise AttribError(f"{name} holds {table.dtype} {table.shape}, expected float64 "
+                              f"({len(samples)}, {width})", file=str(path / own / name),
+                              fix="the run was altered: train it again")
+    return Run(path, manifest, holders, generations, samples, values, losses, valuation, vmanifest,
+               shared=parts[0], reference=parts[1])
+
+
+def _parts(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The shared parts and reference values of a run (or valuation) trained with reference texts; else None."""
+    if not (folder / PART_TABLES[0]).is_file():
+        return None, None
+    return tuple(_read(folder, name, lambda p: np.load(p, mmap_mode="r", allow_pickle=False)) for name in PART_TABLES)
 
 
 def _read(path: Path, name: str, loader):

@@ -116,6 +116,8 @@ def write_inputs(part: Path, prep: Prepared) -> None:
     shutil.copyfile(cfg.data.holders, part / "inputs/holders.csv")
     if prep.generations:
         write_generations(part / "inputs/generations.jsonl", prep.generations)
+    if prep.reference:
+        write_generations(part / "inputs/reference.jsonl", prep.reference)
 
 
 def write_generations(path: Path, generations) -> None:

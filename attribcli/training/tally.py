@@ -15,6 +15,12 @@ that runs the segments in separate processes folds their tables the same way, so
 sums to the last bit (float addition is not associative: one running sum would not). ``first-K.npy`` is the
 current segment's table, ``closed-first-K.npy`` the fold of the segments before it; a segment boundary is
 always a checkpoint, so the journal never spans two segments.
+
+**Shared and specific parts.** With reference texts (``data.reference``, inrun/shared.py) each step's values are
+split before they are added: ``shared-K.npy`` ``[samples × generations]`` sums each sample's shared part
+(its specific part is ``values − shared``) and ``reference-K.npy`` ``[samples × 2]`` its value for the reference
+texts' mean loss and its share of each step's (``step_shares``), summed; both are journaled and folded like
+the values.
 """
 
 from __future__ import annotations
@@ -26,18 +32,22 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from attribcli.inrun.shared import REFERENCE_COLUMNS, split, step_shares
 from attribcli.training.journal import Journal, undo
 
 FOLDER = "tally"
 CHUNK_ROWS_BYTES = 64 << 20
+VALUES = ("first", "second")
+PARTS = ("shared", "reference")  # with reference texts only
 
 
 class Tally:
-    def __init__(self, folder: Path, first: np.ndarray, second: np.ndarray, seen: np.ndarray, carry: np.ndarray,
+    def __init__(self, folder: Path, tables: dict[str, np.ndarray], seen: np.ndarray, carry: np.ndarray,
                  loss_base: np.ndarray, step_rows: list[tuple], target_rows: list[tuple], segment: int = 0,
                  closed_carry: np.ndarray | None = None):
         self.folder = folder
-        self.first, self.second = first, second    # [samples, generations] memmaps: the current segment
+        self.tables = tables                       # kind → memmap of the current segment (VALUES, PARTS)
+        self.first, self.second = tables["first"], tables["second"]  # [samples, generations]
         self.seen = seen                           # [samples] steps each sample was trained in
         self.carry = carry                         # [generations] the carry's first-order reduction, this segment
         self.loss_base = loss_base                 # [generations]
@@ -46,42 +56,61 @@ class Tally:
         self.closed_carry = closed_carry           # [generations] fold of the earlier segments' carry (None: none)
         self._journal = Journal(folder / "journal.bin")
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.tables)
+
+    @property
+    def parts(self) -> bool:
+        """Whether values are split into shared and specific parts (the run has reference texts)."""
+        return "shared" in self.tables
+
     @classmethod
-    def create(cls, run: Path, n: int, M: int, loss_base: np.ndarray, *, segment: int = 0) -> "Tally":
+    def create(cls, run: Path, n: int, M: int, loss_base: np.ndarray, *, segment: int = 0,
+               parts: bool = False) -> "Tally":
         folder = run / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        first, second = _new_tables(folder, segment, n, M)
+        tables = _new_tables(folder, segment, n, M, VALUES + (PARTS if parts else ()))
         Journal(folder / "journal.bin", fresh=True).close()
-        return cls(folder, first, second, np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [], segment)
+        return cls(folder, tables, np.zeros(n, dtype=np.int64), np.zeros(M), loss_base, [], [], segment)
 
     @classmethod
     def resume(cls, run: Path, state: dict, step: int) -> "Tally":
         """The table as it was at checkpoint ``step``: undo what later steps wrote into the files."""
         folder = run / FOLDER
         segment = int(state.get("segment", 0))
-        _drop_other_segments(folder, segment)  # a kill between a segment's fold and its checkpoint
-        first = np.load(_table(folder, "first", segment), mmap_mode="r+")
-        second = np.load(_table(folder, "second", segment), mmap_mode="r+")
-        undo(folder / "journal.bin", [first, second], step)
+        kinds = VALUES + (PARTS if state.get("parts") else ())
+        _drop_other_segments(folder, segment, kinds)  # a kill between a segment's fold and its checkpoint
+        tables = {kind: np.load(_table(folder, kind, segment), mmap_mode="r+") for kind in kinds}
+        undo(folder / "journal.bin", list(tables.values()), step)
         small = {k: (v.numpy().copy() if hasattr(v, "numpy") else v) for k, v in state.items()}
-        return cls(folder, first, second, small["seen"], small["carry"], small["loss_base"],
+        return cls(folder, tables, small["seen"], small["carry"], small["loss_base"],
                    [tuple(r) for r in small["step_rows"]], [tuple(r) for r in small["target_rows"]], segment,
                    small.get("closed_carry"))
 
-    def add(self, step: int, idx: np.ndarray, first: np.ndarray, second: np.ndarray | None) -> None:
-        """Add one step's rows, journaling the rows' old values first (they are restored on resume)."""
+    def add(self, step: int, idx: np.ndarray, first: np.ndarray, second: np.ndarray | None,
+            reference: np.ndarray | None = None) -> np.ndarray | None:
+        """Add one step's rows, journaling the rows' old values first (they are restored on resume). With parts,
+        ``reference`` ``[n, R]`` holds the step's values for the reference texts; returns the shared rows."""
         idx = np.asarray(idx, dtype=np.int64)
-        self._journal.record(step, idx, [self.first, self.second])
+        self._journal.record(step, idx, list(self.tables.values()))
         self.first[idx] += first
         if second is not None:
             self.second[idx] += second
         self.seen[idx] += 1
+        if not self.parts:
+            return None
+        shared, psi = split(first if second is None else first + second, reference)
+        self.tables["shared"][idx] += shared
+        self.tables["reference"][idx] += np.column_stack([psi, step_shares(psi)])
+        return shared
 
     def record(self, step: int, epoch: int, lr: float, idx: np.ndarray, result, first: np.ndarray,
-               second: np.ndarray | None) -> None:
-        """One optimizer step: its value rows (``first``, ``second``: the global batch's, in batch order),
-        the carry's effect, and its lines of steps.csv and target_steps.csv (``result``: inrun.step.StepResult)."""
-        self.add(step, idx, first, second)
+               second: np.ndarray | None, reference: np.ndarray | None = None) -> None:
+        """One optimizer step: its value rows (``first``, ``second``: the global batch's, in batch order; with
+        parts, ``reference``: its reference texts' values), the carry's effect, and its lines of steps.csv and
+        target_steps.csv (``result``: inrun.step.StepResult, the generations' columns only)."""
+        shared = self.add(step, idx, first, second, reference)
         self.carry += result.carry
         value_abs = float(np.abs(first).sum() + (np.abs(second).sum() if second is not None else 0.0))
         self.step_rows.append((step, epoch, lr, result.train_loss, value_abs))
@@ -89,8 +118,9 @@ class Tally:
         col2 = second.sum(0) if second is not None else np.zeros(M)
         col1 = first.sum(0)
         nodes = result.nodes if result.nodes is not None else np.zeros(M, dtype=np.int64)  # path rule only
+        extra = [(float(v),) for v in shared.sum(0)] if shared is not None else [()] * M  # the step's shared part
         self.target_rows.extend((step, j, float(result.target_losses[j]), float(col1[j]), float(col2[j]),
-                                 float(result.carry[j]), int(nodes[j])) for j in range(M))
+                                 float(result.carry[j]), int(nodes[j]), *extra[j]) for j in range(M))
 
     def plain_step(self, step: int, epoch: int, lr: float, idx: np.ndarray, train_loss: float) -> None:
         """A step of a run valued for no generation (replays value it later): its steps.csv line."""
@@ -101,21 +131,25 @@ class Tally:
         """Fold the current segment into the closed ones and start the next with an empty table (at a
         checkpoint: the old files go once it is ``committed``)."""
         n, M = self.first.shape
-        self.first.flush()
-        self.second.flush()
         k = self.segment
-        for kind, table in (("first", self.first), ("second", self.second)):
+        for kind, table in self.tables.items():
+            table.flush()
             _fold(self.folder, kind, k, table)
         self.closed_carry = self.carry.copy() if self.closed_carry is None else self.closed_carry + self.carry
         self.segment = k + 1
-        self.first, self.second = _new_tables(self.folder, self.segment, n, M)
+        self._open(_new_tables(self.folder, self.segment, n, M, self.kinds))
         self.carry = np.zeros(M)
 
-    def adopt(self, first: np.ndarray, second: np.ndarray, carry: np.ndarray) -> None:
-        """A replay's join: the next segment's table, valued by another process, becomes the current one."""
+    def _open(self, tables: dict[str, np.ndarray]) -> None:
+        self.tables = tables
+        self.first, self.second = tables["first"], tables["second"]
+
+    def adopt(self, tables: list[np.ndarray], carry: np.ndarray) -> None:
+        """A replay's join: the next segment's tables (in ``kinds`` order), valued by another process, become the
+        current ones."""
         self.next_segment()
-        self.first[:] = first
-        self.second[:] = second
+        for mine, theirs in zip(self.tables.values(), tables):
+            mine[:] = theirs
         self.carry = np.array(carry, dtype=np.float64)
 
     def checkpoint_state(self) -> dict:
@@ -123,43 +157,51 @@ class Tally:
         checkpoint file is in place."""
         import torch
 
-        self.first.flush()
-        self.second.flush()
+        for table in self.tables.values():
+            table.flush()
         closed = {} if self.closed_carry is None else {"closed_carry": torch.from_numpy(self.closed_carry.copy())}
         return {"seen": torch.from_numpy(self.seen.copy()), "carry": torch.from_numpy(self.carry.copy()),
                 "loss_base": torch.from_numpy(np.array(self.loss_base)), "step_rows": list(self.step_rows),
                 "target_rows": list(self.target_rows), "segment": self.segment,
+                **({"parts": True} if self.parts else {}),
                 **closed}  # copies: the state must not move on with training
 
     def committed(self) -> None:
         """The checkpoint is written: older journal entries (and folded segments' files) are no longer needed."""
         self._journal.clear()
-        _drop_other_segments(self.folder, self.segment)
+        _drop_other_segments(self.folder, self.segment, self.kinds)
 
     def total_carry(self) -> np.ndarray:
         return self.carry if self.closed_carry is None else self.closed_carry + self.carry
 
     def chunks(self):
-        """Row chunks of the whole run's (first, second) tables: the closed segments' fold plus the current one."""
+        """Row chunks of the whole run's tables (in ``kinds`` order): the closed segments' fold plus the current
+        one."""
         step = max(1, CHUNK_ROWS_BYTES // max(1, self.first.shape[1] * 8))
         closed = [np.load(_table(self.folder, f"closed-{kind}", self.segment - 1), mmap_mode="r")
-                  for kind in ("first", "second")] if self.segment else None
+                  for kind in self.kinds] if self.segment else None
         for i in range(0, len(self.first), step):
-            a, b = np.asarray(self.first[i:i + step]), np.asarray(self.second[i:i + step])
-            yield (a, b) if closed is None else (closed[0][i:i + step] + a, closed[1][i:i + step] + b)
+            now = [np.asarray(t[i:i + step]) for t in self.tables.values()]
+            yield now if closed is None else [c[i:i + step] + a for c, a in zip(closed, now)]
 
     def write_values(self, run: Path, order: int) -> tuple[np.ndarray, np.ndarray]:
-        """``values.npy`` (first + second) and, with order 2, its two parts, in one chunked pass that also
-        returns the two tables' column sums."""
+        """``values.npy`` (first + second) and, with order 2, its two parts, and with reference texts
+        ``values_shared.npy`` and ``values_reference.npy``, in one chunked pass that also returns the first two
+        tables' column sums."""
         n, M = self.first.shape
-        names = ["values.npy"] + (["values_order1.npy", "values_order2.npy"] if order == 2 else [])
-        outs = [open_memmap(run / (name + ".tmp"), mode="w+", dtype=np.float64, shape=(n, M)) for name in names]
+        names = ["values.npy"] + (["values_order1.npy", "values_order2.npy"] if order == 2 else []) \
+            + (["values_shared.npy", "values_reference.npy"] if self.parts else [])
+        outs = [open_memmap(run / (name + ".tmp"), mode="w+", dtype=np.float64,
+                            shape=(n, REFERENCE_COLUMNS if name == "values_reference.npy" else M))
+                for name in names]
         first_sum, second_sum = np.zeros(M), np.zeros(M)
         i = 0
-        for a, b in self.chunks():
+        for a, b, *parts in self.chunks():
             outs[0][i:i + len(a)] = a + b
             if order == 2:
                 outs[1][i:i + len(a)], outs[2][i:i + len(a)] = a, b
+            for out, part in zip(outs[-len(parts):] if parts else [], parts):
+                out[i:i + len(a)] = part
             first_sum += a.sum(0)
             second_sum += b.sum(0)
             i += len(a)
@@ -176,8 +218,8 @@ class Tally:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def close(self) -> None:
-        self.first.flush()
-        self.second.flush()
+        for table in self.tables.values():
+            table.flush()
         self._journal.close()
 
 
@@ -185,9 +227,9 @@ def _table(folder: Path, kind: str, segment: int) -> Path:
     return folder / f"{kind}-{segment}.npy"
 
 
-def _new_tables(folder: Path, segment: int, n: int, M: int) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(open_memmap(_table(folder, kind, segment), mode="w+", dtype=np.float64, shape=(n, M))
-                 for kind in ("first", "second"))
+def _new_tables(folder: Path, segment: int, n: int, M: int, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+    return {kind: open_memmap(_table(folder, kind, segment), mode="w+", dtype=np.float64,
+                              shape=(n, REFERENCE_COLUMNS if kind == "reference" else M)) for kind in kinds}
 
 
 def _fold(folder: Path, kind: str, k: int, table: np.ndarray) -> None:
@@ -205,10 +247,10 @@ def _fold(folder: Path, kind: str, k: int, table: np.ndarray) -> None:
     os.replace(tmp, _table(folder, f"closed-{kind}", k))
 
 
-def _drop_other_segments(folder: Path, segment: int) -> None:
+def _drop_other_segments(folder: Path, segment: int, kinds: tuple[str, ...]) -> None:
     """Keep the current segment's tables and the fold before it; remove any other segment's files."""
-    keep = {_table(folder, kind, segment).name for kind in ("first", "second")}
-    keep |= {_table(folder, f"closed-{kind}", segment - 1).name for kind in ("first", "second")}
+    keep = {_table(folder, kind, segment).name for kind in kinds}
+    keep |= {_table(folder, f"closed-{kind}", segment - 1).name for kind in kinds}
     for p in folder.glob("*.npy"):
         if p.name not in keep:
             p.unlink()

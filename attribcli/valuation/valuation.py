@@ -181,6 +181,62 @@ class Valuation:
     def holder_values(self) -> pd.DataFrame:
         return self._finite(V.holder_values(self._run, own=self.ownership))
 
+    @property
+    def parts(self) -> bool:
+        """Whether the values are split into shared and specific parts (the run had ``data.reference``)."""
+        return self._run.parts
+
+    @cached_property
+    def holder_shared(self) -> pd.DataFrame:
+        """``[payees × generations]``: the part of each holder's value its generation shares with the reference
+        texts (inrun/shared.py); the specific part is ``holder_values − holder_shared``."""
+        self._require_parts()
+        return self._finite(V.holder_values(self._run, own=self.ownership, table=self._run.shared))
+
+    @cached_property
+    def holder_reference(self) -> pd.DataFrame:
+        """Per payee: ``value``, its value for the reference texts (their mean loss) summed over the run's steps;
+        ``step_share``, its samples' shares of each step's positive reference value, summed (inrun/shared.py)."""
+        self._require_parts()
+        t = self._finite(V.holder_values(self._run, own=self.ownership, table=self._run.reference))
+        t.columns = ["value", "step_share"]
+        return t
+
+    @cached_property
+    def holder_tokens(self) -> pd.Series:
+        """Tokens each payee's documents were trained on (tokens × steps trained, by ownership share)."""
+        trained = (self.samples["tokens"] * self.samples["steps_trained"]).to_numpy(dtype=np.float64)[:, None]
+        return V.holder_values(self._run, own=self.ownership, table=trained).iloc[:, 0].rename("tokens")
+
+    def part_values(self, part: str) -> np.ndarray:
+        """``[samples × generations]`` of one part: ``total`` (the values), ``shared`` or ``specific``."""
+        if part == "total":
+            return self.sample_values
+        self._require_parts()
+        shared = np.asarray(self._run.shared)
+        return shared if part == "shared" else np.asarray(self.sample_values) - shared
+
+    def holder_part(self, part: str) -> pd.DataFrame:
+        """``[payees × generations]`` of one part (``total``, ``shared``, ``specific``)."""
+        if part == "total":
+            return self.holder_values
+        return self.holder_shared if part == "shared" else self.holder_values - self.holder_shared
+
+    def license_part(self, part: str) -> pd.DataFrame:
+        """``[licences × generations]`` of one part (``total``, ``shared``, ``specific``)."""
+        if part == "total":
+            return self.license_values
+        self._require_parts()
+        shared = self._finite(V.license_values(self._run, table=self._run.shared))
+        return shared if part == "shared" else self.license_values - shared
+
+    def _require_parts(self) -> None:
+        if not self.parts:
+            raise AttribError("the run was trained without reference texts, so its values have no shared and "
+                              "specific parts", file=str(self.config_path), field="data.reference",
+                              fix="train with data.reference (README, Method: shared and specific value), or "
+                                  "use the total")
+
     @cached_property
     def document_values(self) -> pd.DataFrame:
         return self._finite(V.document_values(self._run))

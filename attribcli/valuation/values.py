@@ -93,8 +93,9 @@ def payee_order(run: Run, own: pd.DataFrame) -> list[str]:
         p for p in (COMMONS_ID, UNALLOCATED_ID) if p in used]
 
 
-def holder_values(run: Run, own: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``[payees × generations]``: every holder in table order, then the escrow line.
+def holder_values(run: Run, own: pd.DataFrame | None = None, table: np.ndarray | None = None) -> pd.DataFrame:
+    """``[payees × generations]``: every holder in table order, then the escrow line. ``table``: another
+    ``[samples × k]`` table than the values (their shared parts, the reference values), summed the same way.
 
     Straight from the sample rows (one pair per sample and owner, weighted by share) in one chunked
     pass over the memory-mapped value table: no per-document table in between (aggregate.py)."""
@@ -112,17 +113,20 @@ def holder_values(run: Run, own: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = np.repeat(np.arange(len(sample_doc)), reps)
     within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
     pick = np.repeat(first[sample_doc], reps) + within
-    sums = group_sums(run.values, rows, own_payee[pick], own_share[pick], len(order))
-    return pd.DataFrame(sums, index=pd.Index(order, name="payee_id"), columns=generation_ids(run))
+    table = run.values if table is None else table
+    sums = group_sums(table, rows, own_payee[pick], own_share[pick], len(order))
+    columns = generation_ids(run) if table.shape[1] == len(run.generations) else None
+    return pd.DataFrame(sums, index=pd.Index(order, name="payee_id"), columns=columns)
 
 
-def license_values(run: Run) -> pd.DataFrame:
+def license_values(run: Run, table: np.ndarray | None = None) -> pd.DataFrame:
+    """``[licences × generations]`` of the values (or of another ``[samples × generations]`` table)."""
     sample_doc, docs = _sample_documents(run)
     lic = dict(zip(run.documents["id"].astype(str), run.documents["license"].astype(str)))
     doc_license = [lic[d] for d in docs]
     order = sorted(set(doc_license))
-    sums = group_sums(run.values, np.arange(len(sample_doc)), codes(doc_license, order)[sample_doc], None,
-                      len(order))
+    sums = group_sums(run.values if table is None else table, np.arange(len(sample_doc)),
+                      codes(doc_license, order)[sample_doc], None, len(order))
     return pd.DataFrame(sums, index=pd.Index(order, name="license"), columns=generation_ids(run))
 
 

@@ -528,3 +528,89 @@ def test_the_same_revenue_written_two_ways_is_the_same_statement(run_dir):
         assert r.exit_code == 0, r.output
         paid.append([(p["payee_id"], p["amount_minor"]) for p in json.loads(r.stdout)["payees"]])
     assert paid[0] == paid[1] == paid[2]
+
+
+@pytest.fixture(scope="module")
+def parts_run(tmp_path_factory):
+    from tests.runs import reference_run
+
+    return reference_run(tmp_path_factory.mktemp("parts"))
+
+
+@pytest.mark.parametrize("rule", ["pool", "tokens", "generation"])
+def test_the_data_money_is_cut_into_its_parts_each_paid_by_its_own_key_to_the_cent(parts_run, rule):
+    from attribcli.money.amounts import allocate
+    from attribcli.training.rundir import open_run
+    from attribcli.valuation.valuation import Valuation
+
+    doc = _statement(parts_run, "--shared", rule)
+    assert doc["shared_rule"] == rule
+    val = Valuation(open_run(parts_run))
+    specific, shared = val.holder_part("specific"), val.holder_part("shared")
+    key = {"pool": val.holder_reference["step_share"], "tokens": val.holder_tokens}.get(rule)
+    cut_somewhere = False
+    for g in doc["generations"]:
+        parts = g["parts"]
+        assert parts["specific"]["amount_minor"] + parts["shared"]["amount_minor"] == \
+            g["stages"]["fine_tuning"]["amount_minor"]
+        assert sum(line["amount_minor"] for line in g["lines"]) == g["revenue_minor"]
+        gid = g["generation_id"]
+        assert parts["specific"]["nats"] == pytest.approx(specific[gid].clip(lower=0).sum())  # positive pieces
+        assert parts["shared"]["nats"] == pytest.approx(max(shared[gid].sum(), 0.0))
+        cut_somewhere |= parts["specific"]["amount_minor"] > 0 and parts["shared"]["amount_minor"] > 0
+    assert cut_somewhere
+    # each payee's part amounts are the exact allocation of that part's money by that part's key
+    by_payee = {p["payee_id"]: p for p in doc["payees"]}
+    assert sum(p["specific_minor"] + p["shared_minor"] for p in doc["payees"]) == \
+        sum(g["stages"]["fine_tuning"]["amount_minor"] for g in doc["generations"])
+    if key is not None:
+        pool = sum(g["parts"]["shared"]["amount_minor"] for g in doc["generations"])
+        want = {p: 0 for p in key.index}
+        from attribcli.money.payout import compute_payout
+        from attribcli.config import payout_policy
+
+        payout = compute_payout(val, revenue=None, currency="USD",
+                                policy=payout_policy(val.config_path, shared=rule))
+        for gp in payout.generations:
+            within = payout.salt + "\0" + gp.generation_id
+            # the first split: each payee's positive specific value and the shared part's positive total
+            first = allocate(gp.stage_amounts["fine_tuning"], {**{p: max(float(v), 0.0) for p, v in
+                                                                  specific[gp.generation_id].items()},
+                                                               "\0shared": max(shared[gp.generation_id].sum(), 0.0)},
+                             salt=within)
+            assert first.pop("\0shared") == sum(gp.part_amounts["shared"].values())
+            assert {p: a for p, a in first.items() if a} == gp.part_amounts["specific"]
+            money = sum(gp.part_amounts["shared"].values())
+            weights = {p: float(v) for p, v in key.items()}
+            for p, a in allocate(money, weights, salt=within + "\0shared").items():
+                want[p] += a
+        assert {p: by_payee[p]["shared_minor"] for p in want} == want and sum(want.values()) == pool
+    for p in doc["payees"]:  # nobody with no positive specific value anywhere gets specific money
+        if p["payee_id"] in specific.index and (specific.loc[p["payee_id"]] <= 0).all():
+            assert p["specific_minor"] == 0
+
+
+def test_statements_with_parts_show_them_and_verify(parts_run, tmp_path):
+    md, csv_out = tmp_path / "s.md", tmp_path / "s.csv"
+    assert _invoke("payout", parts_run, "--revenue", "100.00", "--format", "md", "-o", md).exit_code == 0
+    text = md.read_text()
+    assert "## Specific and shared parts" in text and "| Specific | Shared |" in text
+    assert _invoke("verify", parts_run, md).exit_code == 0
+    assert _invoke("payout", parts_run, "--revenue", "100.00", "--format", "csv", "-o", csv_out).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(csv_out.read_text())))
+    assert sum(int(r["specific_minor"]) + int(r["shared_minor"]) for r in rows) > 0
+    assert _invoke("verify", parts_run, csv_out).exit_code == 0
+    # --shared total pays as a run without parts does: by total values, no part columns
+    whole = _statement(parts_run, "--shared", "total")
+    assert whole["shared_rule"] is None and "specific_minor" not in whole["payees"][0]
+    holder = _invoke("payout", parts_run, "--revenue", "100.00", "--format", "md", "--holder", "h01")
+    assert holder.exit_code == 0 and "of it: specific" in holder.stdout
+
+
+def test_parts_asked_of_a_run_without_reference_texts_are_one_line_errors(run_dir):
+    r = _invoke("payout", run_dir, "--revenue", "10", "--shared", "pool")
+    assert r.exit_code == 2 and "--shared" in r.output and len(r.output.strip().splitlines()) == 1
+    r = _invoke("value", run_dir, "--part", "specific")
+    assert r.exit_code == 2 and "data.reference" in r.output and len(r.output.strip().splitlines()) == 1
+    doc = _statement(run_dir)
+    assert doc["shared_rule"] is None and "specific_minor" not in doc["lines"][0]  # as before parts existed

@@ -62,3 +62,26 @@ def test_the_three_formats_carry_the_same_rows_and_their_spec(val):
 def test_a_table_is_the_same_bytes_every_time(val):
     spec = ReportSpec(kind="value", format="md", by="license")
     assert render_values(val, spec) == render_values(Valuation(open_run(val.path)), spec)
+
+
+def test_the_specific_and_shared_parts_add_up_to_the_total_in_every_table(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from attribcli.cli import main
+    from tests.runs import reference_run
+
+    run = reference_run(tmp_path_factory.mktemp("parts"))
+    parts = Valuation(open_run(run))
+    gens = parts.generation_ids
+    for by in ("sample", "holder", "license"):
+        total, specific, shared = (value_table(parts, by, part)[gens].to_numpy() for part in
+                                   ("total", "specific", "shared"))
+        np.testing.assert_allclose(specific + shared, total, rtol=1e-9, atol=1e-12)
+        assert np.abs(shared).sum() > 0 and np.abs(specific).sum() > 0
+    t = value_table(parts, "generation")
+    np.testing.assert_allclose(t["specific_sum"] + t["shared_sum"], t["value_sum"], rtol=1e-12)
+    assert "top_payee_specific" in t
+    r = CliRunner().invoke(main, ["value", str(run), "--part", "shared", "--format", "md"])
+    assert r.exit_code == 0 and "shared part of the values" in r.stdout
+    assert json.loads(CliRunner().invoke(main, ["value", str(run), "--part", "specific", "--format", "json"])
+                      .stdout)["parameters"]["part"] == "specific"

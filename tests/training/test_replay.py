@@ -15,7 +15,8 @@ from attribcli.cli import main
 from attribcli.training.loop import KILL_ENV
 from tests.runs import ROOT, SAMPLE, copy_sample, write_config
 
-TABLES = ("values.npy", "values_order1.npy", "values_order2.npy", "losses.csv", "steps.csv", "target_steps.csv")
+TABLES = ("values.npy", "values_order1.npy", "values_order2.npy", "losses.csv", "steps.csv", "target_steps.csv",
+          "values_shared.npy", "values_reference.npy")
 
 
 def _cli(*args, env=None):
@@ -64,6 +65,19 @@ def test_a_replay_of_the_runs_own_generations_equals_training_byte_for_byte(tmp_
                                                                        "--format", "json")
     assert json.loads(own.stdout)["rows"] == json.loads(again.stdout)["rows"]
     assert json.loads(again.stdout)["parameters"]["valuation"] == "again"
+
+
+def test_a_replay_of_a_run_with_reference_texts_gives_the_same_parts_byte_for_byte(tmp_path):
+    from tests.runs import reference_run
+
+    run = reference_run(tmp_path, training={"max_steps": 6, "batch_size": 8, "lr": 0.05, "checkpoint_every": 2,
+                                            "replay_segments": 3})  # segments joined as training folds them
+    r = _cli("replay", run, "--generations", SAMPLE / "generations.jsonl", "--name", "again", "--nproc", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _same_tables(run, "again")
+    assert (run / "valuations/again/values_shared.npy").is_file()
+    shared = _invoke("value", run, "--valuation", "again", "--part", "shared", "--format", "json")
+    assert shared.exit_code == 0 and json.loads(shared.stdout)["parameters"]["part"] == "shared"
 
 
 def test_segments_side_by_side_join_to_the_serial_replay_and_to_training(tmp_path):

@@ -138,3 +138,19 @@ def test_an_altered_table_is_reported_as_altered_not_as_what_parsing_it_tripped_
     np.save(copied_run / "values.npy", np.zeros((3, 2)))  # wrong shape: open_run's own check would fire first
     r = _invoke("payout", copied_run, "--revenue", "10")
     assert r.exit_code == 1 and "changed since the run was written" in r.output, r.output
+
+
+@pytest.mark.parametrize("name", ["values_shared.npy", "values_reference.npy"])
+def test_an_edited_or_removed_part_table_is_refused(tmp_path, name):
+    from tests.runs import reference_run
+
+    run = reference_run(tmp_path)
+    table = np.load(run / name)
+    table[0, 0] += 1.0  # one sample's shared part moved: the specific part (and the money) would follow
+    np.save(run / name, table)
+    out = tmp_path / "s.csv"
+    r = _invoke("payout", run, "--revenue", "10", "-o", out)
+    assert r.exit_code == 1 and name in r.output and len(r.output.strip().splitlines()) == 1
+    (run / name).unlink()
+    r = _invoke("value", run, "--part", "shared", "-o", out)
+    assert r.exit_code == 1 and name in r.output and "missing" in r.output and not out.exists()

@@ -55,3 +55,38 @@ def test_a_torn_journal_tail_is_ignored_and_values_are_written_with_their_parts(
     assert np.load(tmp_path / "values_order2.npy")[1].tolist() == [0.5, 0.5]
     back.remove()
     assert not (tmp_path / "tally").exists() and np.load(tmp_path / "values_order1.npy")[1].tolist() == [2.0, 2.0]
+
+
+def test_shared_parts_are_journaled_folded_and_written_like_the_values(tmp_path):
+    from attribcli.inrun.shared import split
+
+    rng = np.random.default_rng(2)
+    n, M = 9, 3
+    steps = [(s, rng.permutation(n)[:4], rng.standard_normal((4, M)), rng.standard_normal((4, 2)))
+             for s in range(1, 8)]
+    t = Tally.create(tmp_path, n, M, np.ones(M), parts=True)
+    for s, idx, a, ref in steps[:2]:
+        t.add(s, idx, a, None, ref)
+    t.next_segment()  # a segment boundary (always a checkpoint, as in training)
+    for s, idx, a, ref in steps[2:4]:
+        t.add(s, idx, a, None, ref)
+    state = t.checkpoint_state()
+    t.committed()
+    for s, idx, a, ref in steps[4:]:
+        t.add(s, idx, a, None, ref)
+    t.close()
+    back = Tally.resume(tmp_path, state, 4)
+    for s, idx, a, ref in steps[4:]:
+        back.add(s, idx, a, None, ref)
+    back.write_values(tmp_path, order=1)
+    want_shared, want_psi, want, want_step = np.zeros((n, M)), np.zeros(n), np.zeros((n, M)), np.zeros(n)
+    for _, idx, a, ref in steps:
+        sh, psi = split(a, ref)
+        want_shared[idx] += sh
+        want_psi[idx] += psi
+        want_step[idx] += np.maximum(psi, 0) / np.maximum(psi, 0).sum()
+        want[idx] += a
+    assert np.allclose(np.load(tmp_path / "values.npy"), want)
+    assert np.allclose(np.load(tmp_path / "values_shared.npy"), want_shared)
+    assert np.allclose(np.load(tmp_path / "values_reference.npy"), np.column_stack([want_psi, want_step]))
+    assert np.load(tmp_path / "values_shared.npy").any()

@@ -197,3 +197,45 @@ def test_a_step_that_cannot_fit_in_memory_is_refused_before_training(tmp_path, m
     assert "model.context_length" in err.value.line() and "micro_batch_size" in err.value.line()
     monkeypatch.setattr(prep, "physical_memory", lambda: 10**9)
     assert len(prep.prepare(cfg).samples) > 8
+
+
+@pytest.mark.parametrize("attribution", [{"rule": "path"}, {"rule": "taylor", "order": 2}])
+def test_reference_texts_split_every_value_into_shared_and_specific_parts(tmp_path, attribution):
+    from tests.runs import SAMPLE
+
+    plain = tmp_path / "plain"  # the sample's BPE model: its reference texts fit the context
+    assert _train(_sample_model_config(plain, attribution=attribution)).returncode == 0
+    cfg = _sample_model_config(tmp_path / "ref", attribution=attribution,
+                               data__reference=str(SAMPLE / "reference.jsonl"))
+    r = _train(cfg, env={KILL_ENV: "3"})  # killed after step 3, resumed: the parts come back to the same bytes
+    assert r.returncode != 0
+    r = _train(cfg, "--resume")
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "ref/run"
+    whole = tmp_path / "whole"
+    assert _train(_sample_model_config(whole, attribution=attribution,
+                                       data__reference=str(SAMPLE / "reference.jsonl"))).returncode == 0
+    for f in ("values.npy", "values_shared.npy", "values_reference.npy", "target_steps.csv"):
+        assert (run / f).read_bytes() == (whole / "run" / f).read_bytes(), f
+    values, shared = np.load(run / "values.npy"), np.load(run / "values_shared.npy")
+    reference = np.load(run / "values_reference.npy")
+    assert reference.shape == (len(values), 2) and shared.shape == values.shape and shared.any()
+    # the generations' values do not depend on the reference texts valued beside them, up to float32 rounding
+    # (the target batch is padded to another width: other matrix shapes, other sums)
+    assert np.allclose(values, np.load(plain / "run/values.npy"), rtol=1e-4, atol=1e-7)
+    steps = pd.read_csv(run / "target_steps.csv")
+    losses = pd.read_csv(run / "losses.csv")
+    assert np.allclose(steps.groupby("generation", sort=False)["shared"].sum().to_numpy(), shared.sum(0))
+    assert np.allclose(losses["shared_sum"], shared.sum(0))
+    assert (run / "inputs/reference.jsonl").read_text().count("\n") == 12
+    assert "values_shared.npy" in open_run(run).manifest["outputs"]
+
+
+def test_a_reference_file_that_is_missing_or_empty_is_one_line_naming_the_field(tmp_path):
+    cfg = write_config(tmp_path, data__reference=str(tmp_path / "nope.jsonl"))
+    r = _train(cfg)
+    assert r.returncode == 2 and "data.reference" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "empty.jsonl").write_text("")
+    r = _train(write_config(tmp_path, data__reference=str(tmp_path / "empty.jsonl")))
+    assert r.returncode == 2 and "data.reference" in r.stderr and len(r.stderr.strip().splitlines()) == 1
