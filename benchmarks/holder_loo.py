@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1234])
     ap.add_argument("--reference", type=Path, default=None)
     ap.add_argument("--work", type=Path, default=None, help="keep the runs here (a finished run is reused)")
+    ap.add_argument("--holders", nargs="+", default=None, help="leave out only these holders (default: every "
+                                                                 "holder with a trained document)")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown tables here")
     a = ap.parse_args()
     work = a.work or Path(tempfile.mkdtemp(prefix="attrib-loo-"))
@@ -65,7 +67,8 @@ def main() -> None:
         raw = yaml.safe_load(cfg.read_text())
         docs = [json.loads(line) for line in Path(raw["data"]["corpus"]).read_text().splitlines() if line.strip()]
         documents = _trained_documents(full)
-        holders = sorted({h["id"] for d in docs if d["id"] in documents for h in d["holders"]})
+        holders = sorted({h["id"] for d in docs if d["id"] in documents for h in d["holders"]}
+                         & set(a.holders or [h["id"] for d in docs for h in d["holders"]]))
         losses = {None: _final_losses(full, raw)}
         for h in holders:
             out = work / f"seed-{seed}-without-{h}"
@@ -146,7 +149,8 @@ def attribution_scores(run: Path, raw: dict, docs: list[dict], holders: list[str
     share = np.zeros((len(holders), len(trained)))  # holder × document ownership share
     for j, d in enumerate(trained):
         for h in d["holders"]:
-            share[holders.index(h["id"]), j] = h["share"]
+            if h["id"] in holders:
+                share[holders.index(h["id"]), j] = h["share"]
     out = {}
     for part, table in (("attrib: total", r.values), ("attrib: specific", np.asarray(r.values) - r.shared),
                         ("attrib: shared", r.shared)):

@@ -72,9 +72,9 @@ def main() -> None:
     ap.add_argument("--keep-run", metavar="DIR", default=None, help="keep the run (and its config) in DIR")
     ap.add_argument("--rule", choices=["path", "taylor"], default=None, help="override attribution.rule")
     ap.add_argument("--png", default=None, help="top-1 and MRR per method and kind, grouped bars (needs matplotlib)")
-    ap.add_argument("--reference", default=str(ROOT / "sample_data/reference.jsonl"),
-                    help="data.reference for the run (its values split into specific and shared parts); "
-                         "'none' to train without")
+    ap.add_argument("--reference", default=None,
+                    help="data.reference for the run (its values split into specific and shared parts; default: "
+                         "the config's); 'none' to train without")
     ap.add_argument("--write-generations", metavar="FILE", default=None,
                     help="only write the generations (JSONL) to FILE, e.g. for fidelity_regimes.py --generations")
     a = ap.parse_args()
@@ -103,14 +103,17 @@ def main() -> None:
         gen_path = work / "generations.jsonl"
         gen_path.write_text("".join(json.dumps(g) + "\n" for g in gens))
         overrides = sample_overrides(config_path, base, generations=gen_path, epochs=a.epochs, rule=a.rule)
-        parts = a.reference != "none"
+        reference = a.reference or (base.get("data") or {}).get("reference")
+        parts = reference not in (None, "none")
         if parts:
-            overrides["data__reference"] = str(Path(a.reference).resolve())
+            overrides["data__reference"] = str((config_path.parent / reference).resolve()) if not a.reference \
+                else str(Path(reference).resolve())
         cfg = write_config(work, **overrides)
         run = work / "run"
-        if not (a.keep_run and (run / "manifest.json").is_file()
-                and (run / "inputs/generations.jsonl").read_text().count("\n") == len(gens)):
-            attrib("train", cfg, "--run-dir", run, "--overwrite")  # a kept run of the same generations is reused
+        reused = bool(a.keep_run and (run / "manifest.json").is_file()
+                      and (run / "inputs/generations.jsonl").read_text().count("\n") == len(gens))
+        if not reused:  # a kept run of the same generations is reused
+            attrib("train", cfg, "--run-dir", run, "--overwrite")
         tables = {part: list(csv.DictReader(io.StringIO(attrib("value", run, "--by", "sample", "--part", part)
                                                         .stdout)))
                   for part in (("total", "specific", "shared") if parts else ("total",))}
@@ -142,7 +145,7 @@ def main() -> None:
 
     print(f"source recovery on the sample: {len(holders)} candidate holders, {a.per_holder} generation(s) "
           f"per holder and kind, seed {a.seed}, epochs {a.epochs or base['training'].get('epochs')}, "
-          f"attrib train+value {train_s:.0f} s")
+          f"attrib train+value {train_s:.0f} s" + (" (the kept run reused)" if reused else ""))
     counts = Counter(kind for kind, _ in truth.values())
     header = f"{'method':20s}" + "".join(f" | {k + f' (n={counts[k]})':>21s}" for k in KINDS)
     print(header)

@@ -42,18 +42,25 @@ def copy_sample(folder: Path) -> Path:
     return folder
 
 
-def reference_run(folder: Path, **overrides) -> Path:
-    """A small run trained with reference texts (data.reference): every value has a specific and a shared part."""
+def short_reference(folder: Path) -> Path:
+    """The sample's reference texts, cut to fit the byte-level test model's context."""
     import json
 
+    ref = folder / "reference.jsonl"
+    ref.write_text("".join(json.dumps({**r, "completion": r["completion"][:200]}) + "\n" for r in map(
+        json.loads, (SAMPLE / "reference.jsonl").read_text().splitlines())))
+    return ref
+
+
+def reference_run(folder: Path, **overrides) -> Path:
+    """A small run trained with reference texts (data.reference): every value has a specific and a shared part."""
     from click.testing import CliRunner
 
     from attribcli.cli import main
 
-    ref = folder / "reference.jsonl"  # the sample's reference texts, cut to fit the byte-level test model's context
-    ref.write_text("".join(json.dumps({**r, "completion": r["completion"][:200]}) + "\n" for r in map(
-        json.loads, (SAMPLE / "reference.jsonl").read_text().splitlines())))
+    folder.mkdir(parents=True, exist_ok=True)
     overrides = {"training__max_steps": 6, **overrides}
-    r = CliRunner().invoke(main, ["train", str(write_config(folder, data__reference=str(ref), **overrides))])
+    cfg = write_config(folder, data__reference=str(short_reference(folder)), **overrides)
+    r = CliRunner().invoke(main, ["train", str(cfg)])
     assert r.exit_code == 0, r.output
     return folder / "run"

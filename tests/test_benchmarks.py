@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.runs import ROOT, write_config
+from tests.runs import ROOT, short_reference, write_config
 
 
 def _bench(*args, timeout=300):
@@ -65,6 +65,19 @@ def test_source_recovery_benchmark_runs(tiny_config, tmp_path):
                  "--png", tmp_path / "recovery.png")
     assert "attrib" in out and "BM25" in out and "TF-IDF" in out
     _assert_png(tmp_path / "recovery.png")
+    out = _bench("benchmarks/source_recovery.py", "--config", tiny_config, "--per-holder", "1",
+                 "--reference", short_reference(tmp_path))
+    assert "attrib specific (sum)" in out and "\npool " in out and "\ntokens " in out
+
+
+def test_seed_stability_and_holder_loo_benchmarks_run(tiny_config, tmp_path):
+    ref = short_reference(tmp_path)
+    out = _bench("benchmarks/seed_stability.py", "--config", tiny_config, "--seeds", "1", "2", "--reference", ref,
+                 "--work", tmp_path / "seeds")
+    assert "payout --shared pool" in out and "shared pool by step shares" in out and "of 8 |" in out
+    out = _bench("benchmarks/holder_loo.py", "--config", tiny_config, "--seeds", "1", "2", "--reference", ref,
+                 "--holders", "h01", "h02", "h04", "--work", tmp_path / "seeds")  # the seeds' full runs reused
+    assert "attrib: specific" in out and "(ceiling)" in out and "gradient similarity" in out
 
 
 def test_memorisation_benchmark_runs(tiny_config):

@@ -65,7 +65,7 @@ def _csv_spec(rows: list[list[str]], bad: AttribError) -> tuple[ReportSpec, str]
     if "revenue_mode" in rows[0]:
         spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
                           revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None,
-                          stages=first.get("stages") or None,
+                          stages=first.get("stages") or None, shared=first.get("shared") or None,
                           platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
                           minimum_payout=first.get("minimum_payout") or None,
                           floor=first.get("floor") or None, cap=first.get("cap") or None,
@@ -75,7 +75,8 @@ def _csv_spec(rows: list[list[str]], bad: AttribError) -> tuple[ReportSpec, str]
                           if first.get("escrow_claims") else None,
                           carried_in=_carried_from_rows(rows), valuation=first.get("valuation") or None)
     elif rows[0][0] in _CSV_BY:
-        spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]], valuation=first.get("valuation") or None)
+        spec = ReportSpec(kind="value", format="csv", by=_CSV_BY[rows[0][0]], valuation=first.get("valuation") or None,
+                          part=first.get("part") or "total")
     else:
         raise bad
     return spec, first["run_manifest_sha256"]

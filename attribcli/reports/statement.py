@@ -235,9 +235,11 @@ def _payout_csv(val, spec, stmt: Statement):
     payout, st = stmt.payout, stmt.settlement
     cur = payout.currency
     extras = val.extra_columns
-    tail = ["currency", "revenue_mode", "revenue_total", "stages", "platform_fee", "minimum_payout", "floor", "cap",
-            "period", "escrow_claims", *(["valuation"] if spec.valuation else []), "run_manifest_sha256"]
+    tail = ["currency", "revenue_mode", "revenue_total", "stages", *(["shared"] if spec.shared else []),
+            "platform_fee", "minimum_payout", "floor", "cap", "period", "escrow_claims",
+            *(["valuation"] if spec.valuation else []), "run_manifest_sha256"]
     tail_vals = [cur, payout.mode, format_amount(payout.revenue, cur), "" if spec.stages is None else spec.stages,
+                 *([spec.shared] if spec.shared else []),
                  "" if spec.platform_fee is None else repr(spec.platform_fee),
                  "" if spec.minimum_payout is None else spec.minimum_payout, spec.floor or "", spec.cap or "",
                  safe_cell(spec.period or ""), safe_cell(";".join(f"{d}:{h}" for d, h in spec.claims or ())),

@@ -62,9 +62,10 @@ def value_table(val: Valuation, by: str, part: str = "total") -> pd.DataFrame:
 
 
 def _value_csv(val: Valuation, spec: ReportSpec, table: pd.DataFrame) -> str:
-    extra = [spec.valuation] if spec.valuation else []
+    extra = ([spec.part] if spec.part != "total" else []) + ([spec.valuation] if spec.valuation else [])
     # one column per generation id: an input, neutralised like a data cell (a fixed column name is unchanged)
-    header = [safe_cell(c) for c in table.columns] + (["valuation"] if extra else []) + ["run_manifest_sha256"]
+    header = [safe_cell(c) for c in table.columns] + (["part"] if spec.part != "total" else []) \
+        + (["valuation"] if spec.valuation else []) + ["run_manifest_sha256"]
     rows = [[num(v) if isinstance(v, float) else safe_cell(v) for v in r] + extra + [val.manifest_sha256]
             for r in table.itertuples(index=False)]
     return csv_text(header, rows)

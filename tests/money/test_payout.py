@@ -600,6 +600,12 @@ def test_statements_with_parts_show_them_and_verify(parts_run, tmp_path):
     rows = list(csv.DictReader(io.StringIO(csv_out.read_text())))
     assert sum(int(r["specific_minor"]) + int(r["shared_minor"]) for r in rows) > 0
     assert _invoke("verify", parts_run, csv_out).exit_code == 0
+    for fmt in ("csv", "md", "json"):  # an overridden rule is recorded in the statement, so verify re-derives it
+        out = tmp_path / f"tokens.{fmt}"
+        assert _invoke("payout", parts_run, "--revenue", "100.00", "--shared", "tokens", "--format", fmt,
+                       "--detail" if fmt == "csv" else "--period=x", "-o", out).exit_code == 0
+        r = _invoke("verify", parts_run, out)
+        assert r.exit_code == 0, r.output
     # --shared total pays as a run without parts does: by total values, no part columns
     whole = _statement(parts_run, "--shared", "total")
     assert whole["shared_rule"] is None and "specific_minor" not in whole["payees"][0]

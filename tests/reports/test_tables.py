@@ -83,5 +83,12 @@ def test_the_specific_and_shared_parts_add_up_to_the_total_in_every_table(tmp_pa
     assert "top_payee_specific" in t
     r = CliRunner().invoke(main, ["value", str(run), "--part", "shared", "--format", "md"])
     assert r.exit_code == 0 and "shared part of the values" in r.stdout
+    for fmt in ("csv", "md", "json"):  # the part is recorded in the report: verify re-derives that part
+        out = run / "reports" / f"specific.{fmt}"
+        out.parent.mkdir(exist_ok=True)
+        args = ["value", str(run), "--by", "sample", "--part", "specific", "--format", fmt, "-o", str(out)]
+        assert CliRunner().invoke(main, args).exit_code == 0
+        r = CliRunner().invoke(main, ["verify", str(run), str(out)])
+        assert r.exit_code == 0, r.output
     assert json.loads(CliRunner().invoke(main, ["value", str(run), "--part", "specific", "--format", "json"])
                       .stdout)["parameters"]["part"] == "specific"
