@@ -4,8 +4,10 @@
                                        [--seed 0] [--min-chars 250] [--max-chars 480]
 
 The sample corpus is generated text; attribution claims need text nobody wrote for this project. Every
-package under /usr/share/doc is taken as one rights holder (its documentation's authors), and its README,
-NEWS, FAQ, TODO, *.txt, *.md and *.rst files (gzipped or not) are cut into 250-480 character chunks. A
+installed package with documentation under /usr/share/doc is taken as one rights holder (its documentation's
+authors; the directories a package ships are found in dpkg's file lists), and its README, NEWS, FAQ, TODO,
+*.txt, *.md and *.rst files (gzipped or not) are cut into 250-480 character chunks at paragraph, sentence
+or word boundaries. A
 later benchmark trains on ``corpus.jsonl`` and checks whether copies, paraphrases and imitations of one
 holder's documents (``reference.jsonl`` holds texts of each holder that were never trained on) are paid
 to that holder. Every holder owns the same number of documents, so no holder wins by catalogue size.
@@ -13,12 +15,14 @@ to that holder. Every holder owns the same number of documents, so no holder win
 What is left out, and why: changelogs (mostly version lines, bug numbers and maintainer addresses),
 copyright files (licence texts, not the package's own writing; they are read only for the licence id),
 paragraphs naming /usr/share/common-licenses, paragraphs with an e-mail address (signatures and author
-lists; no personal address is republished), non-ASCII characters, chunks under 60 % letters and spaces
-(code, tables), and any paragraph or chunk whose normalised text appears in two or more packages
-(licence boilerplate, and documentation shared by packages built from one source: it has no single holder).
-Holders are drawn among packages that yield enough chunks, at most one package per Debian source package,
-from the names in sorted order with ``random.Random(seed)``; a holder's chunks are drawn with a generator
-seeded by the seed and the package name. The same machine and arguments give the same bytes.
+lists; no personal address is republished), non-ASCII characters (accents are stripped first), chunks
+under 80 % letters and spaces or with fewer than two sentence ends (code, tables, version and hash lists),
+and any paragraph or chunk whose normalised text appears in two or more packages (licence boilerplate, and
+documentation shared by packages built from one source: it has no single holder). Holders are drawn among
+packages that yield enough chunks and whose median chunk is at least 85 % letters and spaces (prose, not
+code), at most one package per Debian source package (the first by name), from the names in sorted order
+with ``random.Random(seed)``; a holder's chunks are drawn with a generator seeded by the seed and the package
+name. The same machine and arguments give the same bytes.
 """
 
 from __future__ import annotations
@@ -31,16 +35,21 @@ import json
 import random
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPDX_LIST = ROOT / "attribcli" / "rights" / "spdx_licenses.txt"
 DPKG_STATUS = Path("/var/lib/dpkg/status")
+DPKG_INFO = Path("/var/lib/dpkg/info")
+DOC_ROOT = Path("/usr/share/doc")
 DOC_NAME = re.compile(r"^(readme|news|faq|todo)([._-].*)?$|\.(txt|md|markdown|rst)(\.gz)?$", re.IGNORECASE)
 SKIP_NAME = re.compile(r"^(changelog|copyright)|\.(html?|css|js|png|svg|pdf)(\.gz)?$", re.IGNORECASE)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 MAX_FILE_BYTES = 1 << 20    # the first MiB of a file is plenty; it bounds the run time on huge docs
-MIN_PROSE = 0.6             # letters + spaces below this share of a chunk: code, tables, version lists
+MIN_PROSE = 0.8             # letters + spaces below this share of a chunk: code, tables, version lists
+SENTENCE_END = re.compile(r"[A-Za-z)][.!?](?=\s|$)")
+PACKAGE_PROSE = 0.85        # a holder's median chunk must be at least this prosy: prefer prose packages
 SHARED_BY = 2               # text found in this many packages has no single holder
 # Debian's short licence names (DEP-5 and common usage) -> SPDX ids; matched case-insensitively
 DEBIAN_TO_SPDX = {
@@ -55,6 +64,7 @@ DEBIAN_TO_SPDX = {
     "bsd-2-clause": "BSD-2-Clause", "bsd-3-clause": "BSD-3-Clause", "bsd-4-clause": "BSD-4-Clause",
     "apache-2.0": "Apache-2.0", "apache-2": "Apache-2.0", "isc": "ISC", "zlib": "Zlib", "bsl-1.0": "BSL-1.0",
     "mpl-1.1": "MPL-1.1", "mpl-2.0": "MPL-2.0", "epl-1.0": "EPL-1.0", "cc0": "CC0-1.0", "cc0-1.0": "CC0-1.0",
+    "gfdl-niv-1.3+": "GFDL-1.3-no-invariants-or-later", "gfdl-1.3+": "GFDL-1.3-or-later",
     "artistic-2.0": "Artistic-2.0", "0bsd": "0BSD", "curl": "curl", "ftl": "FTL", "postgresql": "PostgreSQL",
     "public-domain": "LicenseRef-public-domain", "pd": "LicenseRef-public-domain",
     "public_domain": "LicenseRef-public-domain",
@@ -72,12 +82,14 @@ def licence_ref(pkg: str) -> str:
     return "LicenseRef-Debian-" + re.sub(r"[^A-Za-z0-9.-]", "-", pkg.replace("+", "plus"))
 
 
-def package_licence(pkg_dir: Path, known: frozenset[str]) -> str:
-    """The licence of the ``Files: *`` paragraph of a DEP-5 copyright file, as an SPDX id attrib accepts;
-    anything else (no file, free-form file, a name with no SPDX id) is the package's own LicenseRef."""
-    ref = licence_ref(pkg_dir.name)
-    path = pkg_dir / "copyright"
-    if not path.is_file():
+def package_licence(pkg: str, dirs: list[Path], known: frozenset[str]) -> str:
+    """The licence of the ``Files: *`` paragraph of the package's DEP-5 copyright file (its own directory's,
+    else its first directory's), as an SPDX id attrib accepts; anything else (no file, a free-form file, a
+    name with no SPDX id) is the package's own LicenseRef."""
+    ref = licence_ref(pkg)
+    paths = [d / "copyright" for d in sorted(dirs, key=lambda d: (d.name != pkg, d.name))]
+    path = next((p for p in paths if p.is_file() and not p.is_symlink()), None)
+    if path is None:
         return ref
     text = path.read_bytes()[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
     first = text.lstrip().split("\n", 1)[0].lower()
@@ -102,6 +114,21 @@ def _dep5_fields(para: str) -> dict[str, str]:
     return out
 
 
+def dpkg_owners(root: Path, info: Path = DPKG_INFO) -> dict[str, str]:
+    """Documentation directory name -> the installed package that ships it (``dpkg -S``, read from dpkg's
+    file lists): some packages ship several directories (x11proto-dev ships kbproto, xproto, ...), and a
+    holder is a package, not a directory. A directory no package lists is a package of its own."""
+    out: dict[str, str] = {}
+    prefix = str(root).rstrip("/") + "/"
+    for lst in sorted(info.glob("*.list")) if info.is_dir() else []:
+        pkg = lst.name[:-len(".list")].split(":")[0]
+        for line in lst.read_text(encoding="utf-8", errors="replace").splitlines():
+            name = line[len(prefix):] if line.startswith(prefix) else ""
+            if name and "/" not in name and (name not in out or name == pkg):  # the same-named package wins
+                out[name] = pkg
+    return out
+
+
 def source_packages(status: Path = DPKG_STATUS) -> dict[str, str]:
     """Binary package -> Debian source package, from dpkg's status file: packages built from one source
     share authors, so at most one of them may become a holder. Missing file: every package is its own."""
@@ -111,7 +138,7 @@ def source_packages(status: Path = DPKG_STATUS) -> dict[str, str]:
     for para in status.read_text(encoding="utf-8", errors="replace").split("\n\n"):
         fields = _dep5_fields(para)
         if "package" in fields:
-            out.setdefault(fields["package"], fields.get("source", fields["package"]).split()[0] or fields["package"])
+            out.setdefault(fields["package"], (fields.get("source") or fields["package"]).split()[0])
     return out
 
 
@@ -153,7 +180,8 @@ def read_text(path: Path) -> str:
 
 
 def paragraphs(text: str, markdown: bool) -> list[str]:
-    """Blank-line separated paragraphs, ASCII only, whitespace collapsed; fenced code blocks of Markdown
+    """Blank-line separated paragraphs, ASCII only (accented letters keep their base letter, the rest of the
+    non-ASCII characters are dropped), whitespace collapsed; fenced code blocks of Markdown
     files and paragraphs that are boilerplate pointers or carry an e-mail address are left out."""
     if markdown:
         kept, fenced = [], False
@@ -167,7 +195,8 @@ def paragraphs(text: str, markdown: bool) -> list[str]:
     for block in re.split(r"\n[ \t\f\v\r]*\n", text.replace("\r\n", "\n")):
         if "\b" in block:  # nroff overstrike: formatted manual pages, not prose
             continue
-        para = " ".join(block.encode("ascii", errors="ignore").decode("ascii").split())
+        ascii_only = unicodedata.normalize("NFKD", block).encode("ascii", errors="ignore").decode("ascii")
+        para = " ".join(ascii_only.split())
         if para and "/usr/share/common-licenses" not in para and not EMAIL.search(para):
             out.append(para)
     return out
@@ -193,7 +222,7 @@ def chunks(paras: list[str], min_chars: int, max_chars: int) -> list[str]:
                 buf = ""
                 break
             window = buf[:max_chars + 1]
-            ends = [m.end() for m in re.finditer(r"[.!?:][\"')\]]?(?=\s)|(?=\n\n)", window) if m.end() >= min_chars]
+            ends = [m.end() for m in re.finditer(r"[.!?][\"')\]]?(?=\s)|(?=\n\n)", window) if m.end() >= min_chars]
             cut = ends[-1] if ends else window.rfind(" ")
             if cut < min_chars:  # no space in reach: a run-on token (a URL, a hash), not prose
                 buf = ""
@@ -210,51 +239,70 @@ def normal(text: str) -> str:
     return " ".join(text.split())
 
 
-def scan(root: Path, min_chars: int, max_chars: int) -> dict[str, list[tuple[str, str]]]:
-    """Package -> its usable chunks as (text, source path), in file and text order."""
-    pkgs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+def packages(root: Path) -> dict[str, list[Path]]:
+    """Package -> its documentation directories under ``root``, sorted; symlinked directories are another
+    package's documentation and are skipped. Owners come from dpkg only for the system's own doc root."""
+    owners = dpkg_owners(root) if root == DOC_ROOT else {}
+    out: dict[str, list[Path]] = {}
+    for d in sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink()), key=lambda p: p.name):
+        out.setdefault(owners.get(d.name, d.name), []).append(d)
+    return dict(sorted(out.items()))
+
+
+def is_prose(text: str) -> bool:
+    """Mostly letters and spaces, with at least two sentence ends: drops code, tables, hash and version lists."""
+    return prose_share(text) >= MIN_PROSE and len(SENTENCE_END.findall(text)) >= 2
+
+
+def scan(units: dict[str, list[Path]], min_chars: int, max_chars: int) -> dict[str, list[tuple[str, str]]]:
+    """Package -> its usable chunks as (text, source path), in file and text order. Paragraphs and chunks
+    found in two or more packages are dropped everywhere; a chunk repeated within one package is kept once."""
     files = {pkg: [(f, paragraphs(read_text(f), f.name.lower().endswith((".md", ".md.gz", ".markdown"))))
-                   for f in doc_files(root / pkg)] for pkg in pkgs}
+                   for d in dirs for f in doc_files(d)] for pkg, dirs in units.items()}
     para_pkgs: dict[str, set[str]] = {}
     for pkg, items in files.items():
         for _, paras in items:
             for para in paras:
                 para_pkgs.setdefault(para, set()).add(pkg)
     raw: dict[str, list[tuple[str, str]]] = {}
+    chunk_pkgs: dict[str, set[str]] = {}
     for pkg, items in files.items():
         raw[pkg] = []
         for f, paras in items:
             own = [p for p in paras if len(para_pkgs[p]) < SHARED_BY]
-            raw[pkg] += [(c, str(f)) for c in chunks(own, min_chars, max_chars) if prose_share(c) >= MIN_PROSE]
-    chunk_pkgs: dict[str, set[str]] = {}
-    count: dict[str, int] = {}
-    for pkg, items in raw.items():
-        for text, _ in items:
+            raw[pkg] += [(c, str(f)) for c in chunks(own, min_chars, max_chars) if is_prose(c)]
+        for text, _ in raw[pkg]:
             chunk_pkgs.setdefault(normal(text), set()).add(pkg)
-            count[normal(text)] = count.get(normal(text), 0) + 1
-    # exact duplicates anywhere (within a package too) are dropped altogether, not kept once: a repeated
-    # text would be trained on twice and its value split between copies
-    return {pkg: [(t, s) for t, s in items if len(chunk_pkgs[normal(t)]) < SHARED_BY and count[normal(t)] == 1]
-            for pkg, items in raw.items()}
+    usable: dict[str, list[tuple[str, str]]] = {}
+    for pkg, items in raw.items():
+        seen: set[str] = set()
+        usable[pkg] = []
+        for text, src in items:
+            key = normal(text)
+            if len(chunk_pkgs[key]) < SHARED_BY and key not in seen:
+                seen.add(key)
+                usable[pkg].append((text, src))
+    return usable
 
 
 def build(out: Path, *, holders: int = 10, docs_per_holder: int = 24, reference_per_holder: int = 1,
-          seed: int = 0, min_chars: int = 250, max_chars: int = 480, root: Path = Path("/usr/share/doc")) -> dict:
+          seed: int = 0, min_chars: int = 250, max_chars: int = 480, root: Path = DOC_ROOT) -> dict:
     """Write corpus.jsonl, holders.csv, reference.jsonl and README.md into ``out`` (created; it must be
     empty) and return a summary: the chosen packages with their documents and licence, and totals."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} exists and is not empty")
+        raise FileExistsError(f"{out} exists and is not an empty directory")
     if holders < 1 or docs_per_holder < 1 or reference_per_holder < 0 or not 0 < min_chars <= max_chars:
         raise ValueError("need holders >= 1, docs-per-holder >= 1, reference-per-holder >= 0, "
                          "0 < min-chars <= max-chars")
     need = docs_per_holder + reference_per_holder
-    usable = scan(Path(root), min_chars, max_chars)
-    source = source_packages() if Path(root) == Path("/usr/share/doc") else {}
+    units = packages(Path(root))
+    usable = scan(units, min_chars, max_chars)
+    source = source_packages() if Path(root) == DOC_ROOT else {}
     candidates, sources_seen = [], set()
     for pkg in sorted(usable):  # the first package by name stands for its source package
         src = source.get(pkg, pkg)
-        if len(usable[pkg]) >= need and src not in sources_seen:
+        if len(usable[pkg]) >= need and src not in sources_seen and _median_prose(usable[pkg]) >= PACKAGE_PROSE:
             sources_seen.add(src)
             candidates.append(pkg)
     if len(candidates) < holders:
@@ -267,7 +315,7 @@ def build(out: Path, *, holders: int = 10, docs_per_holder: int = 24, reference_
     corpus, refs, rows, summary = [], [], [], []
     for i, pkg in enumerate(chosen, start=1):
         hid = f"d{i:0{width}d}"
-        licence = package_licence(Path(root) / pkg, known)
+        licence = package_licence(pkg, units[pkg], known)
         picked = random.Random(f"{seed}:{pkg}").sample(range(len(usable[pkg])), need)
         held_out = set(picked[:reference_per_holder])
         for k, j in enumerate(sorted(held_out), start=1):
@@ -290,9 +338,14 @@ def build(out: Path, *, holders: int = 10, docs_per_holder: int = 24, reference_
     (out / "holders.csv").write_text(buf.getvalue(), encoding="utf-8")
     args = (f"--holders {holders} --docs-per-holder {docs_per_holder} --reference-per-holder {reference_per_holder} "
             f"--seed {seed} --min-chars {min_chars} --max-chars {max_chars}")
-    (out / "README.md").write_text(_readme(args, summary, root), encoding="utf-8")
+    (out / "README.md").write_text(_readme(args, summary, root, min_chars, max_chars), encoding="utf-8")
     return {"packages": summary, "candidates": len(candidates), "documents": len(corpus), "references": len(refs),
             "characters": sum(len(d["text"]) for d in corpus)}
+
+
+def _median_prose(items: list[tuple[str, str]]) -> float:
+    shares = sorted(prose_share(t) for t, _ in items)
+    return shares[len(shares) // 2] if shares else 0.0
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
@@ -301,14 +354,14 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
             fh.write(json.dumps(rec, ensure_ascii=True) + "\n")
 
 
-def _readme(args: str, summary: list[dict], root: Path) -> str:
+def _readme(args: str, summary: list[dict], root: Path, min_chars: int, max_chars: int) -> str:
     """The dataset card: what each file is, how it was made, and whose text it is under which terms."""
     licences = sorted({s["license"] for s in summary})
     lines = [
         "# Debian documentation benchmark corpus", "",
         f"Made by `python benchmarks/debian_corpus.py --out DIR {args}` from the documentation under `{root}`.", "",
-        "- `corpus.jsonl`: attrib's corpus format; each document is a 250-480 character chunk of one package's",
-        "  README / NEWS / FAQ / TODO / .txt / .md / .rst files, owned wholly by that package's holder.",
+        f"- `corpus.jsonl`: attrib's corpus format; each document is a {min_chars}-{max_chars} character chunk of",
+        "  one package's README / NEWS / FAQ / TODO / .txt / .md / .rst files, owned wholly by its holder.",
         "- `holders.csv`: one holder per Debian package (its documentation's authors), contact = its",
         "  packages.debian.org page.",
         "- `reference.jsonl`: held-out chunks of each holder, never in the corpus (prompt empty, completion = text).",
@@ -331,10 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-chars", type=int, default=250)
     ap.add_argument("--max-chars", type=int, default=480)
-    ap.add_argument("--root", type=Path, default=Path("/usr/share/doc"), help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, default=DOC_ROOT, help=argparse.SUPPRESS)  # tests: a fake doc tree
     a = ap.parse_args(argv)
     if a.out.exists() and (not a.out.is_dir() or any(a.out.iterdir())):
-        print(f"error: {a.out} exists and is not empty; name a new directory", file=sys.stderr)
+        print(f"error: {a.out} exists and is not an empty directory; name a new one", file=sys.stderr)
         return 2
     try:
         summary = build(a.out, holders=a.holders, docs_per_holder=a.docs_per_holder,
