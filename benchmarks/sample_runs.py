@@ -15,15 +15,17 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def single_owner_documents(config_path: Path) -> tuple[dict, list[dict], dict[str, list[dict]], set[str]]:
-    """The config (as YAML), every corpus document, per holder the documents it owns alone that the config's
-    licence policy trains on (what a holder's value can be checked against), and the ids of all it trains on."""
+def single_owner_documents(config_path: Path, corpus: Path | None = None
+                           ) -> tuple[dict, list[dict], dict[str, list[dict]], set[str]]:
+    """The config (as YAML), every corpus document (of ``corpus``, default the config's), per holder the documents
+    it owns alone that the config's licence policy trains on (what a holder's value can be checked against), and
+    the ids of all it trains on."""
     sys.path.insert(0, str(ROOT))
     from attribcli.rights.licenses import LicensePolicy, apply_policy
 
     config_path = Path(config_path).resolve()
     base = yaml.safe_load(config_path.read_text())
-    corpus_path = (config_path.parent / base["data"]["corpus"]).resolve()
+    corpus_path = Path(corpus).resolve() if corpus else (config_path.parent / base["data"]["corpus"]).resolve()
     docs = [json.loads(line) for line in corpus_path.read_text().splitlines() if line.strip()]
     policy = LicensePolicy.from_mapping(base.get("licenses"), file=str(config_path))
     outcome = apply_policy([SimpleNamespace(id=d["id"], license=d["license"], opt_out=d.get("opt_out", False))

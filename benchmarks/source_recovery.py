@@ -72,6 +72,10 @@ def main() -> None:
     ap.add_argument("--keep-run", metavar="DIR", default=None, help="keep the run (and its config) in DIR")
     ap.add_argument("--rule", choices=["path", "taylor"], default=None, help="override attribution.rule")
     ap.add_argument("--png", default=None, help="top-1 and MRR per method and kind, grouped bars (needs matplotlib)")
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="another corpus: DIR/corpus.jsonl and DIR/holders.csv (and DIR/reference.jsonl, the reference "
+                         "texts, unless --reference says otherwise), e.g. benchmarks/debian_corpus.py's; the config's "
+                         "model, training and licence policy are kept")
     ap.add_argument("--reference", default=None,
                     help="data.reference for the run (its values split into specific and shared parts; default: "
                          "the config's); 'none' to train without")
@@ -84,7 +88,8 @@ def main() -> None:
     from tests.runs import write_config
 
     config_path = Path(a.config).resolve()
-    base, _, by_holder, _ = single_owner_documents(config_path)
+    data = Path(a.data).resolve() if a.data else None
+    base, _, by_holder, _ = single_owner_documents(config_path, data / "corpus.jsonl" if data else None)
     payee_of = {h: _payee(h, by_holder, base) for h in by_holder}
     single = {d["id"]: d for docs in by_holder.values() for d in docs}
     holders = sorted(by_holder)
@@ -102,12 +107,20 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         gen_path = work / "generations.jsonl"
         gen_path.write_text("".join(json.dumps(g) + "\n" for g in gens))
-        overrides = sample_overrides(config_path, base, generations=gen_path, epochs=a.epochs, rule=a.rule)
-        reference = a.reference or (base.get("data") or {}).get("reference")
-        parts = reference not in (None, "none")
+        overrides = sample_overrides(config_path, base, generations=gen_path, epochs=a.epochs, rule=a.rule,
+                                     corpus=data / "corpus.jsonl" if data else None)
+        if data:
+            overrides["data__holders"] = str(data / "holders.csv")
+        if a.reference:  # given here: relative to the working folder
+            reference = None if a.reference == "none" else Path(a.reference).resolve()
+        elif data and (data / "reference.jsonl").is_file():
+            reference = data / "reference.jsonl"
+        else:  # the config's: relative to its folder
+            named = (base.get("data") or {}).get("reference")
+            reference = (config_path.parent / named).resolve() if named else None
+        parts = reference is not None
         if parts:
-            overrides["data__reference"] = str((config_path.parent / reference).resolve()) if not a.reference \
-                else str(Path(reference).resolve())
+            overrides["data__reference"] = str(reference)
         cfg = write_config(work, **overrides)
         run = work / "run"
         reused = bool(a.keep_run and (run / "manifest.json").is_file()
@@ -143,8 +156,8 @@ def main() -> None:
             scores[f"{name} ({agg})"] = {g["id"]: _aggregate(mat[i], owner, len(holders), agg)
                                          for i, g in enumerate(gens)}
 
-    print(f"source recovery on the sample: {len(holders)} candidate holders, {a.per_holder} generation(s) "
-          f"per holder and kind, seed {a.seed}, epochs {a.epochs or base['training'].get('epochs')}, "
+    print(f"source recovery on {a.data or 'the sample'}: {len(holders)} candidate holders, {a.per_holder} "
+          f"generation(s) per holder and kind, seed {a.seed}, epochs {a.epochs or base['training'].get('epochs')}, "
           f"attrib train+value {train_s:.0f} s" + (" (the kept run reused)" if reused else ""))
     counts = Counter(kind for kind, _ in truth.values())
     header = f"{'method':20s}" + "".join(f" | {k + f' (n={counts[k]})':>21s}" for k in KINDS)

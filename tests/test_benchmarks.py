@@ -143,3 +143,32 @@ def test_index_oracle_benchmark_runs(tiny_config):
     rows = [ln for ln in out.splitlines() if ln.startswith("| every 1 steps")]
     assert len(rows) == 2 and all(len(r.split(" | ")) == 9 for r in rows), out
     assert "| own |" in out
+
+
+def test_debian_corpus_builder_writes_attribs_input_format(tmp_path):
+    """On a fake documentation tree (CI has no Debian docs): equal catalogues of prose chunks, shared boilerplate
+    dropped, reference texts held out, and files attrib's own loaders accept."""
+    import json
+
+    from attribcli.data.corpus import iter_documents
+    from attribcli.rights.holders import load_holders
+
+    words = ["river", "stone", "lantern", "harbour", "meadow", "copper", "window", "signal", "garden", "engine"]
+    for k, pkg in enumerate(("alpha", "bravo", "charlie")):
+        (tmp_path / "doc" / pkg).mkdir(parents=True)
+        paras = [" ".join(f"The {words[(i + j + k) % 10]} of {pkg} number {i} turns {j} times." for j in range(6))
+                 for i in range(12)]
+        paras.append("This program is free software; see /usr/share/common-licenses/GPL-2 for the text.")
+        (tmp_path / "doc" / pkg / "README").write_text("\n\n".join(paras) + "\n")
+    out = tmp_path / "out"
+    _bench("benchmarks/debian_corpus.py", "--out", out, "--holders", "2", "--docs-per-holder", "3",
+           "--root", tmp_path / "doc")
+    docs = [json.loads(line) for line in (out / "corpus.jsonl").read_text().splitlines()]
+    refs = [json.loads(line)["completion"] for line in (out / "reference.jsonl").read_text().splitlines()]
+    assert len(docs) == 6 and len(refs) == 2 and not set(refs) & {d["text"] for d in docs}
+    assert all(250 <= len(d["text"]) <= 480 and "common-licenses" not in d["text"] for d in docs)
+    holders = load_holders(out / "holders.csv")
+    assert len(list(iter_documents(out / "corpus.jsonl", holders))) == 6
+    r = subprocess.run([sys.executable, "benchmarks/debian_corpus.py", "--out", out, "--root", tmp_path / "doc"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1  # an output folder in use is refused

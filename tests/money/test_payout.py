@@ -566,8 +566,8 @@ def test_the_data_money_is_cut_into_its_parts_each_paid_by_its_own_key_to_the_ce
     if key is not None:
         pool = sum(g["parts"]["shared"]["amount_minor"] for g in doc["generations"])
         want = {p: 0 for p in key.index}
-        from attribcli.money.payout import compute_payout
         from attribcli.config import payout_policy
+        from attribcli.money.payout import compute_payout
 
         payout = compute_payout(val, revenue=None, currency="USD",
                                 policy=payout_policy(val.config_path, shared=rule))
