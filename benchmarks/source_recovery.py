@@ -141,7 +141,7 @@ def main() -> None:
         for g in gens:
             per = dict.fromkeys(holders, 0.0)
             for r in rows:
-                if r["holders"].startswith("h") and " " not in r["holders"] and r["holders"] in per:
+                if r["holders"] in per:  # a single owner's document (co-owned ones read "h01 0.5 + h04 0.5")
                     per[r["holders"]] += float(r[g["id"]])
             summed[g["id"]] = np.array([per[h] for h in holders])
         scores["attrib (sum)" if part == "total" else f"attrib {part} (sum)"] = summed
