@@ -53,7 +53,8 @@ class Plan:
     rule: str = ""
 
     loading: int = 0                    # measured: the process's peak before the probe (loading the model)
-    generations: int = 0                # valued at each step
+    generations: int = 0                # valued at each step (with data.reference, the reference texts too)
+    reference: int = 0                  # of them, reference texts (data.reference)
     chunk: int = 0                      # of them per backward pass (attribution.target_chunk, or all)
     per_generation: int = 0             # bytes each generation of a chunk adds to the tracked peak
 
@@ -173,6 +174,7 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
             plan.tracked["captured output gradients"] = (N * sample.captured * (2 if path else 1)
                                                          + chunk * gen.captured)
             plan.generations, plan.chunk, plan.per_generation = M, chunk, int(each) + gen.captured
+            plan.reference = len(prep.reference)
             # the generations' forward and backward over frozen weights (about 2/3 of the probe's, which also formed
             # weight gradients), and under AdamW their weight gradients again, a layer at a time (the other 1/3)
             plan.seconds_tracked = plan.seconds_plain + M * gen.seconds * (1.0 if adam else 2 / 3)
@@ -351,7 +353,9 @@ def render(plan: Plan) -> str:
     lines += [f"  {name:48s} {gib(b):>10s}" for name, b in plan.plain.items()]
     if plan.loading > sum(plan.plain.values()):
         lines.append(f"  {'loading the model (measured), the higher':48s} {gib(plan.loading):>10s}")
-    lines += [f"  {'peak':48s} {gib(plan.plain_peak):>10s}", "", "tracked step: the plain step and"]
+    valued = f" ({plan.generations - plan.reference} generations and {plan.reference} reference texts)" \
+        if plan.reference else ""
+    lines += [f"  {'peak':48s} {gib(plan.plain_peak):>10s}", "", f"tracked step{valued}: the plain step and"]
     lines += [f"  {name:48s} {gib(b):>10s}" for name, b in plan.tracked.items()]
     ratio = plan.tracked_peak / plan.plain_peak if plan.plain_peak else float("nan")
     lines += [f"  {'peak':48s} {gib(plan.tracked_peak):>10s}  ({ratio:.2f} x plain)", ""]
