@@ -146,3 +146,15 @@ def test_kept_per_sample_gradients_are_counted_for_the_whole_step_with_micro_bat
     N = prep.config.training.batch_size
     assert N > 2
     assert plan.tracked["kept per-sample gradients"] == 2 * min(SHARED_MAX_ELEMENTS, N * shareable) * 4  # path: 2 steps
+
+
+def test_reference_texts_are_sized_as_targets(tmp_path):
+    from attribcli.training.plan import render
+    from tests.runs import short_reference
+
+    without = make_plan(prepare(load_config(write_config(tmp_path / "a"))))
+    cfg = write_config(tmp_path / "b", data__reference=str(short_reference(tmp_path)))
+    plan = make_plan(prepare(load_config(cfg)))
+    assert (plan.generations, plan.reference) == (20, 12) and without.generations == 8
+    assert plan.tracked_peak > without.tracked_peak
+    assert "(8 generations and 12 reference texts)" in render(plan)
