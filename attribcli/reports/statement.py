@@ -473,7 +473,10 @@ def _payout_md(val, spec, stmt: Statement):
     lines += ["", "## Method", "",
               f"{val.method.get('name', '')}: {md_text(val.method.get('formula', ''))}.",
               "Holder value = Σ share × document value; revenue per generation is split in proportion to positive "
-              "holder value, in integer minor units, by largest remainder (ties by holder id).", "",
+              + ("pieces of value (each holder's specific value, the shared part's total: see Specific and shared "
+                 "parts), in integer minor units, by largest remainder (ties ordered by a hash of the statement)."
+                 if payout.shared else  # as statements before parts said it, so they still re-derive byte for byte
+                 "holder value, in integer minor units, by largest remainder (ties by holder id)."), "",
               "Efficiency check (Σ values vs realised loss reduction, nats):", ""]
     lines += md_table(["Generation", "Realised", "Σ values", "Relative gap"],
                        [[md_text(r.generation_id), short(r.realised_reduction), short(r.value_sum),
