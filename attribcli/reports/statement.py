@@ -373,6 +373,9 @@ def _payout_md(val, spec, stmt: Statement):
              *(["- Values: **approximate**, from the run's gradient index (`attrib query`; its accuracy: "
                 "benchmarks/RESULTS.md, The gradient index); `attrib replay` gives the exact ones"]
                if val.approximate else []),
+             *(["- The run has reference texts, but values from its index have no specific and shared parts: this "
+                "statement pays them by total values (`attrib replay` values the generations with their parts)"]
+               if payout.shared is None and not val.parts and "reference" in val.manifest.get("inputs", {}) else []),
              *([f"- The index against exact values, measured on the run's {c['generations']} training-time "
                 f"generations: Spearman over samples {c['spearman_median']:.3f} (median; least "
                 f"{c['spearman_min']:.3f}), value sums {c['value_sum_ratio_median']:.2f}x the exact (median)"]

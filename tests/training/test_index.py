@@ -183,3 +183,19 @@ def test_reference_points_are_the_segments_middles(total, k, expected):
         else:  # between its two points, nearer one more
             j = max(i for i, q in enumerate(pts) if q <= t)
             assert weights[j + 1] == pytest.approx((t - pts[j]) / (pts[j + 1] - pts[j]))
+
+
+def test_a_statement_from_an_index_query_of_a_run_with_reference_texts_says_it_has_no_parts(tmp_path):
+    from tests.runs import short_reference
+
+    run = _train(tmp_path, LOSSLESS, data__reference=str(short_reference(tmp_path)))
+    assert (run / "values_shared.npy").is_file()
+    _query(run)
+    report = run / "reports/q.md"
+    assert _invoke("payout", run, "--valuation", "q", "--revenue", "100", "--format", "md", "-o", report).exit_code == 0
+    text = report.read_text()
+    assert "values from its index have no specific and shared parts" in text and "## Specific and shared" not in text
+    assert _invoke("verify", run, report).exit_code == 0
+    own = run / "reports/own.md"  # the run's own values have their parts
+    assert _invoke("payout", run, "--revenue", "100", "--format", "md", "-o", own).exit_code == 0
+    assert "## Specific and shared" in own.read_text() and "values from its index" not in own.read_text()
