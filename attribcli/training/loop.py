@@ -161,8 +161,7 @@ def run_steps(part: Path, prep: Prepared, state: dict | None, log, group: Group,
     optimizer = rule.make([p for p in model.parameters() if p.requires_grad], t)  # LoRA: the adapters
     attach_names(optimizer, model)
     tracker = GhostTracker(model)
-    # the reference texts (data.reference) are valued beside the generations, as the target batch's last rows
-    targets = target_batch(prep.generations + prep.reference, dev, tok=prep.tokenizer) if M else None
+    targets = target_batch(prep.targets, dev, tok=prep.tokenizer) if M else None  # reference texts: the last rows
     start = 0
     tally = None  # process 0 alone keeps the values (in files under the unfinished run: tally.py)
     if state is not None:

@@ -132,7 +132,7 @@ def make_plan(prep, *, device: str | None = None, memory: int | None = None, pro
     adam = t.optimizer == "adamw"
     rows = min(t.micro_batch_size or t.batch_size, t.batch_size)
     N = t.batch_size
-    targets = prep.generations + prep.reference if prep.generations else []  # data.reference: more targets
+    targets = prep.targets  # the generations and data.reference's texts
     M = len(targets)
     chunk = min(M, cfg.attribution.target_chunk or M)
     T = int(prep.samples.length.max()) - 1

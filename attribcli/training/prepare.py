@@ -48,6 +48,11 @@ class Prepared:
     lora: dict | None                   # rank, alpha, adapted layers (model.lora), or None
     reference: list[Generation] = dataclasses.field(default_factory=list)  # data.reference (inrun/shared.py)
 
+    @property
+    def targets(self) -> list[Generation]:
+        """What each tracked step values: the generations, then the reference texts (none without generations)."""
+        return self.generations + self.reference if self.generations else []
+
 
 def prepare(config: Config) -> Prepared:
     """Check every input and tokenize the corpus in one streaming pass into the token cache (tokens.py:

@@ -215,12 +215,7 @@ def join(run: Path, prep: Prepared, manifest: dict, starts: tuple[int, ...], out
     for k, d in enumerate(done):
         seg = part / "segments" / str(k) / "tally"
         tables = [np.load(seg / f"{kind}-0.npy", mmap_mode="r") for kind in tally.kinds]
-        if k == 0:
-            for mine, theirs in zip(tally.tables.values(), tables):
-                mine[:] = theirs
-            tally.carry = d["tally"]["carry"].numpy().copy()
-        else:
-            tally.adopt(tables, d["tally"]["carry"].numpy())
+        (tally.take if k == 0 else tally.adopt)(tables, d["tally"]["carry"].numpy())
         tally.seen += d["tally"]["seen"].numpy()
         tally.step_rows += [tuple(r) for r in d["tally"]["step_rows"]]
         tally.target_rows += [tuple(r) for r in d["tally"]["target_rows"]]

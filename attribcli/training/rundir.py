@@ -46,6 +46,7 @@ import pandas as pd
 
 from attribcli.audit.manifest import VALUATIONS
 from attribcli.errors import AttribError
+from attribcli.inrun.shared import REFERENCE_COLUMNS
 
 MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoints/last.pt"
@@ -259,8 +260,6 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
     losses = read(own + "losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
     parts = _parts(path / own)
     for name, table in [("values.npy", values)] + [(n, t) for n, t in zip(PART_TABLES, parts) if t is not None]:
-        from attribcli.inrun.shared import REFERENCE_COLUMNS
-
         width = REFERENCE_COLUMNS if name == "values_reference.npy" else len(generations)
         if table.dtype != np.float64 or table.shape != (len(samples), width):
             raise AttribError(f"{name} holds {table.dtype} {table.shape}, expected float64 "

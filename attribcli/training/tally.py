@@ -47,7 +47,6 @@ class Tally:
                  closed_carry: np.ndarray | None = None):
         self.folder = folder
         self.tables = tables                       # kind → memmap of the current segment (VALUES, PARTS)
-        self.first, self.second = tables["first"], tables["second"]  # [samples, generations]
         self.seen = seen                           # [samples] steps each sample was trained in
         self.carry = carry                         # [generations] the carry's first-order reduction, this segment
         self.loss_base = loss_base                 # [generations]
@@ -55,6 +54,14 @@ class Tally:
         self.segment = segment                     # index of the current segment
         self.closed_carry = closed_carry           # [generations] fold of the earlier segments' carry (None: none)
         self._journal = Journal(folder / "journal.bin")
+
+    @property
+    def first(self) -> np.ndarray:
+        return self.tables["first"]                # [samples, generations]
+
+    @property
+    def second(self) -> np.ndarray:
+        return self.tables["second"]
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -137,20 +144,20 @@ class Tally:
             _fold(self.folder, kind, k, table)
         self.closed_carry = self.carry.copy() if self.closed_carry is None else self.closed_carry + self.carry
         self.segment = k + 1
-        self._open(_new_tables(self.folder, self.segment, n, M, self.kinds))
+        self.tables = _new_tables(self.folder, self.segment, n, M, self.kinds)
         self.carry = np.zeros(M)
 
-    def _open(self, tables: dict[str, np.ndarray]) -> None:
-        self.tables = tables
-        self.first, self.second = tables["first"], tables["second"]
-
-    def adopt(self, tables: list[np.ndarray], carry: np.ndarray) -> None:
-        """A replay's join: the next segment's tables (in ``kinds`` order), valued by another process, become the
-        current ones."""
-        self.next_segment()
+    def take(self, tables: list[np.ndarray], carry: np.ndarray) -> None:
+        """A replay's join: a segment's tables (in ``kinds`` order) and carry, valued by another process, become the
+        current segment's."""
         for mine, theirs in zip(self.tables.values(), tables):
             mine[:] = theirs
         self.carry = np.array(carry, dtype=np.float64)
+
+    def adopt(self, tables: list[np.ndarray], carry: np.ndarray) -> None:
+        """``take`` the next segment's tables and carry, after folding the current one into the closed ones."""
+        self.next_segment()
+        self.take(tables, carry)
 
     def checkpoint_state(self) -> dict:
         """Flush the table; the small parts, to be saved in the checkpoint. Call ``committed`` once the
