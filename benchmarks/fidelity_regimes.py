@@ -52,13 +52,9 @@ RULES = {  # name: attribution overrides
 def config_for(base: Path, folder: Path, training: dict, attribution: dict, max_steps: int | None,
                generations: Path | None = None) -> Path:
     """``base`` with its paths made absolute and the regime's settings, written into ``folder``."""
-    cfg = yaml.safe_load(base.read_text())
-    for key in ("corpus", "holders", "generations", "token_cache"):
-        if cfg["data"].get(key):
-            cfg["data"][key] = str((base.parent / cfg["data"][key]).resolve())
-    for key in ("base_weights", "tokenizer", "path"):
-        if cfg["model"].get(key):
-            cfg["model"][key] = str((base.parent / cfg["model"][key]).resolve())
+    from sample_runs import absolute_config  # benchmarks/sample_runs.py
+
+    cfg = absolute_config(base)  # every file it names, data.reference included
     cfg["run_dir"] = "run"
     cfg["training"] = {**cfg.get("training", {}), **training, "checkpoint_every": 10**6,
                        **({"max_steps": max_steps} if max_steps else {})}

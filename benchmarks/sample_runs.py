@@ -15,6 +15,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+MODEL_PATHS = ("path", "tokenizer", "base_weights")
+DATA_PATHS = ("corpus", "holders", "generations", "generation_prompts", "reference", "token_cache")
+
+
+def absolute_config(config_path: Path) -> dict:
+    """The config (as YAML) with every file it names made absolute, so it can be written anywhere."""
+    config_path = Path(config_path).resolve()
+    raw = yaml.safe_load(config_path.read_text())
+    for section, keys in (("model", MODEL_PATHS), ("data", DATA_PATHS)):
+        for key in keys:
+            if (raw.get(section) or {}).get(key):
+                raw[section][key] = str((config_path.parent / raw[section][key]).resolve())
+    return raw
+
+
 def single_owner_documents(config_path: Path, corpus: Path | None = None
                            ) -> tuple[dict, list[dict], dict[str, list[dict]], set[str]]:
     """The config (as YAML), every corpus document (of ``corpus``, default the config's), per holder the documents

@@ -77,20 +77,10 @@ def main() -> None:
 def seeded_config(config: Path, seed: int, run: Path, reference: Path | None, epochs: int | None,
                   work: Path) -> Path:
     """The config with ``seed``, ``run_dir`` and ``data.reference`` set, every path made absolute."""
-    config = config.resolve()
-    raw = yaml.safe_load(config.read_text())
-    here = config.parent
+    from sample_runs import absolute_config  # benchmarks/sample_runs.py
 
-    def absolute(p):
-        return None if p is None else str((here / p).resolve())
-
-    for key in ("path", "tokenizer", "base_weights"):
-        if raw.get("model", {}).get(key):
-            raw["model"][key] = absolute(raw["model"][key])
+    raw = absolute_config(config)
     data = raw["data"]
-    for key in ("corpus", "holders", "generations", "reference", "token_cache"):
-        if data.get(key):
-            data[key] = absolute(data[key])
     data["reference"] = str(reference.resolve()) if reference else \
         data.get("reference") or str(ROOT / "sample_data/reference.jsonl")
     data.pop("generation_prompts", None)
