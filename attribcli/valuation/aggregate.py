@@ -45,8 +45,14 @@ def group_sums(values: np.ndarray, rows: np.ndarray, groups: np.ndarray, weights
         picked = block if one_per_row and local[0] == 0 else block[local]  # no copy in the common case
         if weights is not None:
             picked = picked * np.asarray(weights[lo:hi], dtype=np.float64)[:, None]
-        out.index_add_(0, torch.from_numpy(groups[lo:hi]), torch.from_numpy(np.ascontiguousarray(picked)))
+        out.index_add_(0, _tensor(groups[lo:hi]), _tensor(np.ascontiguousarray(picked)))
     return out.numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """A view for reading; a read-only array (a run's table loaded read-only) is copied rather than shared,
+    which torch would warn about."""
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
 
 
 def _rows(values: np.ndarray, start: int, count: int) -> np.ndarray:

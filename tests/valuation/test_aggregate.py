@@ -1,5 +1,7 @@
 """Chunked group sums over a (memory-mapped) value table equal the plain sums, in any chunk size."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +35,16 @@ def test_one_pair_per_row_uses_the_block_as_is_and_unweighted_sums():
     values = np.arange(12, dtype=np.float64).reshape(6, 2)
     got = group_sums(values, np.arange(6), np.array([0, 1, 0, 1, 2, 2]), None, 3, chunk_bytes=32)
     np.testing.assert_array_equal(got, [[0 + 4, 1 + 5], [2 + 6, 3 + 7], [8 + 10, 9 + 11]])
+
+
+def test_read_only_tables_are_summed_without_a_warning():
+    values = np.arange(12, dtype=np.float64).reshape(6, 2)
+    groups = np.array([0, 1, 0, 1, 2, 2])
+    values.flags.writeable = groups.flags.writeable = False  # as a run's table is handed out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = group_sums(values, np.arange(6), groups, None, 3)
+    np.testing.assert_array_equal(got, [[4, 6], [8, 10], [18, 20]])
 
 
 def test_group_sums_are_bit_for_bit_repeatable_and_refuse_unsorted_pairs():
