@@ -25,6 +25,13 @@ Removing a holder changes the number of samples, so the retrained run sees every
 order: Δ carries the data-order noise that the seed benchmark measures (seed_stability.py). With several
 ``--seeds`` every run is repeated per seed, Δ and the scores are their means, and the table's last row is the
 ceiling that noise sets: the agreement of Δ under one seed with Δ under another.
+
+``--lds K`` adds the linear datamodeling score (LDS, the field's standard for attribution): K random halves of
+the holders (seeded by ``--lds-seed``), each trained alone (every document a left-out holder owns removed), per
+seed; for each generation, the Spearman correlation over the K subsets between the loss reduction the subset
+achieves (−loss under its final weights) and the sum of its holders' scores. Retraining a half removes
+several holders' worth of signal at once, so the data-order noise weighs less than in leave-one-out; the
+ceiling row is again the same subsets' losses under another seed.
 """
 
 from __future__ import annotations
@@ -56,10 +63,14 @@ def main() -> None:
     ap.add_argument("--holders", nargs="+", default=None, help="leave out only these holders (default: every "
                                                                  "holder with a trained document)")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown tables here")
+    ap.add_argument("--lds", type=int, default=0, metavar="K", help="also score K random half-subsets of the "
+                                                                    "holders, each retrained (LDS)")
+    ap.add_argument("--lds-seed", type=int, default=0, help="draws the LDS subsets")
+    ap.add_argument("--skip-loo", action="store_true", help="only the LDS subsets (no leave-one-out runs)")
     a = ap.parse_args()
     work = a.work or Path(tempfile.mkdtemp(prefix="attrib-loo-"))
     work.mkdir(parents=True, exist_ok=True)
-    deltas, scores = [], []
+    deltas, scores, subset_losses = [], [], []
     for seed in a.seeds:
         full = work / f"seed-{seed}"
         cfg = seeded_config(a.config, seed, full, a.reference, None, work)
@@ -70,32 +81,89 @@ def main() -> None:
         holders = sorted({h["id"] for d in docs if d["id"] in documents for h in d["holders"]}
                          & set(a.holders or [h["id"] for d in docs for h in d["holders"]]))
         losses = {None: _final_losses(full, raw)}
-        for h in holders:
-            out = work / f"seed-{seed}-without-{h}"
-            corpus = work / f"corpus-without-{h}.jsonl"
-            corpus.write_text("".join(json.dumps(d) + "\n" for d in docs
-                                      if h not in {x["id"] for x in d["holders"]}))
-            loo = dict(raw, run_dir=str(out), data={**raw["data"], "corpus": str(corpus)})
-            for key in ("generations", "reference"):
-                loo["data"].pop(key, None)
-            path = work / f"seed-{seed}-without-{h}.yaml"
-            path.write_text(yaml.safe_dump(loo, sort_keys=False))
-            _train(path, out)
-            losses[h] = _final_losses(out, raw)
+        for h in [] if a.skip_loo else holders:
+            losses[h] = _retrained(work, f"seed-{seed}-without-{h}", f"corpus-without-{h}", raw, docs, {h})
             print(f"seed {seed}, without {h}: trained", file=sys.stderr)
-        deltas.append(np.array([losses[h] - losses[None] for h in holders]))  # [holders × generations]
+        if not a.skip_loo:
+            deltas.append(np.array([losses[h] - losses[None] for h in holders]))  # [holders × generations]
         scores.append(attribution_scores(full, raw, docs, holders))
-    delta = np.mean(deltas, axis=0)
+        if a.lds:
+            subsets = lds_subsets(holders, a.lds, a.lds_seed)
+            subset_losses.append(np.array([
+                _retrained(work, f"seed-{seed}-lds{a.lds_seed}-{k}", f"corpus-lds{a.lds_seed}-{k}", raw, docs,
+                           set(holders) - set(s)) for k, s in enumerate(subsets)]))  # [K × generations]
+            print(f"seed {seed}: {a.lds} LDS subsets trained", file=sys.stderr)
     mean_scores = {k: np.mean([s[k] for s in scores], axis=0) for k in scores[0]}
+    text = ""
+    if a.lds:
+        text = render_lds(subset_losses, subsets, mean_scores, holders, a) + "\n"
+    if a.skip_loo:
+        print(text)
+        if a.out:
+            a.out.write_text(text)
+        return
+    delta = np.mean(deltas, axis=0)
     if len(deltas) > 1:  # the ceiling: Δ under the first seed scored against Δ under the second
         mean_scores["(ceiling) Δ under another seed"] = deltas[1]
         delta_first = deltas[0]
     else:
         delta_first = None
-    text = render(delta, mean_scores, holders, a, work, delta_first)
+    text = render(delta, mean_scores, holders, a, work, delta_first) + text
     print(text)
     if a.out:
         a.out.write_text(text)
+
+
+def _retrained(work: Path, name: str, corpus_name: str, raw: dict, docs: list[dict], removed: set[str]):
+    """Final losses of the config retrained without every document a holder in ``removed`` owns."""
+    out, corpus = work / name, work / f"{corpus_name}.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs
+                              if not removed & {x["id"] for x in d["holders"]}))
+    cfg = dict(raw, run_dir=str(out), data={**raw["data"], "corpus": str(corpus)})
+    for key in ("generations", "reference"):
+        cfg["data"].pop(key, None)
+    path = work / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    _train(path, out)
+    return _final_losses(out, raw)
+
+
+def lds_subsets(holders: list[str], k: int, seed: int) -> list[list[str]]:
+    """K distinct random halves of the holders (seeded)."""
+    import math
+
+    if k > math.comb(len(holders), len(holders) // 2):
+        sys.exit(f"--lds {k}: only {math.comb(len(holders), len(holders) // 2)} halves of {len(holders)} holders")
+    rng = np.random.default_rng(seed)
+    out: list[list[str]] = []
+    while len(out) < k:
+        s = sorted(rng.choice(holders, size=len(holders) // 2, replace=False).tolist())
+        if s not in out:
+            out.append(s)
+    return out
+
+
+def render_lds(subset_losses: list[np.ndarray], subsets: list[list[str]], scores: dict, holders: list[str],
+               a) -> str:
+    """LDS per method: Spearman over subsets of Σ_{h∈S} score against −loss_S, per generation."""
+    gain = -np.mean(subset_losses, axis=0)  # [K × generations]
+    member = np.array([[h in s for h in holders] for s in subsets], dtype=float)  # [K × holders]
+    M = gain.shape[1]
+    lines = [f"LDS over {len(subsets)} random halves of the {len(holders)} holders (subsets drawn with seed "
+             f"{a.lds_seed}; each retrained under seeds {', '.join(map(str, a.seeds))}, losses their mean)", "",
+             "| method | LDS: mean over generations | median | min |", "|---|---:|---:|---:|"]
+    rows = dict(scores)
+    if len(subset_losses) > 1:
+        rows = {k: v for k, v in rows.items() if not k.startswith("(ceiling)")}
+    for name, s in rows.items():
+        pred = member @ s  # [K × generations]
+        rho = [spearman(pred[:, g], gain[:, g]) for g in range(M)]
+        lines.append(f"| {name} | {np.nanmean(rho):.2f} | {np.nanmedian(rho):.2f} | {np.nanmin(rho):.2f} |")
+    if len(subset_losses) > 1:
+        rho = [spearman(-subset_losses[1][:, g], -subset_losses[0][:, g]) for g in range(M)]
+        lines.append(f"| (ceiling) the subsets' losses under another seed | {np.nanmean(rho):.2f} | "
+                     f"{np.nanmedian(rho):.2f} | {np.nanmin(rho):.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _train(cfg: Path, run: Path) -> None:

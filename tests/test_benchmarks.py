@@ -76,8 +76,11 @@ def test_seed_stability_and_holder_loo_benchmarks_run(tiny_config, tmp_path):
                  "--work", tmp_path / "seeds")
     assert "payout --shared pool" in out and "shared pool by step shares" in out and "of 8 |" in out
     out = _bench("benchmarks/holder_loo.py", "--config", tiny_config, "--seeds", "1", "2", "--reference", ref,
-                 "--holders", "h01", "h02", "h04", "--work", tmp_path / "seeds")  # the seeds' full runs reused
+                 "--holders", "h01", "h02", "h04", "--lds", "3", "--work", tmp_path / "seeds")  # full runs reused
     assert "attrib: specific" in out and "(ceiling)" in out and "gradient similarity" in out
+    lds = out[out.index("LDS over 3 random halves"):].splitlines()
+    assert any(ln.startswith("| attrib: total |") for ln in lds)
+    assert any(ln.startswith("| (ceiling) the subsets' losses under another seed |") for ln in lds)
 
 
 def test_memorisation_benchmark_runs(tiny_config):
