@@ -116,6 +116,11 @@ def stage_contributions(val: Valuation) -> dict[str, dict[str, float]]:
     return out
 
 
+def stage_payee_ids(policy: PayoutConfig) -> dict[str, str]:
+    """Stage (and "platform") → the payee id its money goes to."""
+    return {"platform": policy.platform_payee, "base_model": policy.base_model_payee, "prompt": policy.prompt_payee}
+
+
 def _add(amounts: dict[str, int], payee: str, minor: int) -> None:
     amounts[payee] = amounts.get(payee, 0) + minor
 
@@ -143,50 +148,15 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
     mode, revenues = generation_revenues(val, revenue=revenue, currency=currency, salt=salt)
     values = val.holder_values
     contributions = stage_contributions(val)
-    stage_payees = {"platform": policy.platform_payee, "base_model": policy.base_model_payee,
-                    "prompt": policy.prompt_payee}
+    stage_payees = stage_payee_ids(policy)
     if policy.commons_payee != COMMONS_ID:  # the commons line under the configured payee id
         values = values.rename(index={COMMONS_ID: policy.commons_payee})
     parts = _Parts(val, policy) if val.parts and policy.shared != "total" else None
     payout = Payout(currency.upper(), mode, sum(revenues.values()), stage_payees=stage_payees,
                     commons_payee=policy.commons_payee, salt=salt, shared=policy.shared if parts else None)
-    fee = Fraction(str(policy.platform_fee))
     for gid, rev in revenues.items():
         col = {p: float(v) for p, v in values[gid].items()}
-        amounts = {p: 0 for p in col}
-        stage_amounts = {"platform": 0, **{s: 0 for s in STAGES}}
-        within = f"{salt}\0{gid}"  # this generation's own order of equal remainders
-        if rev and fee:
-            split = allocate(rev, {"platform": fee, "rest": 1 - fee}, salt=within) if fee < 1 else \
-                {"platform": rev, "rest": 0}
-            stage_amounts["platform"] = split["platform"]
-            _add(amounts, policy.platform_payee, split["platform"])
-            rest = split["rest"]
-        else:
-            rest = rev
-        weights = _stage_weights(policy, contributions[gid])
-        if rest and any(w > 0 for w in weights.values()):
-            for stage, minor in allocate(rest, weights, salt=within).items():
-                stage_amounts[stage] += minor
-        elif rest:
-            _add(amounts, UNALLOCATED_ID, rest)
-        for stage in ("base_model", "prompt"):
-            if stage_amounts[stage]:
-                _add(amounts, stage_payees[stage], stage_amounts[stage])
-        data = stage_amounts["fine_tuning"]
-        part_nats, part_amounts = {}, {}
-        if parts is not None:
-            part_nats, part_amounts = parts.allocate(gid, data, within)
-            for per_payee in part_amounts.values():
-                for p, minor in per_payee.items():
-                    _add(amounts, p, minor)
-        elif data and any(v > 0 for v in col.values()):
-            for p, minor in allocate(data, col, salt=within).items():
-                amounts[p] += minor
-        elif data:
-            _add(amounts, UNALLOCATED_ID, data)
-        payout.generations.append(GenerationPayout(gid, rev, col, amounts, contributions[gid], stage_amounts,
-                                                   part_nats, part_amounts))
+        payout.generations.append(pay_generation(gid, rev, col, contributions[gid], policy, parts, salt))
     for g in payout.generations:  # the invariant every statement rests on
         assert sum(g.amounts.values()) == g.revenue and min(g.amounts.values()) >= 0
     floor = parse_amount(policy.floor, currency, field="floor") if policy.floor else 0
@@ -197,6 +167,47 @@ def compute_payout(val: Valuation, *, revenue: str | None, currency: str, policy
         payout.adjustments = floor_and_cap(payout, floor=floor, cap=cap)
     assert sum(payout.total(p) for p in payout.payees()) == payout.revenue
     return payout
+
+
+def pay_generation(gid: str, rev: int, col: dict[str, float], nats: dict[str, float], policy: PayoutConfig,
+                   parts: _Parts | None = None, salt: str = "") -> GenerationPayout:
+    """One generation's revenue (minor units) to the platform fee, the stages and the payees by ``col`` (payee →
+    value in nats) and ``nats`` (each stage's contribution); ``parts``: the data money cut by payout.shared."""
+    stage_payees = stage_payee_ids(policy)
+    fee = Fraction(str(policy.platform_fee))
+    amounts = {p: 0 for p in col}
+    stage_amounts = {"platform": 0, **{s: 0 for s in STAGES}}
+    within = f"{salt}\0{gid}"  # this generation's own order of equal remainders
+    if rev and fee:
+        split = allocate(rev, {"platform": fee, "rest": 1 - fee}, salt=within) if fee < 1 else \
+            {"platform": rev, "rest": 0}
+        stage_amounts["platform"] = split["platform"]
+        _add(amounts, policy.platform_payee, split["platform"])
+        rest = split["rest"]
+    else:
+        rest = rev
+    weights = _stage_weights(policy, nats)
+    if rest and any(w > 0 for w in weights.values()):
+        for stage, minor in allocate(rest, weights, salt=within).items():
+            stage_amounts[stage] += minor
+    elif rest:
+        _add(amounts, UNALLOCATED_ID, rest)
+    for stage in ("base_model", "prompt"):
+        if stage_amounts[stage]:
+            _add(amounts, stage_payees[stage], stage_amounts[stage])
+    data = stage_amounts["fine_tuning"]
+    part_nats, part_amounts = {}, {}
+    if parts is not None:
+        part_nats, part_amounts = parts.allocate(gid, data, within)
+        for per_payee in part_amounts.values():
+            for p, minor in per_payee.items():
+                _add(amounts, p, minor)
+    elif data and any(v > 0 for v in col.values()):
+        for p, minor in allocate(data, col, salt=within).items():
+            amounts[p] += minor
+    elif data:
+        _add(amounts, UNALLOCATED_ID, data)
+    return GenerationPayout(gid, rev, col, amounts, nats, stage_amounts, part_nats, part_amounts)
 
 
 class _Parts:
