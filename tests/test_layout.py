@@ -11,7 +11,7 @@ import attribcli
 
 PACKAGE = Path(attribcli.__file__).parent
 # top-level modules: what each may import (a subpackage's allowance is in its own docstring)
-TOP = {"errors": [], "files": ["errors"], "keys": ["errors"], "progress": [], "allocator": [],
+TOP = {"errors": [], "files": ["errors"], "keys": ["errors"], "progress": [], "allocator": [], "sampling": [],
        "config": ["errors", "money.amounts", "rights"],
        "cli": ["*"], "__main__": ["cli"]}
 

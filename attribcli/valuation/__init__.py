@@ -2,5 +2,6 @@
 ``Valuation`` (valuation.py) that every later stage is handed; the sums themselves (values.py), one
 chunked pass over the memory-mapped value table (aggregate.py).
 
-May import: rights, training.rundir (a finished run directory), errors, files.
+May import: rights, training.rundir (a finished run directory), posttrain.payees (where its samples'
+value goes), errors, files.
 """

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from attribcli.errors import AttribError
+from attribcli.posttrain import payees as P
 from attribcli.training.rundir import Run
 from attribcli.valuation import values as V
 from attribcli.valuation.aggregate import count_non_finite
@@ -109,11 +110,11 @@ class Valuation:
 
     @cached_property
     def payee_of(self) -> dict[str, str]:
-        return V.payee_of(self._run)
+        return P.payee_of(self._run)
 
     @cached_property
     def merged_holders(self) -> list[tuple[str, str]]:
-        return V.merged_holders(self._run)
+        return P.merged_holders(self._run)
 
     @cached_property
     def license_of(self) -> dict[str, str]:
@@ -175,7 +176,7 @@ class Valuation:
 
     @cached_property
     def ownership(self) -> pd.DataFrame:
-        return V.ownership(self._run)
+        return P.ownership(self._run)
 
     @cached_property
     def holder_values(self) -> pd.DataFrame:

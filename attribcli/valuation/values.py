@@ -16,8 +16,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID, alias_roots
-from attribcli.rights.ownership import rights_rows
+from attribcli.posttrain.payees import is_trained, payee_pairs, sample_documents
+from attribcli.rights.holders import ESCROW_ID
 from attribcli.training.rundir import Run
 from attribcli.valuation.aggregate import codes, group_sums
 
@@ -28,7 +28,7 @@ def generation_ids(run: Run) -> list[str]:
 
 def document_values(run: Run) -> pd.DataFrame:
     """``[documents × generations]`` value of every trained document (opted-out ones excluded)."""
-    codes_, docs = _sample_documents(run)
+    codes_, docs = sample_documents(run)
     trained = set(docs)
     order = [d for d in dict.fromkeys(run.documents["id"].astype(str)) if d in trained]
     position = codes(docs, order)  # category → row of the result
@@ -36,92 +36,25 @@ def document_values(run: Run) -> pd.DataFrame:
     return pd.DataFrame(sums, index=pd.Index(order, name="doc_id"), columns=generation_ids(run))
 
 
-def _sample_documents(run: Run) -> tuple[np.ndarray, list[str]]:
-    """(each sample's document as a code, the documents those codes name): integers per sample rather
-    than 10 million strings."""
-    col = run.samples["doc_id"]
-    cat = col.cat if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col.astype(str))
-    return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
-
-
-def ownership(run: Run) -> pd.DataFrame:
-    """Long table (doc_id, payee_id, share): the rights mapping, escrow for unknown owners, aliases
-    resolved. Read from ``inputs/ownership.csv`` (written by training); runs made before it existed are
-    mapped from their documents' metadata."""
-    payee = payee_of(run)
-    path = run.path / "inputs/ownership.csv"
-    if path.is_file():
-        t = pd.read_csv(path, dtype={"doc_id": str, "holder_id": str}, keep_default_na=False)
-        payees = t["holder_id"].map(payee).fillna(t["holder_id"]) if payee else t["holder_id"]
-        return pd.DataFrame({"doc_id": t["doc_id"], "payee_id": payees.astype(str), "share": t["share"].astype(float)})
-    d = run.documents
-    n = len(d)  # columns as lists: iterating pandas Series element by element is 5x slower
-    trained = d["trained"].tolist() if "trained" in d else [None] * n
-    pay_to = d["pay_to"].tolist() if "pay_to" in d else ["holders"] * n
-    copies = d["duplicate_of"].tolist() if "duplicate_of" in d else [None] * n
-    rows = rights_rows(
-        (doc_id, [(h["id"], h["share"]) for h in holders], _trained({"trained": t, "opt_out": o}), pay,
-         c if isinstance(c, str) else None)
-        for doc_id, holders, o, t, pay, c in zip(d["id"].astype(str).tolist(), d["holders"].tolist(),
-                                                 d["opt_out"].tolist(), trained, pay_to, copies))
-    return pd.DataFrame([(doc, payee.get(h, h), w) for doc, h, w in rows], columns=["doc_id", "payee_id", "share"])
-
-
-def payee_of(run: Run) -> dict[str, str]:
-    """holder id → payee id, resolving aliases (``alias_of`` in the holders table)."""
-    if "alias_of" not in run.holders:
-        return {}
-    return alias_roots(dict(zip(run.holders["holder_id"].astype(str), run.holders["alias_of"].astype(str))),
-                       str(run.path / "inputs/holders.csv"))
-
-
-def merged_holders(run: Run) -> list[tuple[str, str]]:
-    """(alias id, payee id) for every holder paid under another id."""
-    return [(h, p) for h, p in payee_of(run).items() if h != p]
-
-
-def _trained(doc: dict) -> bool:
-    trained = doc.get("trained")
-    return bool(not doc["opt_out"] if trained is None or trained != trained else trained)  # NaN: column absent
-
-
-def payee_order(run: Run, own: pd.DataFrame) -> list[str]:
-    """Holders in table order, then escrow, then commons / not-payable lines when ``own`` (the run's
-    ownership table) has any."""
-    used, aliases = set(own["payee_id"]), dict(merged_holders(run))
-    return [str(h) for h in run.holders["holder_id"] if str(h) not in aliases] + [ESCROW_ID] + [
-        p for p in (COMMONS_ID, UNALLOCATED_ID) if p in used]
-
-
-def holder_values(run: Run, own: pd.DataFrame | None = None, table: np.ndarray | None = None) -> pd.DataFrame:
+def holder_values(run: Run, own: pd.DataFrame | None = None, table: np.ndarray | None = None,
+                  row_scale: np.ndarray | None = None) -> pd.DataFrame:
     """``[payees × generations]``: every holder in table order, then the escrow line. ``table``: another
-    ``[samples × k]`` table than the values (their shared parts, the reference values), summed the same way.
+    ``[samples × k]`` table than the values (their shared parts, the reference values, an index's rows),
+    summed the same way; ``row_scale``: a factor per sample row (a float16 index's row scales).
 
     Straight from the sample rows (one pair per sample and owner, weighted by share) in one chunked
     pass over the memory-mapped value table: no per-document table in between (aggregate.py)."""
-    own = ownership(run) if own is None else own
-    order = payee_order(run, own)
-    sample_doc, docs = _sample_documents(run)
-    own_doc = pd.Index(docs).get_indexer(own["doc_id"])
-    keep = own_doc >= 0                                   # documents with samples
-    by_doc = np.argsort(own_doc[keep], kind="stable")     # ownership rows grouped by document, in order
-    own_payee = codes(own["payee_id"].to_numpy()[keep], order)[by_doc]
-    own_share = own["share"].to_numpy()[keep][by_doc]
-    per_doc = np.bincount(own_doc[keep], minlength=len(docs))
-    first = np.concatenate([[0], np.cumsum(per_doc)[:-1]])
-    reps = per_doc[sample_doc]                            # pairs per sample: its document's owners
-    rows = np.repeat(np.arange(len(sample_doc)), reps)
-    within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
-    pick = np.repeat(first[sample_doc], reps) + within
+    pairs = payee_pairs(run, own)
     table = run.values if table is None else table
-    sums = group_sums(table, rows, own_payee[pick], own_share[pick], len(order))
+    weights = pairs.shares if row_scale is None else pairs.shares * np.asarray(row_scale)[pairs.rows]
+    sums = group_sums(table, pairs.rows, pairs.payees, weights, len(pairs.order))
     columns = generation_ids(run) if table.shape[1] == len(run.generations) else None
-    return pd.DataFrame(sums, index=pd.Index(order, name="payee_id"), columns=columns)
+    return pd.DataFrame(sums, index=pd.Index(pairs.order, name="payee_id"), columns=columns)
 
 
 def license_values(run: Run, table: np.ndarray | None = None) -> pd.DataFrame:
     """``[licences × generations]`` of the values (or of another ``[samples × generations]`` table)."""
-    sample_doc, docs = _sample_documents(run)
+    sample_doc, docs = sample_documents(run)
     lic = dict(zip(run.documents["id"].astype(str), run.documents["license"].astype(str)))
     doc_license = [lic[d] for d in docs]
     order = sorted(set(doc_license))
@@ -141,7 +74,7 @@ def efficiency(run: Run) -> pd.DataFrame:
 def excluded_documents(run: Run) -> pd.DataFrame:
     """Documents not trained on (opted out, or a licence class the policy does not train), with why."""
     d = run.documents
-    trained = d.apply(lambda r: _trained(r.to_dict()), axis=1)
+    trained = d.apply(lambda r: is_trained(r.to_dict()), axis=1)
     out = d[~trained][["id", "holders", "license", "source"]].copy()
     out["reason"] = d[~trained]["reason"] if "reason" in d else "opted out"
     return out
@@ -151,7 +84,7 @@ def escrow_documents(run: Run) -> pd.DataFrame:
     """Documents with no known holder whose value goes to escrow: trained ones, and exact duplicates
     sharing a trained copy's value (duplicates.py)."""
     d = run.documents
-    trained = d.apply(lambda r: _trained(r.to_dict()), axis=1)
+    trained = d.apply(lambda r: is_trained(r.to_dict()), axis=1)
     if "duplicate_of" in d:
         trained = trained | d["duplicate_of"].map(lambda c: isinstance(c, str))
     pay = d["pay_to"] if "pay_to" in d else pd.Series("holders", index=d.index)

@@ -1,5 +1,6 @@
 """The valuation reads each piece of the run once and hands the same object to every later stage."""
 
+from attribcli.posttrain import payees as P
 from attribcli.training.rundir import open_run
 from attribcli.valuation import values as V
 from attribcli.valuation.valuation import Valuation
@@ -14,7 +15,7 @@ def test_each_piece_is_read_once_and_equals_the_direct_computation(small_run, mo
     first = val.holder_values
     assert val.holder_values is first and len(calls) == 1
     assert first.equals(real(run))
-    assert val.ownership.equals(V.ownership(run))
+    assert val.ownership.equals(P.ownership(run))
     assert val.generation_ids == [str(g) for g in run.generations["id"]]
 
 
