@@ -16,9 +16,9 @@ import pandas as pd
 
 from attribcli.errors import AttribError
 from attribcli.posttrain import payees as P
+from attribcli.posttrain.aggregate import count_non_finite
 from attribcli.training.rundir import Run
 from attribcli.valuation import values as V
-from attribcli.valuation.aggregate import count_non_finite
 
 
 class Valuation:

@@ -16,10 +16,10 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from attribcli.posttrain.aggregate import codes, group_sums
 from attribcli.posttrain.payees import is_trained, payee_pairs, sample_documents
 from attribcli.rights.holders import ESCROW_ID
 from attribcli.training.rundir import Run
-from attribcli.valuation.aggregate import codes, group_sums
 
 
 def generation_ids(run: Run) -> list[str]:
@@ -43,7 +43,7 @@ def holder_values(run: Run, own: pd.DataFrame | None = None, table: np.ndarray |
     summed the same way; ``row_scale``: a factor per sample row (a float16 index's row scales).
 
     Straight from the sample rows (one pair per sample and owner, weighted by share) in one chunked
-    pass over the memory-mapped value table: no per-document table in between (aggregate.py)."""
+    pass over the memory-mapped value table: no per-document table in between (posttrain/aggregate.py)."""
     pairs = payee_pairs(run, own)
     table = run.values if table is None else table
     weights = pairs.shares if row_scale is None else pairs.shares * np.asarray(row_scale)[pairs.rows]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from numpy.lib.format import open_memmap
 
-from attribcli.valuation.aggregate import codes, group_sums
+from attribcli.posttrain.aggregate import codes, group_sums
 
 
 def _brute(values, rows, groups, weights, n_groups):
