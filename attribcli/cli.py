@@ -330,6 +330,29 @@ def replay(run_dir, generations, name, nproc, resume):
     distributed.leave(group)
 
 
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--generations", "generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSONL: the period's generations, id, prompt, completion, revenue per line.")
+@click.option("--sample", "sample", required=True, type=click.IntRange(min=1), metavar="K",
+              help="Generations to value exactly, drawn with probability proportional to revenue (at least the "
+                   "number with revenue: a census).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Draws the sample; recorded, so verify "
+                                                                     "draws it again.")
+@click.option("--name", required=True, help="The survey to write: RUN/surveys/NAME, its sample's values in "
+                                            "RUN/valuations/NAME (e.g. the period, 2026-11).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted survey of the same NAME.")
+@_user_errors
+def survey(run_dir, generations, sample, seed, name, resume):
+    """Value a period's GENERATIONS from a revenue-weighted sample: the drawn ones exactly by replay, every one
+    from the run's gradient index when it has one; then 'attrib payout RUN --survey NAME'."""
+    from attribcli.posttrain.survey import survey as run_survey
+
+    out = run_survey(run_dir, generations, sample=sample, seed=seed, name=name, resume=resume, log=stderr_log)
+    stderr_log(f"survey written to {out}")
+    stderr_log(f"next: attrib payout {run_dir} --survey {name} --format md -o {name}.md")
+
+
 def _trains_on_cuda(run_dir: Path) -> bool:
     """Whether the run's config trains on a GPU here (a replay's process group is then NCCL)."""
     import torch
@@ -399,6 +422,8 @@ def value(run_dir, by, part, valuation, fmt, output):
 @click.option("--claims", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV doc_id,holder_id: escrow documents claimed by a holder (with --ledger): their carried "
                    "escrow and later amounts go to the holder.")
+@click.option("--survey", metavar="NAME",
+              help="Estimate the whole period from survey NAME (attrib survey): each line with its 95 % interval.")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
 @_VALUATION
@@ -406,8 +431,8 @@ def value(run_dir, by, part, valuation, fmt, output):
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, shared, platform_fee,
-           minimum_payout, period, opted_out, floor, cap, ledger, plot, sign, holder, claims, proof_for, valuation, fmt,
-           output):
+           minimum_payout, period, opted_out, floor, cap, ledger, plot, sign, holder, claims, survey, proof_for,
+           valuation, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money.amounts import exponent
@@ -416,6 +441,13 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     from attribcli.valuation.valuation import Valuation
 
     platform_fee = _fraction(platform_fee, "--platform-fee")
+    if survey is not None:
+        _survey_statement(run_dir, survey, revenue=revenue, currency=currency, stages=stages, shared=shared,
+                          platform_fee=platform_fee, period=period, valuation=valuation, fmt=fmt, output=output,
+                          refused={"--detail": detail, "--minimum-payout": minimum_payout, "--opted-out": opted_out,
+                                   "--floor": floor, "--cap": cap, "--ledger": ledger, "--plot": plot,
+                                   "--sign": sign, "--holder": holder, "--claims": claims, "--proof-for": proof_for})
+        return
     if (revenue is None) == (not revenue_from_generations):
         raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
@@ -473,6 +505,46 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 
     with ledgers.posting(ledger):  # from reading the balances to the entry's atomic write: one poster at a time
         _statement(val, spec, output, proof_for=None, ledger=ledger, claims=claims)
+
+
+def _survey_statement(run_dir, name, *, revenue, currency, stages, shared, platform_fee, period, valuation, fmt,
+                      output, refused) -> None:
+    """``attrib payout RUN --survey NAME``: the period's statement estimated from the survey, each line with
+    its interval (reports/survey.py)."""
+    from attribcli.errors import AttribError
+    from attribcli.money.amounts import exponent
+    from attribcli.reports.render import render
+    from attribcli.reports.spec import ReportSpec
+    from attribcli.training.rundir import open_run
+    from attribcli.valuation.valuation import Valuation
+
+    given = [k for k, v in refused.items() if v not in (None, False)]
+    if given:
+        raise AttribError(f"{given[0]} does not go with --survey: a survey's statement estimates each line, and "
+                          "moving, settling, posting or proving amounts needs them exact", field=given[0],
+                          fix=f"leave {given[0]} out, or pay the exact generations without --survey")
+    if revenue is not None:
+        raise AttribError("a survey pays each generation by its own revenue (it draws by it)", field="--revenue",
+                          fix="leave --revenue out")
+    if valuation not in (None, name):
+        raise AttribError("a survey's statement reads the survey's own valuation", field="--valuation",
+                          fix="leave --valuation out")
+    if not (Path(run_dir) / "surveys" / name / "manifest.json").is_file():
+        from attribcli.posttrain.survey import open_survey
+
+        open_survey(run_dir, name)  # its one-line error: no such survey, and which there are
+    val = Valuation(open_run(run_dir, name, behind=True))
+    if currency is None:
+        from attribcli.config import payout_policy
+
+        currency = payout_policy(val.config_path).currency
+    exponent(currency, field="--currency")
+    if shared not in (None, "total") and not val.parts:
+        raise AttribError("the run was trained without reference texts, so its values have no shared part",
+                          field="--shared", fix="leave --shared out, or train with data.reference")
+    spec = ReportSpec(kind="payout", format=fmt, currency=currency.upper(), stages=stages, shared=shared,
+                      platform_fee=platform_fee, period=period, valuation=name, survey=name)
+    _emit(render(val, spec), output)
 
 
 def _statement(val, spec, output, *, proof_for, ledger, claims) -> None:

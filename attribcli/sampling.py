@@ -73,18 +73,23 @@ def draw(ids: list[str], revenue, k: int, seed: int) -> Design:
     k_rest = min(k, int((revenue > 0).sum())) - int(certain.sum())
     selected = certain.copy()
     if k_rest > 0:
-        order = rest[np.argsort([_key(seed, ids[i]) for i in rest], kind="stable")]
+        order = np.array(sorted(rest.tolist(), key=lambda i: _key(seed, ids[i])), dtype=np.int64)
         total = int(revenue[order].sum())
         start = int.from_bytes(hashlib.sha256(f"attrib-survey\0{seed}\0start".encode()).digest()[:8], "big") % total
-        # point j sits at (start + j·total) / k_rest revenue units; a unit spanning [a, b) is drawn iff a point
-        # falls in it. Points below x: ceil((k_rest·x − start) / total), in exact integers (Python ints).
-        cum = [0]
-        for r in revenue[order].tolist():
-            cum.append(cum[-1] + r)
-        below = [max(0, -((start - k_rest * c) // total)) for c in cum]
-        hits = np.diff(np.array([min(b, k_rest) for b in below], dtype=np.int64))
-        selected[order[hits > 0]] = True
+        selected[order[systematic(revenue[order].tolist(), k_rest, start)]] = True
     return Design(tuple(ids), revenue, certain, selected, k, seed)
+
+
+def systematic(revenue: list[int], k: int, start: int) -> np.ndarray:
+    """Which of the units (in this order, each ``k · R < Σ R``) the points ``(start + j · Σ R) / k``,
+    ``j = 0 … k−1``, fall in: exactly ``k`` of them. Over the ``Σ R`` integer starts, unit g is drawn by exactly
+    ``k · R_g`` of them: π_g exactly. Points below x: ``ceil((k·x − start) / Σ R)``, in Python integers."""
+    total = sum(revenue)
+    cum = [0]
+    for r in revenue:
+        cum.append(cum[-1] + r)
+    below = np.array([min(max(0, -((start - k * c) // total)), k) for c in cum], dtype=np.int64)
+    return np.diff(below) > 0
 
 
 def _certain(revenue: np.ndarray, k: int) -> np.ndarray:

@@ -60,16 +60,18 @@ def method_description(rule, attribution, lora: dict | None = None) -> dict:
 RUN_FORMAT = "attrib-run-v1"  # what manifest.json says a run is (replace.py: only such a folder is replaced)
 REPORTS = "reports"  # reports written after training live here; verify re-derives them instead of hashing
 VALUATIONS = "valuations"  # replays written after training: each hashed in its own manifest
+SURVEYS = "surveys"  # sample surveys of a period (posttrain/survey.py): each hashed in its own manifest
+AFTER_TRAINING = (REPORTS, VALUATIONS, SURVEYS)  # folders later commands write into a run: not its outputs
 
 
 def output_hashes(run_path: Path, leaving: tuple[str, ...] = ()) -> dict[str, str]:
-    """SHA-256 of every file the run wrote, except the manifest itself, ``reports/``, ``valuations/`` and what
-    the run removes once its manifest is written (``leaving``: files or folders)."""
+    """SHA-256 of every file the run wrote, except the manifest itself, what later commands write
+    (``AFTER_TRAINING``) and what the run removes once its manifest is written (``leaving``: files or folders)."""
     out = {}
     for p in sorted(run_path.rglob("*")):
         rel = p.relative_to(run_path)
         if p.is_file() and p.name != "manifest.json" and not p.name.endswith(".tmp") \
-                and rel.parts[0] not in (REPORTS, VALUATIONS) \
+                and rel.parts[0] not in AFTER_TRAINING \
                 and not any(rel.as_posix() == x or rel.as_posix().startswith(x + "/") for x in leaving):
             out[rel.as_posix()] = sha256_file(p)
     return out

@@ -20,6 +20,7 @@ from attribcli.files import sha256_file
 from attribcli.money import ledger as ledgers
 from attribcli.money.ledger import check_chain, settled_fields
 from attribcli.posttrain.aggregate import count_non_finite
+from attribcli.posttrain.survey import survey_problems, surveys
 from attribcli.reports.merkle import check_proof_document
 from attribcli.reports.render import render
 from attribcli.reports.spec import MD_MARK, ReportSpec
@@ -62,7 +63,13 @@ def _csv_spec(rows: list[list[str]], bad: AttribError) -> tuple[ReportSpec, str]
     first = dict(zip(rows[0], rows[1]))
     from attribcli.reports.cells import unsafe_cell  # the quote the CSV put before a formula-like cell
 
-    if "revenue_mode" in rows[0]:
+    if "survey" in rows[0] and "estimator" in rows[0]:  # a survey's statement (reports/survey.py)
+        spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], stages=first.get("stages") or None,
+                          shared=first.get("shared") or None,
+                          platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
+                          period=unsafe_cell(first.get("period", "")) or None, survey=unsafe_cell(first["survey"]),
+                          valuation=unsafe_cell(first["valuation"]))
+    elif "revenue_mode" in rows[0]:
         spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
                           revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None,
                           stages=first.get("stages") or None, shared=first.get("shared") or None,
@@ -189,6 +196,8 @@ def verify(run_dir: Path, report: Path | None = None, valuation: str | None = No
         problems += non_finite(run_dir / "values.npy", "values.npy")
     for name in valuations(run_dir):
         problems += check_valuation(run_dir, name)
+    for name in surveys(run_dir):
+        problems += survey_problems(run_dir, name)
     if report is not None:
         if claimed != val.manifest_sha256:
             problems.append(f"{report}: made from another run (manifest {claimed[:12]}…, "

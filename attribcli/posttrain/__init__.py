@@ -5,5 +5,5 @@ valued by a revenue-weighted sample survey (survey.py: the draw, the exact repla
 gradient index summed per payee for every generation).
 
 May import: training (the run directory, its replay and its index), data, rights, config, sampling,
-audit.manifest, errors, files.
+money.amounts (revenues are parsed where they are read), audit.manifest, errors, files.
 """

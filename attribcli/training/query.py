@@ -76,29 +76,12 @@ def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
 def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, generations: Path, log) -> Path:
     shutil.rmtree(part, ignore_errors=True)  # an interrupted query is cheap to start over
     part.mkdir(parents=True)
-    model, dev = prep.model, prep.device
     known = _known(run, prep)
     gens = prep.generations + known
     K, M, n = len(info["points"]), len(gens), len(prep.samples)
-    chunk = prep.config.attribution.target_chunk or GRADIENT_CHUNK
     started = time.perf_counter()
-    tracker = GhostTracker(model)
-    projector = Projector.load(tracker, torch.load(run / FOLDER / "projection.pt", weights_only=True))
-    loss_base = _losses(model, prep, chunk)
-    amp = autocast_context(dev.type, torch.bfloat16 if prep.config.training.precision == "bf16" else None)
-    grads = []
-    for k in range(K):
-        ref = torch.load(run / reference_file(k), map_location=dev, weights_only=True)
-        model.load_state_dict(ref["model"])
-        table = open_memmap(part / f"gradients-{k}.npy", mode="w+", dtype=np.float32, shape=(M, projector.dim))
-        for lo in range(0, M, chunk):
-            batch = target_batch(gens[lo:lo + chunk], dev, tok=prep.tokenizer)
-            target_pass(model, tracker, batch, losses=sequence_losses, amp=amp)
-            table[lo:lo + chunk] = projected(tracker, projector, ref["generation_scale"]).float().cpu().numpy()
-            tracker.clear()
-        table.flush()
-        grads.append(np.load(part / f"gradients-{k}.npy", mmap_mode="r"))
-    tracker.close()
+    loss_base, loss_final, loss_no_prompt = generation_losses(run, prep)  # before the model leaves the base
+    grads = generation_gradients(run, info, prep, gens, part)
     log(f"{M} generations' gradients at {K} reference points in {time.perf_counter() - started:.1f}s")
     tic = time.perf_counter()
     folder = part / "out"
@@ -125,8 +108,6 @@ def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, g
     value_sum = _column_sums(values)
     del values
     log(f"{n} samples x {M} generations from the index in {time.perf_counter() - tic:.1f}s")
-    final, _, _ = load_model(run, prep.config)
-    loss_final, loss_no_prompt = _losses(final.to(dev), prep, chunk), _losses(final, prep, chunk, with_prompt=False)
     write_generations(folder / "generations.jsonl", gens)
     realised = loss_base - loss_final
     gap = value_sum - realised
@@ -167,6 +148,35 @@ def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, g
     os.replace(folder, out)
     shutil.rmtree(part)
     return out
+
+
+def generation_gradients(run: Path, info: dict, prep, gens: list, folder: Path) -> list[np.ndarray]:
+    """``[generations × dim]`` per reference point of the index: each generation's projected gradient at the
+    point's weights (scaled by the generation's side of AdamW's preconditioner there), memory-mapped in
+    ``folder/gradients-J.npy``. The model is left at the last point's weights."""
+    model, dev = prep.model, prep.device
+    M = len(gens)
+    chunk = prep.config.attribution.target_chunk or GRADIENT_CHUNK
+    tracker = GhostTracker(model)
+    projector = Projector.load(tracker, torch.load(run / FOLDER / "projection.pt", weights_only=True))
+    amp = autocast_context(dev.type, torch.bfloat16 if prep.config.training.precision == "bf16" else None)
+    grads = []
+    try:
+        for k in range(len(info["points"])):
+            ref = torch.load(run / reference_file(k), map_location=dev, weights_only=True)
+            model.load_state_dict(ref["model"])
+            table = open_memmap(folder / f"gradients-{k}.npy", mode="w+", dtype=np.float32,
+                                shape=(M, projector.dim))
+            for lo in range(0, M, chunk):
+                batch = target_batch(gens[lo:lo + chunk], dev, tok=prep.tokenizer)
+                target_pass(model, tracker, batch, losses=sequence_losses, amp=amp)
+                table[lo:lo + chunk] = projected(tracker, projector, ref["generation_scale"]).float().cpu().numpy()
+                tracker.clear()
+            table.flush()
+            grads.append(np.load(folder / f"gradients-{k}.npy", mmap_mode="r"))
+    finally:
+        tracker.close()
+    return grads
 
 
 def _known(run: Path, prep) -> list:
@@ -247,6 +257,16 @@ def _column_sums(values: np.ndarray) -> np.ndarray:
     for lo in range(0, len(values), step):
         out += np.asarray(values[lo:lo + step]).sum(0)
     return out
+
+
+def generation_losses(run: Path, prep) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The query's generations' losses under the base weights (``prep.model``, still at them) and the run's
+    final weights, with and without the prompt: the stage split's measures."""
+    chunk = prep.config.attribution.target_chunk or GRADIENT_CHUNK
+    final, _, _ = load_model(run, prep.config)
+    final = final.to(prep.device)
+    return (_losses(prep.model, prep, chunk), _losses(final, prep, chunk),
+            _losses(final, prep, chunk, with_prompt=False))
 
 
 def _losses(model, prep, chunk: int, *, with_prompt: bool = True) -> np.ndarray:

@@ -27,7 +27,7 @@ import os
 import shutil
 from pathlib import Path
 
-from attribcli.audit.manifest import REPORTS, RUN_FORMAT, VALUATIONS
+from attribcli.audit.manifest import AFTER_TRAINING, REPORTS, RUN_FORMAT
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_bytes, atomic_write_text, is_temporary, locked, sha256_file
 
@@ -55,7 +55,7 @@ def require_run(final: Path) -> None:
     recorded = set(manifest.get("outputs") or {})
     for p in sorted(final.rglob("*")):
         rel = p.relative_to(final)
-        if p.is_dir() or rel.parts[0] in (REPORTS, VALUATIONS) or rel.as_posix() in recorded | {MANIFEST} \
+        if p.is_dir() or rel.parts[0] in AFTER_TRAINING or rel.as_posix() in recorded | {MANIFEST} \
                 or is_temporary(p):  # an atomic write a kill interrupted
             continue
         raise AttribError(f"the run holds {rel.as_posix()}, which attrib did not write", file=str(final),

@@ -68,13 +68,28 @@ def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group 
     """Every check that needs no step taken: (prep, manifest, segment starts, valuation dir, its .partial)."""
     run = Path(run)
     name = check_name(name)
+    prep, manifest, total = prepared(run, generations, group=group)
+    out = run / VALUATIONS / name
+    part = partial_dir(out)
+    if group.main:
+        refuse_existing(out, part, name, resume)
+        if part.is_dir():
+            drop_temporaries(part)  # half-written files of a kill: the resume writes them again
+        group.barrier()
+    return prep, manifest, segment_starts(total, prep.config.training.replay_segments), out, part
+
+
+def prepared(run: Path, generations: Path, *, group: Group = Group(),
+             field: str = "--generations") -> tuple[Prepared, dict, int]:
+    """The finished run, unaltered, prepared as trained with ``generations`` as its targets: (prep, manifest,
+    steps)."""
     manifest = json.loads((finished(run) / MANIFEST).read_text(encoding="utf-8"))
     changed = [p for p in check_manifest(run) if not any(p.startswith(f"input {k} ") for k in IGNORED_INPUTS)]
     if changed:
         raise RunAltered(f"the run is not as trained, so its trajectory cannot be replayed: {changed[0]}",
                          file=str(run), fix="restore it (attrib verify lists every difference), or train again")
     if not Path(generations).is_file():
-        raise AttribError("generations file not found", file=str(generations), field="--generations",
+        raise AttribError("generations file not found", file=str(generations), field=field,
                           fix="pass a JSONL file of id, prompt, completion (e.g. from 'attrib generate')")
     config = load_config(run / "config.yaml")
     config = dataclasses.replace(config, run_dir=run.resolve(),
@@ -92,14 +107,7 @@ def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group 
     if total != manifest["steps"]:
         raise AttribError(f"the config gives {total} steps, the run took {manifest['steps']}", file=str(run),
                           field="training", fix="replay the run whose config.yaml this is")
-    out = run / VALUATIONS / name
-    part = partial_dir(out)
-    if group.main:
-        refuse_existing(out, part, name, resume)
-        if part.is_dir():
-            drop_temporaries(part)  # half-written files of a kill: the resume writes them again
-        group.barrier()
-    return prep, manifest, segment_starts(total, config.training.replay_segments), out, part
+    return prep, manifest, total
 
 
 def refuse_existing(out: Path, part: Path, name: str, resume: bool) -> None:
