@@ -175,3 +175,11 @@ def test_debian_corpus_builder_writes_attribs_input_format(tmp_path):
     r = subprocess.run([sys.executable, "benchmarks/debian_corpus.py", "--out", out, "--root", tmp_path / "doc"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1  # an output folder in use is refused
+
+
+def test_survey_coverage_benchmark_runs(tiny_config, tmp_path):
+    out = _bench("benchmarks/survey_coverage.py", "--config", tiny_config, "--generations", "24", "--max-steps", "2",
+                 "--sizes", "6", "--repeats", "3", "--max-new-tokens", "4", "--index-dim", "64", "--work", tmp_path)
+    assert "equals this script's estimate for seed 0: True" in out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| 6 |")]
+    assert [r.split(" | ")[1] for r in rows] == ["Horvitz-Thompson", "difference (index)"]
