@@ -42,7 +42,7 @@ from attribcli.posttrain.aggregate import group_sums
 from attribcli.posttrain.payees import payee_pairs
 from attribcli.training.index import point_file, scale_file
 from attribcli.training.query import generation_gradients, generation_losses
-from attribcli.training.replay import check_name, prepared, replay
+from attribcli.training.replay import check_name, prepared, refuse_existing, replay
 from attribcli.training.rundir import MANIFEST, RunAltered, open_run, partial_dir
 from attribcli.training.setup import csv_text, write_generations
 
@@ -61,12 +61,7 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
         raise AttribError("the sample must hold at least one generation", field="--sample", fix="e.g. --sample 200")
     out.parent.mkdir(exist_ok=True)
     with locked(out, field="--name", wait=False):  # one survey of a NAME at a time
-        if out.exists():
-            raise AttribError(f"survey '{name}' already exists", file=str(out), field="--name",
-                              fix="choose another name, or delete it to survey again")
-        if part.exists() and not resume:
-            raise AttribError(f"an interrupted survey named '{name}' exists", file=str(part), field="--name",
-                              fix="continue it with --resume, or delete it to start over")
+        refuse_existing(out, part, name, resume, made="survey", making="survey")
         prep, manifest, _ = prepared(run, generations)
         gens = prep.generations
         currency = prep.config.payout.currency

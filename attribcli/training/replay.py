@@ -110,14 +110,17 @@ def prepared(run: Path, generations: Path, *, group: Group = Group(),
     return prep, manifest, total
 
 
-def refuse_existing(out: Path, part: Path, name: str, resume: bool) -> None:
+def refuse_existing(out: Path, part: Path, name: str, resume: bool, *, made: str = "valuation",
+                    making: str = "replay") -> None:
+    """Refuse a ``made`` (valuation, survey) of that name that exists, or an interrupted ``making`` without
+    ``--resume``."""
     if (out / MANIFEST).is_file() and part.is_dir():
-        shutil.rmtree(part)  # a finished replay killed between its rename and removing its working folder
+        shutil.rmtree(part)  # a finished one killed between its rename and removing its working folder
     if out.exists():
-        raise AttribError(f"valuation '{name}' already exists", file=str(out), field="--name",
-                          fix="choose another name, or delete it to replay again")
+        raise AttribError(f"{made} '{name}' already exists", file=str(out), field="--name",
+                          fix=f"choose another name, or delete it to {making} again")
     if part.exists() and not resume:
-        raise AttribError(f"an interrupted replay named '{name}' exists", file=str(part), field="--name",
+        raise AttribError(f"an interrupted {making} named '{name}' exists", file=str(part), field="--name",
                           fix="continue it with --resume, or delete it to start over")
 
 
