@@ -131,29 +131,24 @@ def _census(run: Path):
         payees, holders, Y, payout.salt, policy
 
 
-def _index_money(run: Path, name: str, ids: list[str], payees: list[str], policy, salt: str) -> np.ndarray:
-    """``[generations × payees]``: every generation paid by the index's values (the survey's auxiliary); a payee
-    the census does not pay is added to ``payees``."""
-    import dataclasses
-
-    from attribcli.money.payout import pay_generation
+def _index_money(run: Path, name: str, ids: list[str], payees: list[str], policy) -> np.ndarray:
+    """``[generations × payees]``: every generation paid by the index's values (the survey's auxiliary, as
+    money/survey.py computes it); a payee the census does not pay is added to ``payees``."""
+    from attribcli.money.survey import generation_money
     from attribcli.posttrain.survey import open_survey
+    from attribcli.rights.holders import COMMONS_ID
 
     s = open_survey(run, name)
-    names = s.index_payees
-    losses = s.index_losses.set_index("generation_id")
-    plain = dataclasses.replace(policy, shared="total")
-    rows = []
+    holders = [policy.commons_payee if p == COMMONS_ID else p for p in s.index_payees]
+    stages = [policy.platform_payee, policy.base_model_payee, policy.prompt_payee, "UNALLOCATED"]
+    payees += [p for p in dict.fromkeys([*holders, *stages]) if p not in payees]
     row = {g: i for i, g in enumerate(s.design.ids)}
-    for i, gid in enumerate(ids):
-        r = losses.loc[gid]
-        nats = {"base_model": r.loss_reference - r.loss_base, "fine_tuning": r.loss_base - r.loss_final,
-                "prompt": r.loss_final_no_prompt - r.loss_final}
-        col = dict(zip(names, map(float, s.index_values[row[gid]])))
-        rev = int(s.design.revenue[row[gid]])
-        rows.append(pay_generation(gid, rev, col, nats, plain, salt=f"{salt}\0index").amounts)
-    payees += [p for p in dict.fromkeys(p for r in rows for p in r) if p not in payees]
-    return np.array([[r.get(p, 0) for p in payees] for r in rows], dtype=np.float64)
+    at = np.array([row[g] for g in ids])
+    losses = s.index_losses.set_index("generation_id").loc[ids]
+    nats = np.stack([losses.loss_reference - losses.loss_base, losses.loss_base - losses.loss_final,
+                     losses.loss_final_no_prompt - losses.loss_final], axis=1).astype(np.float64)
+    return generation_money(s.design.revenue[at].astype(np.float64), np.asarray(s.index_values)[at], nats, policy,
+                            holders, {p: j for j, p in enumerate(payees)})
 
 
 def estimate(Y, X, revenue, ids, k, seed):
@@ -174,9 +169,9 @@ def estimate(Y, X, revenue, ids, k, seed):
 
 
 def report(run: Path, a, census_s: float, surveys: dict) -> str:
-    ids, revenue, payees, holders, Y, salt, policy = _census(run)
+    ids, revenue, payees, holders, Y, _, policy = _census(run)
     total = revenue.sum()
-    X = _index_money(run, f"k{a.sizes[0]}", ids, payees, policy, salt)
+    X = _index_money(run, f"k{a.sizes[0]}", ids, payees, policy)
     Y = np.pad(Y, ((0, 0), (0, len(payees) - Y.shape[1])))  # the lines only the index pays
     truth = Y.sum(0)
     check = json.loads(attrib("payout", run, "--survey", f"k{a.sizes[0]}", "--format", "json").stdout)

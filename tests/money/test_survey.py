@@ -64,3 +64,30 @@ def test_deville_variance_is_zero_for_certain_units_nan_below_two_draws_and_posi
     assert np.all(var > 0)
     _, var = estimate_total(np.zeros((0, 2)), np.zeros(0))
     assert np.all(var == 0)
+
+
+@pytest.mark.parametrize("stages, fee", [("measured", 0.0), ("measured", 0.3), ("fixed", 0.1), ("data_only", 0.0)])
+def test_the_index_money_is_the_statement_rule_in_real_numbers(stages, fee):
+    """generation_money (vectorized, real) stays within a minor unit of pay_generation on every line."""
+    from attribcli.config import PayoutConfig, StageShares
+    from attribcli.money.payout import pay_generation
+    from attribcli.money.survey import generation_money
+
+    policy = PayoutConfig(stages=stages, platform_fee=fee,
+                          fixed_shares=StageShares(base_model=0.2, fine_tuning=0.7, prompt=0.1))
+    rng = np.random.default_rng(3)
+    holders = ["h1", "h2", "h3", "ESCROW"]
+    n = 40
+    values = rng.normal(0, 1, (n, 4))
+    values[5] = -1.0  # no positive value: the data money is unallocated
+    nats = rng.normal(0.3, 0.5, (n, 3))
+    nats[7] = -0.1  # no stage helped
+    revenue = rng.integers(1, 5000, n).astype(float)
+    column = {p: j for j, p in enumerate(holders + ["PLATFORM", "BASE_MODEL", "PROMPT_AUTHORS", "UNALLOCATED"])}
+    money = generation_money(revenue, values, nats, policy, holders, column)
+    np.testing.assert_allclose(money.sum(1), revenue)
+    for g in range(n):
+        exact = pay_generation(f"g{g}", int(revenue[g]), dict(zip(holders, values[g])),
+                               dict(zip(("base_model", "fine_tuning", "prompt"), nats[g])), policy).amounts
+        for p, j in column.items():
+            assert abs(money[g, j] - exact.get(p, 0)) <= 3, (g, p)  # a unit at each of the three splits
