@@ -424,6 +424,9 @@ def value(run_dir, by, part, valuation, fmt, output):
                    "escrow and later amounts go to the holder.")
 @click.option("--survey", metavar="NAME",
               help="Estimate the whole period from survey NAME (attrib survey): each line with its 95 % interval.")
+@click.option("--auxiliary", type=click.Choice(["index", "none"]),
+              help="With --survey: correct the index's values of every generation by the sample (difference "
+                   "estimator; the default when the survey has them), or the sample alone (Horvitz-Thompson).")
 @click.option("--proof-for", "proof_for", metavar="PAYEE",
               help="Write PAYEE's statement line with its Merkle inclusion proof (JSON) instead of the statement.")
 @_VALUATION
@@ -431,8 +434,8 @@ def value(run_dir, by, part, valuation, fmt, output):
 @_OUTPUT
 @_user_errors
 def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages, shared, platform_fee,
-           minimum_payout, period, opted_out, floor, cap, ledger, plot, sign, holder, claims, survey, proof_for,
-           valuation, fmt, output):
+           minimum_payout, period, opted_out, floor, cap, ledger, plot, sign, holder, claims, survey, auxiliary,
+           proof_for, valuation, fmt, output):
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money.amounts import exponent
@@ -444,10 +447,14 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     if survey is not None:
         _survey_statement(run_dir, survey, revenue=revenue, currency=currency, stages=stages, shared=shared,
                           platform_fee=platform_fee, period=period, valuation=valuation, fmt=fmt, output=output,
+                          auxiliary=auxiliary,
                           refused={"--detail": detail, "--minimum-payout": minimum_payout, "--opted-out": opted_out,
                                    "--floor": floor, "--cap": cap, "--ledger": ledger, "--plot": plot,
                                    "--sign": sign, "--holder": holder, "--claims": claims, "--proof-for": proof_for})
         return
+    if auxiliary is not None:
+        raise AttribError("--auxiliary goes with --survey", field="--auxiliary",
+                          fix="add --survey NAME, or leave it out")
     if (revenue is None) == (not revenue_from_generations):
         raise AttribError("give exactly one of --revenue AMOUNT and --revenue-from-generations", field="--revenue",
                           fix="e.g. --revenue 1000.00, or --revenue-from-generations to use each generation's revenue")
@@ -508,7 +515,7 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
 
 
 def _survey_statement(run_dir, name, *, revenue, currency, stages, shared, platform_fee, period, valuation, fmt,
-                      output, refused) -> None:
+                      output, auxiliary, refused) -> None:
     """``attrib payout RUN --survey NAME``: the period's statement estimated from the survey, each line with
     its interval (reports/survey.py)."""
     from attribcli.errors import AttribError
@@ -529,10 +536,10 @@ def _survey_statement(run_dir, name, *, revenue, currency, stages, shared, platf
     if valuation not in (None, name):
         raise AttribError("a survey's statement reads the survey's own valuation", field="--valuation",
                           fix="leave --valuation out")
-    if not (Path(run_dir) / "surveys" / name / "manifest.json").is_file():
-        from attribcli.posttrain.survey import open_survey
+    from attribcli.posttrain.survey import open_survey
 
-        open_survey(run_dir, name)  # its one-line error: no such survey, and which there are
+    made = open_survey(run_dir, name).manifest  # checked; its one-line error: no such survey, and which there are
+    auxiliary = auxiliary or ("index" if made.get("index") else "none")
     val = Valuation(open_run(run_dir, name, behind=True))
     if currency is None:
         from attribcli.config import payout_policy
@@ -543,7 +550,7 @@ def _survey_statement(run_dir, name, *, revenue, currency, stages, shared, platf
         raise AttribError("the run was trained without reference texts, so its values have no shared part",
                           field="--shared", fix="leave --shared out, or train with data.reference")
     spec = ReportSpec(kind="payout", format=fmt, currency=currency.upper(), stages=stages, shared=shared,
-                      platform_fee=platform_fee, period=period, valuation=name, survey=name)
+                      platform_fee=platform_fee, period=period, valuation=name, survey=name, auxiliary=auxiliary)
     _emit(render(val, spec), output)
 
 

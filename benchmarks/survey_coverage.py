@@ -49,6 +49,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[25, 50, 100, 200])
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--index-dim", type=int, default=2048)
+    ap.add_argument("--index-segments", type=int, default=4)
+    ap.add_argument("--period", type=Path, default=None, help="a period already generated (JSONL), e.g. another "
+                                                              "--work's period.jsonl: the same model makes it again")
     ap.add_argument("--work", type=Path, default=None, help="keep the run here (a finished step is reused)")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown tables here")
     a = ap.parse_args()
@@ -61,13 +64,15 @@ def main() -> None:
         for key in ("generations", "reference", "generation_prompts"):
             raw["data"].pop(key, None)
         raw["training"].update(max_steps=a.max_steps, epochs=None)
-        raw.setdefault("attribution", {}).update(rule="taylor", order=1, index={"dim": a.index_dim, "segments": 4},
-                                  target_chunk=64)
+        raw.setdefault("attribution", {}).update(
+            rule="taylor", order=1, index={"dim": a.index_dim, "segments": a.index_segments}, target_chunk=64)
         for key in ("path_tolerance", "path_max_nodes"):
             raw["attribution"].pop(key, None)
         (work / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         attrib("train", work / "config.yaml", "--overwrite")
     period = work / "period.jsonl"
+    if a.period and not period.is_file():
+        period.write_bytes(a.period.read_bytes())
     if not period.is_file():
         prompts = work / "prompts.jsonl"
         prompts.write_text(_prompts(a.config, a.generations))

@@ -68,7 +68,7 @@ def _csv_spec(rows: list[list[str]], bad: AttribError) -> tuple[ReportSpec, str]
                           shared=first.get("shared") or None,
                           platform_fee=float(first["platform_fee"]) if first.get("platform_fee") else None,
                           period=unsafe_cell(first.get("period", "")) or None, survey=unsafe_cell(first["survey"]),
-                          valuation=unsafe_cell(first["valuation"]))
+                          valuation=unsafe_cell(first["valuation"]), auxiliary=first["auxiliary"])
     elif "revenue_mode" in rows[0]:
         spec = ReportSpec(kind="payout", format="csv", currency=first["currency"], detail="generation_id" in rows[0],
                           revenue=first["revenue_total"] if first["revenue_mode"] == "total" else None,

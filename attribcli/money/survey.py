@@ -73,8 +73,10 @@ class SurveyPayout:
         return max(e - h, 0.0), e + h
 
 
-def survey_payout(val: Valuation, survey: Survey, *, currency: str, policy: PayoutConfig) -> SurveyPayout:
-    """``val``: the survey's own valuation (its drawn generations, replayed)."""
+def survey_payout(val: Valuation, survey: Survey, *, currency: str, policy: PayoutConfig,
+                  auxiliary: str = "index") -> SurveyPayout:
+    """``val``: the survey's own valuation (its drawn generations, replayed); ``auxiliary``: ``index`` (the
+    difference estimator, when the survey has the index's values) or ``none`` (Horvitz-Thompson)."""
     if policy.floor or policy.cap:
         raise AttribError("a floor or cap moves money between holders by their amounts, which a survey only "
                           "estimates", field="--floor" if policy.floor else "--cap",
@@ -88,7 +90,11 @@ def survey_payout(val: Valuation, survey: Survey, *, currency: str, policy: Payo
                           file=str(val.run.values_folder), field="--survey",
                           fix="make the survey again with 'attrib survey'")
     payees = list(dict.fromkeys([*sample.payees(), *stage_payee_ids(policy).values()]))
-    index = _index_money(survey, policy, sample.salt) if survey.index_values is not None and not d.census else None
+    if auxiliary == "index" and survey.index_values is None:
+        raise AttribError("the survey has no index values (its run was trained without attribution.index)",
+                          field="--auxiliary", fix="use --auxiliary none, or train with attribution.index")
+    use = auxiliary == "index" and not d.census
+    index = _index_money(survey, policy, sample.salt) if use else None
     if index is not None:
         payees = list(dict.fromkeys([*payees, *index[0]]))
     certain = dict.fromkeys(payees, 0)

@@ -36,9 +36,11 @@ class ReportSpec:
     part: str = "total"                # value reports: total | specific | shared (runs trained with data.reference)
     shared: str | None = None          # payout: override the run's payout.shared
     survey: str | None = None          # payout: the survey (RUN/surveys/NAME) the statement estimates the period from
+    auxiliary: str | None = None       # payout --survey: index (difference estimator) | none (Horvitz-Thompson)
 
     PAYOUT_ONLY = ("revenue", "currency", "detail", "stages", "platform_fee", "minimum_payout", "carried_in", "holder",
-                   "plot", "sign", "floor", "cap", "period", "opted_out", "claims", "shared", "survey")
+                   "plot", "sign", "floor", "cap", "period", "opted_out", "claims", "shared", "survey",
+                   "auxiliary")
 
     @classmethod
     def from_params(cls, params: dict) -> "ReportSpec":
@@ -51,7 +53,7 @@ class ReportSpec:
         return {k: v for k, v in asdict(self).items() if not (k == "by" and self.kind == "payout")
                 and not (k in self.PAYOUT_ONLY and self.kind == "value") and not (k == "valuation" and v is None)
                 and not (k == "part" and (v == "total" or self.kind == "payout"))
-                and not (k in ("shared", "survey") and v is None)}  # as reports made before parts and surveys
+                and not (k in ("shared", "survey", "auxiliary") and v is None)}  # as before parts and surveys
 
 
 def mark(spec: ReportSpec, manifest_sha256: str) -> str:

@@ -47,7 +47,7 @@ class SurveyStatement:
 def build_survey(val: Valuation, spec: ReportSpec) -> SurveyStatement:
     policy = payout_policy(val.config_path, stages=spec.stages, platform_fee=spec.platform_fee, shared=spec.shared)
     survey = open_survey(val.path, spec.survey)
-    payout = survey_payout(val, survey, currency=spec.currency, policy=policy)
+    payout = survey_payout(val, survey, currency=spec.currency, policy=policy, auxiliary=spec.auxiliary or "none")
     params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "sign")}
     sid = sha256_bytes(json.dumps({"run": val.manifest_sha256, **params}, sort_keys=True).encode())[:32]
     cur = payout.currency
@@ -107,16 +107,16 @@ def _csv(val, spec, stmt: SurveyStatement) -> str:
     payout, cur = stmt.payout, stmt.payout.currency
     header = ["payee_id", "kind", "name", "amount", "amount_minor", "estimate_minor", "interval_low_minor",
               "interval_high_minor", "share_pct", "certain_minor", "currency", "revenue_total", "stages",
-              *(["shared"] if spec.shared else []), "platform_fee", "period", "estimator", "generations", "drawn",
-              "survey", "valuation", "run_manifest_sha256"]
+              *(["shared"] if spec.shared else []), "platform_fee", "period", "auxiliary", "estimator", "generations",
+              "drawn", "survey", "valuation", "run_manifest_sha256"]
     rows = [[safe_cell(x["payee_id"]), x["kind"], safe_cell(x["name"]), x["amount"], x["amount_minor"],
              x["estimate_minor"], "" if x["interval_low_minor"] is None else x["interval_low_minor"],
              "" if x["interval_high_minor"] is None else x["interval_high_minor"],
              _pct(payout.share(x["payee_id"])), x["certain_minor"], cur, format_amount(payout.revenue, cur),
              spec.stages or "", *([spec.shared] if spec.shared else []),
              "" if spec.platform_fee is None else repr(spec.platform_fee), safe_cell(spec.period or ""),
-             payout.estimator, payout.generations, payout.drawn, safe_cell(spec.survey), safe_cell(spec.valuation),
-             val.manifest_sha256] for x in stmt.lines]
+             spec.auxiliary, payout.estimator, payout.generations, payout.drawn, safe_cell(spec.survey),
+             safe_cell(spec.valuation), val.manifest_sha256] for x in stmt.lines]
     return csv_text(header, rows)
 
 

@@ -137,6 +137,21 @@ def test_without_an_index_the_estimate_is_horvitz_thompson(tmp_path):
     r = _invoke("payout", run, "--survey", "ht", "--format", "json", "-o", tmp_path / "ht.json")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "ht.json").read_text())["estimator"] == "horvitz-thompson"
+    r = _invoke("payout", run, "--survey", "ht", "--auxiliary", "index")
+    assert r.exit_code == 2 and "--auxiliary" in r.output and "no index values" in r.output
+
+
+def test_the_index_can_be_left_out_of_the_estimate(indexed, tmp_path):
+    run, period = indexed
+    if not (run / "surveys/s12").is_dir():
+        _survey(run, period, "s12", 12)
+    report = tmp_path / "ht.csv"
+    r = _invoke("payout", run, "--survey", "s12", "--auxiliary", "none", "-o", report)
+    assert r.exit_code == 0, r.output
+    assert set(pd.read_csv(report)["estimator"]) == {"horvitz-thompson"}
+    assert _invoke("verify", run, report).exit_code == 0
+    r = _invoke("payout", run, "--revenue", "10", "--auxiliary", "none")
+    assert r.exit_code == 2 and "--auxiliary goes with --survey" in r.output
 
 
 @pytest.mark.parametrize("args, field", [
