@@ -341,14 +341,18 @@ def replay(run_dir, generations, name, nproc, resume):
                                                                      "draws it again.")
 @click.option("--name", required=True, help="The survey to write: RUN/surveys/NAME, its sample's values in "
                                             "RUN/valuations/NAME (e.g. the period, 2026-11).")
+@click.option("--auxiliary", type=click.Choice(["none", "index"]), default="none", show_default=True,
+              help="index: also value every generation per payee from the run's gradient index, for the difference "
+                   "estimator (README: it narrows the interval only where the index is close to exact).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted survey of the same NAME.")
 @_user_errors
-def survey(run_dir, generations, sample, seed, name, resume):
+def survey(run_dir, generations, sample, seed, name, auxiliary, resume):
     """Value a period's GENERATIONS from a revenue-weighted sample: the drawn ones exactly by replay, every one
     from the run's gradient index when it has one; then 'attrib payout RUN --survey NAME'."""
     from attribcli.posttrain.survey import survey as run_survey
 
-    out = run_survey(run_dir, generations, sample=sample, seed=seed, name=name, resume=resume, log=stderr_log)
+    out = run_survey(run_dir, generations, sample=sample, seed=seed, name=name, resume=resume,
+                     with_index=auxiliary == "index", log=stderr_log)
     stderr_log(f"survey written to {out}")
     stderr_log(f"next: attrib payout {run_dir} --survey {name} --format md -o {name}.md")
 

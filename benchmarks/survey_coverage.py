@@ -84,7 +84,8 @@ def main() -> None:
     for k in a.sizes:
         name = f"k{k}"
         seconds = _timed_once(work / f"{name}.seconds", lambda: attrib(
-            "survey", run, "--generations", period, "--sample", k, "--seed", "0", "--name", name))
+            "survey", run, "--generations", period, "--sample", k, "--seed", "0", "--name", name, "--auxiliary",
+            "index"))
         man = json.loads((run / "surveys" / name / "manifest.json").read_text())
         surveys[k] = {"seconds": seconds, "replay": man["valuation"]["seconds"],
                       "index": (man["index"] or {}).get("seconds", 0.0), "drawn": man["design"]["drawn"]}

@@ -51,8 +51,9 @@ GENERATION_TILE = 4096  # generations per block of the payee product
 
 
 def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, resume: bool = False,
-           log=print) -> Path:
-    """Draw, replay and (with an index) value the period per payee; returns ``RUN/surveys/NAME``."""
+           with_index: bool = False, log=print) -> Path:
+    """Draw, replay and (``with_index``: from the run's gradient index) value the period per payee; returns
+    ``RUN/surveys/NAME``."""
     run = Path(run)
     name = check_name(name)
     out = run / SURVEYS / name
@@ -63,6 +64,9 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
     with locked(out, field="--name", wait=False):  # one survey of a NAME at a time
         refuse_existing(out, part, name, resume, made="survey", making="survey")
         prep, manifest, _ = prepared(run, generations)
+        if with_index and "index" not in manifest:
+            raise AttribError("the run has no gradient index", file=str(run / MANIFEST), field="--auxiliary",
+                              fix="leave --auxiliary index out (the sample alone), or train with attribution.index")
         gens = prep.generations
         currency = prep.config.payout.currency
         revenue = [_minor(g, currency, generations) for g in gens]
@@ -88,7 +92,7 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
                               file=str(valuation), field="--name", fix="choose another name")
         replayed = time.perf_counter() - started
         index = None
-        if "index" in manifest and not design.census:
+        if with_index and not design.census:
             tic = time.perf_counter()
             index = index_values(run, name, manifest["index"], prep, part / "index")
             log(f"{len(gens)} generations valued per payee from the index in {time.perf_counter() - tic:.1f}s")

@@ -49,15 +49,15 @@ def indexed(tmp_path_factory):
     return folder / "run", _period(folder / "period.jsonl")
 
 
-def _survey(run, period, name, k, seed=3):
-    r = _invoke("survey", run, "--generations", period, "--sample", k, "--seed", seed, "--name", name)
+def _survey(run, period, name, k, seed=3, *extra):
+    r = _invoke("survey", run, "--generations", period, "--sample", k, "--seed", seed, "--name", name, *extra)
     assert r.exit_code == 0, r.output
     return run / "surveys" / name
 
 
 def test_a_survey_statement_estimates_every_line_sums_to_the_revenue_and_re_derives(indexed, tmp_path):
     run, period = indexed
-    out = _survey(run, period, "s12", 12)
+    out = _survey(run, period, "s12", 12, 3, "--auxiliary", "index")
     man = json.loads((out / "manifest.json").read_text())
     assert man["design"]["drawn"] == 12 and man["generations"] == 40 and not man["design"]["census"]
     design = pd.read_csv(out / "design.csv", dtype={"generation_id": str})
@@ -132,6 +132,10 @@ def test_without_an_index_the_estimate_is_horvitz_thompson(tmp_path):
     cfg = write_config(tmp_path, attribution={"rule": "taylor"})
     assert _invoke("train", cfg).exit_code == 0
     run = tmp_path / "run"
+    r = _invoke("survey", run, "--generations", _period(tmp_path / "p.jsonl"), "--sample", 10, "--name", "x",
+                "--auxiliary", "index")
+    assert r.exit_code == 2 and "no gradient index" in r.output
+    assert not any((run / d / n).exists() for d in ("surveys", "valuations") for n in ("x", "x.partial"))
     out = _survey(run, _period(tmp_path / "period.jsonl"), "ht", 10)
     assert not (out / "index").exists() and json.loads((out / "manifest.json").read_text())["index"] is None
     r = _invoke("payout", run, "--survey", "ht", "--format", "json", "-o", tmp_path / "ht.json")
@@ -141,10 +145,18 @@ def test_without_an_index_the_estimate_is_horvitz_thompson(tmp_path):
     assert r.exit_code == 2 and "--auxiliary" in r.output and "no index values" in r.output
 
 
+def test_a_survey_leaves_the_index_out_unless_asked(indexed, tmp_path):
+    run, period = indexed
+    out = _survey(run, period, "plain", 12)
+    assert json.loads((out / "manifest.json").read_text())["index"] is None and not (out / "index").exists()
+    r = _invoke("payout", run, "--survey", "plain", "--format", "json", "-o", tmp_path / "p.json")
+    assert r.exit_code == 0 and json.loads((tmp_path / "p.json").read_text())["estimator"] == "horvitz-thompson"
+
+
 def test_the_index_can_be_left_out_of_the_estimate(indexed, tmp_path):
     run, period = indexed
     if not (run / "surveys/s12").is_dir():
-        _survey(run, period, "s12", 12)
+        _survey(run, period, "s12", 12, 3, "--auxiliary", "index")
     report = tmp_path / "ht.csv"
     r = _invoke("payout", run, "--survey", "s12", "--auxiliary", "none", "-o", report)
     assert r.exit_code == 0, r.output
@@ -161,7 +173,7 @@ def test_the_index_can_be_left_out_of_the_estimate(indexed, tmp_path):
 def test_payout_options_a_survey_cannot_honour_are_refused_in_one_line(indexed, args, field):
     run, period = indexed
     if not (run / "surveys/s12").is_dir():
-        _survey(run, period, "s12", 12)
+        _survey(run, period, "s12", 12, 3, "--auxiliary", "index")
     r = _invoke("payout", run, "--survey", "s12", *args)
     assert r.exit_code == 2 and field in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
@@ -176,22 +188,24 @@ def test_bad_survey_inputs_get_one_line(indexed, tmp_path):
     r = _invoke("payout", run, "--survey", "nosuch")
     assert r.exit_code == 2 and "no survey named 'nosuch'" in r.output
     if not (run / "surveys/s12").is_dir():
-        _survey(run, period, "s12", 12)
+        _survey(run, period, "s12", 12, 3, "--auxiliary", "index")
     r = _invoke("survey", run, "--generations", period, "--sample", 5, "--name", "s12")
     assert r.exit_code == 2 and "already exists" in r.output
 
 
 def test_a_killed_survey_resumes_to_the_same_bytes(indexed, tmp_path):
     run, period = indexed
-    whole = _survey(run, period, "whole", 12)
+    whole = _survey(run, period, "whole", 12, 3, "--auxiliary", "index")
     r = subprocess.run([sys.executable, "-m", "attribcli", "survey", str(run), "--generations", str(period),
-                        "--sample", "12", "--seed", "3", "--name", "killed"], capture_output=True, text=True,
+                        "--sample", "12", "--seed", "3", "--name", "killed", "--auxiliary", "index"],
+                       capture_output=True, text=True,
                        env={**os.environ, KILL_ENV: "2"}, cwd=ROOT, timeout=600)
     assert r.returncode == 137, r.stderr
     assert (run / "surveys/killed.partial").is_dir()
     r = _invoke("survey", run, "--generations", period, "--sample", 12, "--seed", 3, "--name", "killed")
     assert r.exit_code == 2 and "--resume" in r.output
-    r = _invoke("survey", run, "--generations", period, "--sample", 12, "--seed", 3, "--name", "killed", "--resume")
+    r = _invoke("survey", run, "--generations", period, "--sample", 12, "--seed", 3, "--name", "killed", "--resume",
+                "--auxiliary", "index")
     assert r.exit_code == 0, r.output
     killed = run / "surveys/killed"
     for name in ("design.csv", "sample.jsonl", "index/values.npy", "index/losses.csv"):
