@@ -3,10 +3,12 @@
 A period holds more generations than an exact replay can value (a replay costs about a training run per
 batch of generations). The survey draws K of them with probability proportional to revenue (sampling.py:
 seeded, exact, re-drawable), values those exactly by replay (``RUN/valuations/NAME``: the sample's own
-valuation, which ``attrib value`` and a plain ``attrib payout`` read as usual), and, when the run has a
-gradient index, values every generation of the period from the index summed per payee first (the product
-is ``[payees × dim]`` against each generation's projected gradient: no samples × generations table is built,
-whatever the period's size). ``attrib payout RUN --survey NAME`` estimates every payee's money for the whole
+valuation, which ``attrib value`` and a plain ``attrib payout`` read as usual), and, with ``--auxiliary
+index`` (a run trained with a gradient index), values every generation of the period from the index summed
+per payee first (the product is ``[payees × dim]`` against each generation's projected gradient: no samples ×
+generations table is built, whatever the period's size). Off by default: measured, the index's money per
+generation agrees too little with the exact money to narrow the interval (benchmarks/RESULTS.md, A period at
+volume). ``attrib payout RUN --survey NAME`` estimates every payee's money for the whole
 period from them (money/survey.py), with a 95 % interval on each line.
 
 Layout, ``RUN/surveys/NAME/`` (built in ``NAME.partial`` and renamed when complete; hashed in its manifest):
@@ -14,8 +16,9 @@ Layout, ``RUN/surveys/NAME/`` (built in ``NAME.partial`` and renamed when comple
     design.csv            every generation of the period: id, revenue (minor units), inclusion probability,
                           taken with certainty, drawn
     sample.jsonl          the drawn generations, in the period's order (the replay's input)
-    index/values.npy      float64 [generations × payees]: each generation's value per payee from the index
-    index/losses.csv      each generation's losses under the base and final weights (the stage split)
+    index/values.npy      (--auxiliary index) float64 [generations × payees]: each generation's value per
+                          payee from the index
+    index/losses.csv      (--auxiliary index) each generation's losses under the base and final weights
     manifest.json         the draw (seed, K, method), the period's hash, the run's and the sample valuation's
                           manifest hashes, the payees of index/values.npy, every file's hash
 """
