@@ -177,7 +177,7 @@ def tokenizer(text, vocab_size, out):
 def _confirm_reads(*, drop: bool = False) -> None:
     """Every run file this command read was the manifest's (the value table's hash may still be running);
     ``drop``: forget what is still running, unchecked (the command is ending without output)."""
-    rundir = sys.modules.get("attribcli.training.rundir")  # not imported: no run was read
+    rundir = sys.modules.get("attribcli.posttrain.rundir")  # not imported: no run was read
     if rundir is not None:
         rundir.confirm_reads(drop=drop)
 
@@ -260,7 +260,7 @@ def generate(run_dir, prompts, output, max_new_tokens, temperature, top_p, seed)
 @_user_errors
 def query(run_dir, generations, name):
     """Value GENERATIONS from RUN's gradient index (attribution.index): approximate, far cheaper than a replay."""
-    from attribcli.training.query import query as run_query
+    from attribcli.posttrain.query import query as run_query
 
     out = run_query(run_dir, generations, name, log=stderr_log)
     stderr_log(f"valuation written to {out} (approximate: from the gradient index)")
@@ -281,11 +281,11 @@ def replay(run_dir, generations, name, nproc, resume):
     """Value GENERATIONS exactly as if RUN had been trained with them, by re-running its trajectory."""
     import os
 
+    from attribcli.posttrain.replay import replay as run_replay
     from attribcli.training import distributed
-    from attribcli.training.replay import replay as run_replay
 
     if not distributed.launched_by_torchrun():
-        from attribcli.training.rundir import check_reads, finished
+        from attribcli.posttrain.rundir import check_reads, finished
 
         recorded = check_reads(finished(run_dir), ())  # the manifest itself, readable; the replay checks the rest
         trained_on = recorded.get("processes", 1)
@@ -297,8 +297,8 @@ def replay(run_dir, generations, name, nproc, resume):
             raise AttribError(f"the run was trained on {trained_on} processes; its replay must be too (the gradient "
                               f"was summed in {trained_on} parts)", field="--nproc", fix=f"use --nproc {trained_on}")
         if nproc > 1:
+            from attribcli.posttrain.replay import plan
             from attribcli.training.launch import RunFailed, torchrun
-            from attribcli.training.replay import plan
 
             prep = plan(run_dir, generations, name, resume=resume)[0]  # every input error, before any process
             threads = recorded.get("threads", 1)
@@ -307,8 +307,8 @@ def replay(run_dir, generations, name, nproc, resume):
                 stderr_log(f"warning: {nproc} processes x the run's {threads} threads on {cores} cores: side by side "
                            "on too few cores is slower than one process (benchmarks/RESULTS.md, Replay cost)")
             from attribcli.files import locked
-            from attribcli.training.replay import refuse_existing
-            from attribcli.training.rundir import VALUATIONS, partial_dir
+            from attribcli.posttrain.replay import refuse_existing
+            from attribcli.posttrain.rundir import VALUATIONS, partial_dir
 
             args = ["replay", str(run_dir), "--generations", str(generations), "--name", name]
             out = run_dir / VALUATIONS / name
@@ -382,9 +382,9 @@ def _trains_on_cuda(run_dir: Path) -> bool:
 @_user_errors
 def value(run_dir, by, part, valuation, fmt, output):
     """Value tables of a run: per sample, holder, generation (with the efficiency check) or licence."""
+    from attribcli.posttrain.rundir import open_run
     from attribcli.reports.render import render
     from attribcli.reports.spec import ReportSpec
-    from attribcli.training.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     val = Valuation(open_run(run_dir, valuation, behind=True))  # the table's hash confirmed before any output
@@ -443,8 +443,8 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     """Allocate revenue to rights holders in proportion to positive value, in exact minor units."""
     from attribcli.errors import AttribError
     from attribcli.money.amounts import exponent
+    from attribcli.posttrain.rundir import open_run
     from attribcli.reports.spec import ReportSpec
-    from attribcli.training.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     platform_fee = _fraction(platform_fee, "--platform-fee")
@@ -524,9 +524,9 @@ def _survey_statement(run_dir, name, *, revenue, currency, stages, shared, platf
     its interval (reports/survey.py)."""
     from attribcli.errors import AttribError
     from attribcli.money.amounts import exponent
+    from attribcli.posttrain.rundir import open_run
     from attribcli.reports.render import render
     from attribcli.reports.spec import ReportSpec
-    from attribcli.training.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     given = [k for k, v in refused.items() if v not in (None, False)]

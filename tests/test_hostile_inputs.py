@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from attribcli.cli import main
 from attribcli.files import LOCK_SUFFIX
 from attribcli.money.amounts import CURRENCY_EXPONENTS
+from attribcli.posttrain.rundir import CHECKPOINT, partial_dir
 from attribcli.training.loop import KILL_ENV
-from attribcli.training.rundir import CHECKPOINT, partial_dir
 from tests.runs import ROOT, copy_sample, write_config
 
 _N = int(os.environ.get("ATTRIB_HYPOTHESIS_EXAMPLES", "0") or 0)

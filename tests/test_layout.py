@@ -121,3 +121,13 @@ def test_tests_mirror_the_package():
     tests = Path(__file__).parent
     for sub in (p.parent.name for p in PACKAGE.glob("*/__init__.py")):
         assert (tests / sub / "__init__.py").is_file(), f"tests/{sub}/ should hold the tests of attribcli/{sub}/"
+
+
+def test_what_reads_a_finished_run_reads_it_through_posttrain_never_through_training():
+    """Valuation, money, reports and audit sit above posttrain/ (the run reader, replay, query, surveys): none
+    imports training/ itself."""
+    for module in (m for m in MODULES if m.split(".")[0] in ("valuation", "money", "reports", "audit")):
+        if module == "audit.manifest":  # written by training, so below it
+            continue
+        up = [t for t, _ in imports(MODULES[module], KNOWN) if t.split(".")[0] == "training"]
+        assert not up, f"attribcli.{module} imports {up}: read the run through attribcli.posttrain"

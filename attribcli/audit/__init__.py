@@ -2,5 +2,5 @@
 (manifest.py, which imports only files, so training can write it), and ``attrib verify`` (verify.py),
 which re-derives a report from its run and compares it byte for byte.
 
-May import: reports, money, valuation, posttrain, training.rundir, sampling, errors, files.
+May import: reports, money, valuation, posttrain (the run directory, its surveys), sampling, errors, files.
 """

@@ -20,12 +20,12 @@ from attribcli.files import sha256_file
 from attribcli.money import ledger as ledgers
 from attribcli.money.ledger import check_chain, settled_fields
 from attribcli.posttrain.aggregate import count_non_finite
+from attribcli.posttrain.rundir import MANIFEST, open_run, valuations
 from attribcli.posttrain.survey import survey_problems, surveys
 from attribcli.reports.merkle import check_proof_document
 from attribcli.reports.render import render
 from attribcli.reports.spec import MD_MARK, ReportSpec
 from attribcli.reports.statement import build
-from attribcli.training.rundir import MANIFEST, open_run, valuations
 from attribcli.valuation.valuation import Valuation
 
 _CSV_BY = {"sample": "sample", "holder_id": "holder", "license": "license", "generation_id": "generation"}

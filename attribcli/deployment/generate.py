@@ -15,7 +15,7 @@ import torch
 
 from attribcli.data.generations import Generation, load_prompts
 from attribcli.model.decode import complete
-from attribcli.training.rundir import check_reads, finished, load_model, run_config
+from attribcli.posttrain.rundir import check_reads, finished, load_model, run_config
 
 GENERATED = "generated"  # the valuation of a config's data.generation_prompts
 
@@ -25,8 +25,8 @@ def generate_and_replay(run_dir: Path, *, processes: int = 1, log=print) -> Path
     section) and value the completions by replay, as valuation ``generated``; a run killed on the way
     continues where it stopped (the completions are the same text again)."""
     from attribcli.files import atomic_write_text, sha256_path
-    from attribcli.training.replay import replay
-    from attribcli.training.rundir import VALUATIONS, partial_dir
+    from attribcli.posttrain.replay import replay
+    from attribcli.posttrain.rundir import VALUATIONS, partial_dir
 
     run_dir = Path(run_dir)
     out = run_dir / VALUATIONS / GENERATED

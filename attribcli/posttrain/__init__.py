@@ -1,9 +1,10 @@
-"""After training: what a finished run says and what is asked of it later. Where each sample's value goes,
-as the run recorded it (payees.py: its ownership table, aliases resolved, one weighted pair per sample and
-payee); sums over a run's memory-mapped tables in bounded memory (aggregate.py); a period's generations
-valued by a revenue-weighted sample survey (survey.py: the draw, the exact replay of the sample, the
-gradient index summed per payee for every generation).
+"""After training: a finished run read and asked for more. The run directory and its reader (rundir.py:
+every later command checks what it reads against the manifest), generations valued after training, exactly
+by re-running the run's trajectory (replay.py) or approximately from its gradient index (query.py), where
+each sample's value goes as the run recorded it (payees.py), sums over a run's memory-mapped tables in
+bounded memory (aggregate.py), and a period valued by a revenue-weighted sample survey (survey.py).
+Valuation, money, reports and audit read runs through here, never through training/.
 
-May import: training (the run directory, its replay and its index), data, rights, config, sampling,
-money.amounts (revenues are parsed where they are read), audit.manifest, errors, files.
+May import: training (the steps a replay re-runs, the index's layout), inrun, model, data, rights, config,
+sampling, money.amounts (revenues are parsed where they are read), audit.manifest, errors, files.
 """

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from attribcli.posttrain.rundir import Run
 from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID, alias_roots
 from attribcli.rights.ownership import rights_rows
-from attribcli.training.rundir import Run
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,10 @@ from attribcli.files import atomic_write_text, locked, sha256_file
 from attribcli.money.amounts import parse_amount
 from attribcli.posttrain.aggregate import group_sums
 from attribcli.posttrain.payees import payee_pairs
+from attribcli.posttrain.query import generation_gradients, generation_losses
+from attribcli.posttrain.replay import check_name, prepared, refuse_existing, replay
+from attribcli.posttrain.rundir import MANIFEST, RunAltered, open_run, partial_dir
 from attribcli.training.index import point_file, scale_file
-from attribcli.training.query import generation_gradients, generation_losses
-from attribcli.training.replay import check_name, prepared, refuse_existing, replay
-from attribcli.training.rundir import MANIFEST, RunAltered, open_run, partial_dir
 from attribcli.training.setup import csv_text, write_generations
 
 FORMAT = "attrib-survey-v1"

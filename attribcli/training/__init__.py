@@ -2,8 +2,8 @@
 directory: refuse, resume, write the inputs as trained), loop (the optimizer steps, each valued by inrun),
 finish (values, losses, weights, manifest). Also: what each step trains on (steps.py), the value table
 while training (tally.py), data parallelism (distributed.py), ``--nproc`` (launch.py), base-model
-pre-training (pretrain.py), the reader of a finished run directory (rundir.py), and the replay of a
-finished run's trajectory for generations that arrive after it (replay.py).
+pre-training (pretrain.py), the gradient index written while training (index.py), and the run directory's
+fixed names (layout.py). Reading a finished run, and everything asked of it later, is posttrain/.
 
 May import: config, data, rights, model, inrun, audit.manifest, errors, files, progress.
 """

@@ -14,8 +14,8 @@ from attribcli.files import atomic_torch_save, atomic_write_text
 from attribcli.model.gpt import GPT, save_weights
 from attribcli.model.lora import merge_lora
 from attribcli.training import fidelity
+from attribcli.training.layout import CHECKPOINT
 from attribcli.training.prepare import Prepared
-from attribcli.training.rundir import CHECKPOINT
 from attribcli.training.setup import csv_text, drop_leftovers
 from attribcli.training.steps import target_batch, target_losses
 from attribcli.training.tally import FOLDER as TALLY

@@ -16,7 +16,7 @@ import torch
 
 from attribcli.config import Config
 from attribcli.errors import AttribError
-from attribcli.training.rundir import partial_dir
+from attribcli.training.layout import partial_dir
 
 
 def torchrun(args: list[str], nproc: int, log) -> int:

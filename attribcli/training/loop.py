@@ -34,10 +34,10 @@ from attribcli.progress import Progress
 from attribcli.training.distributed import Group, wrap
 from attribcli.training.finish import finish
 from attribcli.training.index import IndexWriter
+from attribcli.training.layout import CHECKPOINT, partial_dir
 from attribcli.training.plan import grouped_routes, refuse_if_it_cannot_fit
 from attribcli.training.prepare import Prepared, prepare
 from attribcli.training.replace import swap_in
-from attribcli.training.rundir import CHECKPOINT, partial_dir
 from attribcli.training.setup import open_run_dir, refusals, require_batch_for, write_inputs
 from attribcli.training.steps import epoch_order, lr_at, pad_batch, segment_starts, target_batch, target_losses
 from attribcli.training.tally import Tally

@@ -20,8 +20,8 @@ from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, temporaries
 from attribcli.rights.ownership import rights_rows
 from attribcli.training import replace
+from attribcli.training.layout import CHECKPOINT, MANIFEST
 from attribcli.training.prepare import Prepared
-from attribcli.training.rundir import CHECKPOINT, MANIFEST
 from attribcli.training.tally import FOLDER as TALLY
 
 

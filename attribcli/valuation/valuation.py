@@ -17,7 +17,7 @@ import pandas as pd
 from attribcli.errors import AttribError
 from attribcli.posttrain import payees as P
 from attribcli.posttrain.aggregate import count_non_finite
-from attribcli.training.rundir import Run
+from attribcli.posttrain.rundir import Run
 from attribcli.valuation import values as V
 
 

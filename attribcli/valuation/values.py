@@ -18,8 +18,8 @@ import pandas as pd
 
 from attribcli.posttrain.aggregate import codes, group_sums
 from attribcli.posttrain.payees import is_trained, payee_pairs, sample_documents
+from attribcli.posttrain.rundir import Run
 from attribcli.rights.holders import ESCROW_ID
-from attribcli.training.rundir import Run
 
 
 def generation_ids(run: Run) -> list[str]:

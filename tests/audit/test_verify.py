@@ -7,9 +7,9 @@ import pytest
 
 from attribcli.audit.verify import check_valuation, first_difference, read_spec, verify
 from attribcli.files import sha256_file
+from attribcli.posttrain.rundir import open_run
 from attribcli.reports.render import render
 from attribcli.reports.spec import ReportSpec
-from attribcli.training.rundir import open_run
 from attribcli.valuation.valuation import Valuation
 
 SPECS = [ReportSpec(kind="payout", format=f, revenue="250.00", currency="USD", period="2026-11") for f in

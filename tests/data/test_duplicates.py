@@ -11,8 +11,8 @@ from attribcli.cli import main
 from attribcli.data import duplicates
 from attribcli.data.corpus import Document
 from attribcli.posttrain.payees import ownership
+from attribcli.posttrain.rundir import open_run
 from attribcli.rights.licenses import LicensePolicy, apply_policy
-from attribcli.training.rundir import open_run
 from attribcli.valuation.values import holder_values
 from tests.runs import copy_sample, write_config
 

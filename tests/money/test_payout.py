@@ -240,7 +240,7 @@ def test_every_statement_reconciles_to_the_cent_for_random_values_and_revenues(r
     from attribcli.config import payout_policy
     from attribcli.money.payout import compute_payout
     from attribcli.money.settlement import settle
-    from attribcli.training.rundir import open_run
+    from attribcli.posttrain.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     run = open_run(run_dir)
@@ -540,7 +540,7 @@ def parts_run(tmp_path_factory):
 @pytest.mark.parametrize("rule", ["pool", "tokens", "generation"])
 def test_the_data_money_is_cut_into_its_parts_each_paid_by_its_own_key_to_the_cent(parts_run, rule):
     from attribcli.money.amounts import allocate
-    from attribcli.training.rundir import open_run
+    from attribcli.posttrain.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     doc = _statement(parts_run, "--shared", rule)

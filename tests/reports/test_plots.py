@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from attribcli.cli import main
 from attribcli.errors import AttribError
+from attribcli.posttrain.rundir import open_run
 from attribcli.reports.plots import write_payout_plot
 from attribcli.reports.spec import ReportSpec
 from attribcli.reports.statement import build
-from attribcli.training.rundir import open_run
 from attribcli.valuation.valuation import Valuation
 from tests.runs import write_config
 

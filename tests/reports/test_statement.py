@@ -7,10 +7,10 @@ import json
 import pytest
 
 from attribcli.errors import AttribError
+from attribcli.posttrain.rundir import open_run
 from attribcli.reports.merkle import check_proof_document, leaf_bytes, merkle_root
 from attribcli.reports.spec import ReportSpec
 from attribcli.reports.statement import build, line_proof, render_statement, statement_id
-from attribcli.training.rundir import open_run
 from attribcli.valuation.valuation import Valuation
 
 SPEC = ReportSpec(kind="payout", format="json", revenue="1000.00", currency="USD")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from attribcli.posttrain.rundir import open_run
 from attribcli.reports.spec import MD_MARK, ReportSpec
 from attribcli.reports.tables import render_values, value_table
-from attribcli.training.rundir import open_run
 from attribcli.valuation.valuation import Valuation
 
 

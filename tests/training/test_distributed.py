@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from attribcli.posttrain.rundir import CHECKPOINT
 from attribcli.training.distributed import Group
 from attribcli.training.loop import KILL_ENV
-from attribcli.training.rundir import CHECKPOINT
 from tests.runs import ROOT, write_config
 
 pytestmark = pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="no torch.distributed")

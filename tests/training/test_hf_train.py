@@ -67,7 +67,7 @@ def _greedy_completions_are_the_fine_tuned_models(run, tmp_path):
     """attrib generate on an hf run: the fine-tuned weights (model.pt), and transformers' own greedy search."""
     import torch
 
-    from attribcli.training.rundir import load_model
+    from attribcli.posttrain.rundir import load_model
 
     (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "q", "prompt": "the cat"}) + "\n")
     r = _attrib("generate", run, "--prompts", tmp_path / "prompts.jsonl", "--max-new-tokens", "6")

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from attribcli.training.rundir import open_run
+from attribcli.posttrain.rundir import open_run
 from tests.runs import ROOT, write_config
 
 BASE_TEXT = ROOT / "sample_data/base_text/base_text.txt"

@@ -137,7 +137,7 @@ def test_the_swap_journal_finishes_from_any_step(small_run, tmp_path, monkeypatc
     except KeyboardInterrupt:
         pass
     monkeypatch.undo()
-    from attribcli.training.rundir import finished
+    from attribcli.posttrain.rundir import finished
 
     finished(final)  # any reader completes the journal
     assert not (tmp_path / "run.replacing").exists()

@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from attribcli.cli import main
+from attribcli.posttrain.rundir import CHECKPOINT, open_run
 from attribcli.training.loop import KILL_ENV
-from attribcli.training.rundir import CHECKPOINT, open_run
 from tests.runs import ROOT, write_config
 
 

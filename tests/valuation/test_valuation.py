@@ -1,7 +1,7 @@
 """The valuation reads each piece of the run once and hands the same object to every later stage."""
 
 from attribcli.posttrain import payees as P
-from attribcli.training.rundir import open_run
+from attribcli.posttrain.rundir import open_run
 from attribcli.valuation import values as V
 from attribcli.valuation.valuation import Valuation
 

@@ -40,9 +40,9 @@ from attribcli.inrun.projection import Projector, by_parameter
 from attribcli.inrun.step import autocast_context, target_pass
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import sequence_losses
+from attribcli.posttrain.replay import plan, refuse_existing
+from attribcli.posttrain.rundir import MANIFEST, finished, load_model
 from attribcli.training.index import FOLDER, point_file, reference_file, scale_file
-from attribcli.training.replay import plan, refuse_existing
-from attribcli.training.rundir import MANIFEST, finished, load_model
 from attribcli.training.setup import csv_text, write_generations
 from attribcli.training.steps import target_batch, target_losses
 

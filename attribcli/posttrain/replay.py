@@ -41,11 +41,11 @@ from attribcli.config import load_config
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_text, locked, sha256_file, sha256_path
 from attribcli.model.lora import merge_lora
+from attribcli.posttrain.rundir import CHECKPOINT, MANIFEST, VALUATIONS, RunAltered, finished, partial_dir
 from attribcli.training.distributed import Group
 from attribcli.training.finish import final_losses, report_fidelity, write_valuation
 from attribcli.training.loop import Span, kept_checkpoint, run_steps, total_steps
 from attribcli.training.prepare import Prepared, prepare
-from attribcli.training.rundir import CHECKPOINT, MANIFEST, VALUATIONS, RunAltered, finished, partial_dir
 from attribcli.training.setup import drop_temporaries, read_checkpoint, write_generations
 from attribcli.training.steps import segment_starts
 from attribcli.training.tally import Tally

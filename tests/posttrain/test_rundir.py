@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from attribcli.cli import main
-from attribcli.training.rundir import RunAltered, check_reads
+from attribcli.posttrain.rundir import RunAltered, check_reads
 from tests.runs import ROOT, SAMPLE
 
 

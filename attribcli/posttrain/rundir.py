@@ -47,13 +47,9 @@ import pandas as pd
 from attribcli.audit.manifest import VALUATIONS
 from attribcli.errors import AttribError
 from attribcli.inrun.shared import REFERENCE_COLUMNS
+from attribcli.training.layout import CHECKPOINT, MANIFEST, partial_dir
 
-MANIFEST = "manifest.json"
-CHECKPOINT = "checkpoints/last.pt"
-
-
-def partial_dir(run_dir: Path) -> Path:
-    return run_dir.with_name(run_dir.name + ".partial")
+__all__ = ["CHECKPOINT", "MANIFEST", "partial_dir"]  # the layout's names, read with the rest of it
 
 
 @dataclass
