@@ -107,9 +107,9 @@ def write_run(path: Path, n: int, M: int, holders: int, per_doc: int, seed: int 
 
 def measure(run: str) -> dict:
     """In a fresh process: the phases of ``attrib value`` and ``attrib payout`` on ``run``."""
+    from attribcli.posttrain.rundir import VALUE_READS, check_reads, open_run
     from attribcli.reports.spec import ReportSpec
     from attribcli.reports.statement import render_statement
-    from attribcli.training.rundir import VALUE_READS, check_reads, open_run
     from attribcli.valuation.valuation import Valuation
     from attribcli.valuation.values import holder_values, license_values
 
@@ -128,7 +128,7 @@ def measure(run: str) -> dict:
     out["payout_lines"] = text.count("\n") - 1
     # what 'attrib payout --format csv' costs with its check (the table hashed on a thread while the statement is
     # computed, confirmed before output) and without any check, each measured twice, alternating
-    from attribcli.training.rundir import confirm_reads
+    from attribcli.posttrain.rundir import confirm_reads
 
     for k in range(2):
         for mode in ("unchecked", "checked"):

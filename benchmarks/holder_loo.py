@@ -193,7 +193,7 @@ def _final_losses(run: Path, raw: dict) -> np.ndarray:
     """Each generation's completion loss under the run's final weights (model.pt)."""
     import torch
 
-    from attribcli.training.rundir import load_model
+    from attribcli.posttrain.rundir import load_model
     from attribcli.training.steps import target_batch, target_losses
 
     torch.set_num_threads(1)  # the same sums in every run
@@ -208,7 +208,7 @@ def attribution_scores(run: Path, raw: dict, docs: list[dict], holders: list[str
     import torch
 
     from attribcli.model.gpt import sequence_losses
-    from attribcli.training.rundir import load_model, open_run
+    from attribcli.posttrain.rundir import load_model, open_run
     from attribcli.training.steps import pad_batch
     from attribcli.valuation import values as V
 

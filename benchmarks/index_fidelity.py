@@ -140,8 +140,8 @@ def _quiet(message: str) -> None:
 
 
 def sweep(a, work: Path, sets: dict[str, list[str]]) -> list[str]:
-    from attribcli.training.query import query
-    from attribcli.training.replay import replay
+    from attribcli.posttrain.query import query
+    from attribcli.posttrain.replay import replay
 
     gens = work / "generations.jsonl"
     M = sum(len(v) for v in sets.values())
@@ -187,7 +187,7 @@ class Exact:
 
         from attribcli.config import load_config
         from attribcli.money.payout import compute_payout
-        from attribcli.training.rundir import open_run
+        from attribcli.posttrain.rundir import open_run
         from attribcli.valuation.valuation import Valuation
 
         opened = open_run(run, valuation)
@@ -223,9 +223,9 @@ def _shares(paid: dict[str, dict[str, int]], ids: list[str]) -> dict[str, float]
 
 def bergson_comparison(a, work: Path, sets: dict[str, list[str]]) -> list[str]:
     """attrib (exact, index) and Bergson on a tiny Hugging Face GPT-2 trained on the sample."""
-    from attribcli.training.query import query
-    from attribcli.training.replay import replay
-    from attribcli.training.rundir import load_model
+    from attribcli.posttrain.query import query
+    from attribcli.posttrain.replay import replay
+    from attribcli.posttrain.rundir import load_model
 
     gens = work / "generations.jsonl"
     model_dir = save_tiny_gpt2(work / "gpt2-tiny")
@@ -296,7 +296,7 @@ def save_tiny_gpt2(folder: Path) -> Path:
 def token_rows(run: Path, gens: Path, folder: Path) -> tuple[Path, Path]:
     """The run's training samples and the generations as the peer sees them: input_ids and labels (-100 where
     attrib scores no token), one JSON line each, from the very tokens attrib trained and valued."""
-    from attribcli.training.replay import plan
+    from attribcli.posttrain.replay import plan
 
     prep = plan(run, gens, "peer-tokens", resume=True)[0]
     folder.mkdir(parents=True, exist_ok=True)
@@ -319,7 +319,7 @@ def scale(n: int, M: int) -> list[str]:
     import torch
 
     from attribcli.config import IndexConfig
-    from attribcli.training.query import products
+    from attribcli.posttrain.query import products
 
     cfg = IndexConfig()
     D, K, P = cfg.dim, cfg.segments, 1000  # one table per reference point

@@ -75,7 +75,7 @@ def main() -> None:
 
 def exact_values(a, work: Path) -> Path:
     """The plain run with its exact replay ("exact"), kept in ``work`` as index_fidelity.py keeps it."""
-    from attribcli.training.replay import replay
+    from attribcli.posttrain.replay import replay
 
     if not (work / "plain-times.json").is_file():
         plain, t_plain = fid._train(fid._config(a, work, "plain", None))
@@ -93,7 +93,7 @@ def oracle_tables(a, work: Path, tmp: Path) -> dict:
     from attribcli.inrun.step import target_pass
     from attribcli.inrun.tracker import GhostTracker
     from attribcli.model.gpt import sequence_losses
-    from attribcli.training.replay import plan
+    from attribcli.posttrain.replay import plan
     from attribcli.training.steps import target_batch
 
     total = _steps(work / "plain/run")

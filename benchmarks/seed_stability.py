@@ -100,7 +100,7 @@ def _shares(col: np.ndarray) -> np.ndarray:
 
 def money_splits(run: Path) -> dict:
     """Per rule, ``[payees × generations]`` shares of each generation's data-stage money; the revenues; payees."""
-    from attribcli.training.rundir import open_run
+    from attribcli.posttrain.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     val = Valuation(open_run(run))

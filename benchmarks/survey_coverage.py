@@ -124,7 +124,7 @@ def _census(run: Path):
     """(generation ids, revenues, payees, [generations × payees] minor units): the census's own statement."""
     from attribcli.config import payout_policy
     from attribcli.money.payout import compute_payout, payee_kind
-    from attribcli.training.rundir import open_run
+    from attribcli.posttrain.rundir import open_run
     from attribcli.valuation.valuation import Valuation
 
     val = Valuation(open_run(run, "census"))
