@@ -347,8 +347,9 @@ def replay(run_dir, generations, name, nproc, resume):
 @click.option("--resume", is_flag=True, help="Continue an interrupted survey of the same NAME.")
 @_user_errors
 def survey(run_dir, generations, sample, seed, name, auxiliary, resume):
-    """Value a period's GENERATIONS from a revenue-weighted sample: the drawn ones exactly by replay, every one
-    from the run's gradient index when it has one; then 'attrib payout RUN --survey NAME'."""
+    """Value a period's GENERATIONS from a revenue-weighted sample: the drawn ones exactly by replay (with
+    --auxiliary index, every one per payee from the run's gradient index too); then 'attrib payout RUN --survey
+    NAME'."""
     from attribcli.posttrain.survey import survey as run_survey
 
     out = run_survey(run_dir, generations, sample=sample, seed=seed, name=name, resume=resume,

@@ -24,7 +24,7 @@ from attribcli.valuation.valuation import Valuation
 
 ESTIMATORS = {
     "census": "a census: every generation with revenue was replayed, and each line is exact",
-    "horvitz-thompson": "the Horvitz-Thompson estimator over the drawn generations (the run has no gradient index)",
+    "horvitz-thompson": "the Horvitz-Thompson estimator over the drawn generations alone",
     "difference": "the difference estimator: every generation valued from the run's gradient index, the drawn "
                   "ones' exact values correcting it (unbiased whatever the index's error; the interval narrows "
                   "as the index tracks the exact values)",
