@@ -541,9 +541,9 @@ def _survey_statement(run_dir, name, *, revenue, currency, stages, shared, platf
     if valuation not in (None, name):
         raise AttribError("a survey's statement reads the survey's own valuation", field="--valuation",
                           fix="leave --valuation out")
-    from attribcli.posttrain.survey import open_survey
+    from attribcli.posttrain.survey import survey_manifest
 
-    made = open_survey(run_dir, name).manifest  # checked; its one-line error: no such survey, and which there are
+    made = survey_manifest(run_dir, name)  # or one line: no such survey, and which there are (checked when read)
     auxiliary = auxiliary or ("index" if made.get("index") else "none")
     val = Valuation(open_run(run_dir, name, behind=True))
     if currency is None:

@@ -140,6 +140,7 @@ def _census(run: Path):
 def _index_money(run: Path, name: str, ids: list[str], payees: list[str], policy) -> np.ndarray:
     """``[generations × payees]``: every generation paid by the index's values (the survey's auxiliary, as
     money/survey.py computes it); a payee the census does not pay is added to ``payees``."""
+    from attribcli.money.payout import stage_nats
     from attribcli.money.survey import generation_money
     from attribcli.posttrain.survey import open_survey
     from attribcli.rights.holders import COMMONS_ID
@@ -150,9 +151,7 @@ def _index_money(run: Path, name: str, ids: list[str], payees: list[str], policy
     payees += [p for p in dict.fromkeys([*holders, *stages]) if p not in payees]
     row = {g: i for i, g in enumerate(s.design.ids)}
     at = np.array([row[g] for g in ids])
-    losses = s.index_losses.set_index("generation_id").loc[ids]
-    nats = np.stack([losses.loss_reference - losses.loss_base, losses.loss_base - losses.loss_final,
-                     losses.loss_final_no_prompt - losses.loss_final], axis=1).astype(np.float64)
+    nats = stage_nats(s.index_losses.set_index("generation_id").loc[ids])
     return generation_money(s.design.revenue[at].astype(np.float64), np.asarray(s.index_values)[at], nats, policy,
                             holders, {p: j for j, p in enumerate(payees)})
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from attribcli.errors import AttribError
 from attribcli.money.amounts import allocate, format_amount, parse_amount, split_evenly
 from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID
@@ -105,15 +107,22 @@ def generation_revenues(val: Valuation, *, revenue: str | None, currency: str,
 def stage_contributions(val: Valuation) -> dict[str, dict[str, float]]:
     """generation id → {stage: nats}: what each stage did for the completion's log-likelihood."""
     out = {}
-    for r in val.losses.itertuples(index=False):
-        nats = {"base_model": float(r.loss_reference - r.loss_base), "fine_tuning": float(r.loss_base - r.loss_final),
-                "prompt": float(r.loss_final_no_prompt - r.loss_final)}
+    for gid, row in zip(val.losses["generation_id"], stage_nats(val.losses)):
+        nats = dict(zip(STAGES, map(float, row)))
         if not all(math.isfinite(v) for v in nats.values()):  # damage: named, never handed to the exact split
-            raise AttribError(f"generation '{r.generation_id}' has a NaN or infinite loss: the run was damaged",
+            raise AttribError(f"generation '{gid}' has a NaN or infinite loss: the run was damaged",
                               file=str(val.run.values_folder / "losses.csv"), field="loss_*",
                               fix="run 'attrib verify' on it, then train (or replay) it again")
-        out[str(r.generation_id)] = nats
+        out[str(gid)] = nats
     return out
+
+
+def stage_nats(losses) -> np.ndarray:
+    """``[generations × 3]`` in ``STAGES`` order, from a losses table: base model ``loss_reference − loss_base``,
+    fine-tuning data ``loss_base − loss_final``, prompt ``loss_final_no_prompt − loss_final``."""
+    return np.stack([(losses["loss_reference"] - losses["loss_base"]).to_numpy(np.float64),
+                     (losses["loss_base"] - losses["loss_final"]).to_numpy(np.float64),
+                     (losses["loss_final_no_prompt"] - losses["loss_final"]).to_numpy(np.float64)], axis=1)
 
 
 def stage_payee_ids(policy: PayoutConfig) -> dict[str, str]:

@@ -32,7 +32,7 @@ import numpy as np
 
 from attribcli.errors import AttribError
 from attribcli.money.amounts import allocate
-from attribcli.money.payout import Payout, compute_payout, stage_payee_ids
+from attribcli.money.payout import Payout, compute_payout, stage_nats, stage_payee_ids
 from attribcli.rights.holders import COMMONS_ID, UNALLOCATED_ID
 from attribcli.valuation.valuation import Valuation
 
@@ -81,6 +81,9 @@ def survey_payout(val: Valuation, survey: Survey, *, currency: str, policy: Payo
         raise AttribError("a floor or cap moves money between holders by their amounts, which a survey only "
                           "estimates", field="--floor" if policy.floor else "--cap",
                           fix="leave floor and cap out of a survey's statement (payout.floor / payout.cap: null)")
+    if auxiliary == "index" and survey.index_values is None:
+        raise AttribError("the survey has no index values (its run was trained without attribution.index)",
+                          field="--auxiliary", fix="use --auxiliary none, or train with attribution.index")
     d, pi = survey.design, survey.inclusion
     sample = compute_payout(val, revenue=None, currency=currency, policy=policy)
     drawn = {g.generation_id: g for g in sample.generations}
@@ -90,9 +93,6 @@ def survey_payout(val: Valuation, survey: Survey, *, currency: str, policy: Payo
                           file=str(val.run.values_folder), field="--survey",
                           fix="make the survey again with 'attrib survey'")
     payees = list(dict.fromkeys([*sample.payees(), *stage_payee_ids(policy).values()]))
-    if auxiliary == "index" and survey.index_values is None:
-        raise AttribError("the survey has no index values (its run was trained without attribution.index)",
-                          field="--auxiliary", fix="use --auxiliary none, or train with attribution.index")
     use = auxiliary == "index" and not d.census
     index = _index_money(survey, policy, sample.salt) if use else None
     if index is not None:
@@ -170,10 +170,7 @@ def _index_money(survey: Survey, policy: PayoutConfig, salt: str) -> tuple[list[
     stages = stage_payee_ids(policy)
     order = list(dict.fromkeys([*holders, stages["platform"], stages["base_model"], stages["prompt"], UNALLOCATED_ID]))
     column = {p: j for j, p in enumerate(order)}
-    losses = survey.index_losses
-    nats = np.stack([(losses["loss_reference"] - losses["loss_base"]).to_numpy(np.float64),
-                     (losses["loss_base"] - losses["loss_final"]).to_numpy(np.float64),
-                     (losses["loss_final_no_prompt"] - losses["loss_final"]).to_numpy(np.float64)], axis=1)
+    nats = stage_nats(survey.index_losses)
     pool = np.flatnonzero(~d.certain & (d.revenue > 0))
     drawn = np.flatnonzero(d.selected & ~d.certain)
     total, x = np.zeros(len(order)), np.zeros((len(drawn), len(order)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from attribcli.posttrain.aggregate import codes
 from attribcli.posttrain.rundir import Run
 from attribcli.rights.holders import COMMONS_ID, ESCROW_ID, UNALLOCATED_ID, alias_roots
 from attribcli.rights.ownership import rights_rows
@@ -95,7 +96,7 @@ def payee_pairs(run: Run, own: pd.DataFrame | None = None) -> PayeePairs:
     own_doc = pd.Index(docs).get_indexer(own["doc_id"])
     keep = own_doc >= 0                                   # documents with samples
     by_doc = np.argsort(own_doc[keep], kind="stable")     # ownership rows grouped by document, in order
-    own_payee = pd.Index(order).get_indexer(pd.Index(own["payee_id"].to_numpy()[keep]))[by_doc]  # all in order
+    own_payee = codes(own["payee_id"].to_numpy()[keep], order)[by_doc]
     own_share = own["share"].to_numpy()[keep][by_doc]
     per_doc = np.bincount(own_doc[keep], minlength=len(docs))
     first = np.concatenate([[0], np.cumsum(per_doc)[:-1]])

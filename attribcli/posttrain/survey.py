@@ -173,6 +173,11 @@ class Survey:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def manifest_sha256(self) -> str:
+        """What a statement names the survey by (its manifest hashes everything else)."""
+        return sha256_file(self.path / MANIFEST)
+
 
 def surveys(run: Path) -> list[str]:
     folder = Path(run) / SURVEYS
@@ -185,12 +190,8 @@ def open_survey(run: Path, name: str, *, check: bool = True) -> Survey:
     (verify, which lists the differences itself) reads it as it is."""
     run = Path(run)
     path = run / SURVEYS / name
-    if not (path / MANIFEST).is_file():
-        known = surveys(run)
-        raise AttribError(f"no survey named '{name}' in this run", file=str(path), field="--survey",
-                          fix=f"use one of: {', '.join(known)}" if known else "make one with 'attrib survey'")
+    manifest = survey_manifest(run, name)
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         design = pd.read_csv(path / "design.csv", dtype={"generation_id": str}, keep_default_na=False)
     except (OSError, ValueError) as e:
         raise AttribError(f"cannot be read ({e})", file=str(path), field="--survey",
@@ -207,6 +208,21 @@ def open_survey(run: Path, name: str, *, check: bool = True) -> Survey:
         losses = pd.read_csv(path / "index/losses.csv", dtype={"generation_id": str})
     return Survey(path, manifest, drawn, drawn.inclusion(), values,
                   index["payees"] if index else None, losses)
+
+
+def survey_manifest(run: Path, name: str) -> dict:
+    """``RUN/surveys/NAME/manifest.json``, as it is (``open_survey`` checks the rest against it), or the one line
+    saying there is no such survey and which there are."""
+    path = Path(run) / SURVEYS / name
+    if not (path / MANIFEST).is_file():
+        known = surveys(run)
+        raise AttribError(f"no survey named '{name}' in this run", file=str(path), field="--survey",
+                          fix=f"use one of: {', '.join(known)}" if known else "make one with 'attrib survey'")
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise AttribError(f"cannot be read ({e})", file=str(path / MANIFEST), field="--survey",
+                          fix="make the survey again with 'attrib survey'") from None
 
 
 def redraw(manifest: dict, design: pd.DataFrame) -> sampling.Design:

@@ -107,13 +107,18 @@ _SHARED_RULES = {  # payout.shared, as the statement states it (README, Method: 
 def payee_rows(val: Valuation, payout: Payout):
     info = val.holder_info
     extras = val.extra_columns
-    stage_of = {payee: stage for stage, payee in payout.stage_payees.items()}
     for p in payout.payees():
         h = info.get(p, {})
-        name = h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no eligible recipient",
-                                 "commons": "commons (public-domain works)"}.get(
-            payee_kind(p, payout), STAGE_NAMES.get(stage_of.get(p), p))
-        yield p, name, h.get("contact", ""), [h.get(c, "") for c in extras]
+        yield p, payee_name(val, payout, p), h.get("contact", ""), [h.get(c, "") for c in extras]
+
+
+def payee_name(val: Valuation, payout: Payout, payee: str) -> str:
+    """The holder's name, or what the line is (escrow, commons, a stage, no eligible recipient)."""
+    stage_of = {p: stage for stage, p in payout.stage_payees.items()}
+    return val.holder_info.get(payee, {}).get("name") or {
+        "escrow": "unknown holders (escrow)", "unallocated": "no eligible recipient",
+        "commons": "commons (public-domain works)"}.get(payee_kind(payee, payout),
+                                                        STAGE_NAMES.get(stage_of.get(payee), payee))
 
 
 def _share(amount: int, total: int) -> str:

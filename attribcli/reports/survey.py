@@ -12,7 +12,6 @@ import json
 import math
 
 from attribcli.config import payout_policy
-from attribcli.files import sha256_bytes
 from attribcli.money.amounts import format_amount
 from attribcli.money.payout import payee_kind
 from attribcli.money.survey import SurveyPayout, survey_payout
@@ -20,6 +19,7 @@ from attribcli.posttrain.survey import open_survey
 from attribcli.reports.cells import csv_text, md_code, md_comment, md_table, md_text, safe_cell
 from attribcli.reports.merkle import leaf_bytes, merkle_root
 from attribcli.reports.spec import ReportSpec, mark
+from attribcli.reports.statement import payee_name, statement_id
 from attribcli.valuation.valuation import Valuation
 
 ESTIMATORS = {
@@ -48,40 +48,25 @@ def build_survey(val: Valuation, spec: ReportSpec) -> SurveyStatement:
     policy = payout_policy(val.config_path, stages=spec.stages, platform_fee=spec.platform_fee, shared=spec.shared)
     survey = open_survey(val.path, spec.survey)
     payout = survey_payout(val, survey, currency=spec.currency, policy=policy, auxiliary=spec.auxiliary or "none")
-    params = {k: v for k, v in spec.to_dict().items() if k not in ("format", "sign")}
-    sid = sha256_bytes(json.dumps({"run": val.manifest_sha256, **params}, sort_keys=True).encode())[:32]
+    sid = statement_id(val, spec)
     cur = payout.currency
-    names = {p: _name(val, p, payout) for p in payout.payees()}
     lines = []
     for p in payout.payees():
         low, high = payout.interval(p)
         known = not math.isnan(payout.half_widths[p])
-        lines.append({"statement": sid, "payee_id": p, "kind": _kind(p, payout), "name": names[p],
+        lines.append({"statement": sid, "payee_id": p, "kind": payee_kind(p, payout.sample),
+                      "name": payee_name(val, payout.sample, p),
                       "amount": format_amount(payout.amounts[p], cur), "amount_minor": payout.amounts[p],
                       "currency": cur, "estimate_minor": round(payout.estimates[p]),
                       "interval_low_minor": math.floor(low) if known else None,
                       "interval_high_minor": math.ceil(high) if known else None,
                       "certain_minor": payout.certain_amounts[p]})
-    digest = sha256_bytes((survey.path / "manifest.json").read_bytes())
-    return SurveyStatement(sid, payout, lines, merkle_root([leaf_bytes(x) for x in lines]), digest)
+    return SurveyStatement(sid, payout, lines, merkle_root([leaf_bytes(x) for x in lines]), survey.manifest_sha256)
 
 
 def render_survey(val: Valuation, spec: ReportSpec) -> str:
     stmt = build_survey(val, spec)
     return {"csv": _csv, "md": _md, "json": _json}[spec.format](val, spec, stmt)
-
-
-def _kind(p: str, payout: SurveyPayout) -> str:
-    return payee_kind(p, payout.sample)
-
-
-def _name(val: Valuation, p: str, payout: SurveyPayout) -> str:
-    h = val.holder_info.get(p, {})
-    stage = {v: k for k, v in payout.sample.stage_payees.items()}.get(p)
-    return h.get("name") or {"escrow": "unknown holders (escrow)", "unallocated": "no eligible recipient",
-                             "commons": "commons (public-domain works)"}.get(
-        _kind(p, payout), {"platform": "platform fee", "base_model": "base model",
-                           "prompt": "prompt authors"}.get(stage, p))
 
 
 def _pct(x: float) -> str:
