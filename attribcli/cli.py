@@ -257,12 +257,15 @@ def generate(run_dir, prompts, output, max_new_tokens, temperature, top_p, seed)
 @click.option("--generations", "generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSONL: id, prompt, completion[, revenue] per line (e.g. from 'attrib generate').")
 @click.option("--name", required=True, help="The valuation to write: RUN/valuations/NAME (e.g. the period, 2026-11).")
+@click.option("--per", type=click.Choice(["sample", "payee"]), default="sample", show_default=True,
+              help="payee: values per payee only (the index summed per payee first): a period's millions of "
+                   "generations without a table over samples; statements and holder values, no document tables.")
 @_user_errors
-def query(run_dir, generations, name):
+def query(run_dir, generations, name, per):
     """Value GENERATIONS from RUN's gradient index (attribution.index): approximate, far cheaper than a replay."""
     from attribcli.posttrain.query import query as run_query
 
-    out = run_query(run_dir, generations, name, log=stderr_log)
+    out = run_query(run_dir, generations, name, per=per, log=stderr_log)
     stderr_log(f"valuation written to {out} (approximate: from the gradient index)")
     stderr_log(_next_payout(run_dir, name))
 
@@ -482,6 +485,12 @@ def payout(run_dir, revenue, revenue_from_generations, currency, detail, stages,
     if shared not in (None, "total") and not val.parts:
         raise AttribError("the run was trained without reference texts, so its values have no shared part",
                           field="--shared", fix="leave --shared out, or train with data.reference")
+    if val.per_payee:
+        given = [k for k, v in {"--ledger": ledger, "--claims": claims, "--plot": plot}.items() if v]
+        if given:  # escrow is carried and claimed per document, and the plot shows sample values
+            raise AttribError(f"{given[0]} needs values per document, and valuation '{val.valuation}' holds them "
+                              "per payee only", field=given[0], fix=f"leave {given[0]} out, or query the "
+                              "generations again without --per payee")
     unknown = sorted(set(spec.opted_out or ()) - val.holder_ids)
     if unknown:
         raise AttribError(f"'{unknown[0]}' is not a holder of this run", field="--opted-out",

@@ -98,6 +98,11 @@ def write_manifest(run_path: Path, *, inputs: dict[str, Path], input_hashes: dic
 def check_manifest(run_path: Path) -> list[str]:
     """Every difference between the run as it is and as its manifest recorded it (empty = intact)."""
     manifest = json.loads((run_path / "manifest.json").read_text(encoding="utf-8"))
+    return check_outputs(run_path, manifest) + check_inputs(manifest)
+
+
+def check_outputs(run_path: Path, manifest: dict) -> list[str]:
+    """Every file of the run that differs from, is missing from, or was added to its manifest's outputs."""
     problems = []
     recorded = manifest.get("outputs", {})
     actual = output_hashes(run_path)
@@ -108,7 +113,15 @@ def check_manifest(run_path: Path) -> list[str]:
             problems.append(f"{rel}: changed since training (sha256 {actual[rel][:12]}…, manifest {digest[:12]}…)")
     for rel in sorted(set(actual) - set(recorded)):
         problems.append(f"{rel}: not in the manifest (added after training)")
+    return problems
+
+
+def check_inputs(manifest: dict, names=None) -> list[str]:
+    """Every input the run was trained on (or those of ``names`` it had) that is gone or changed at its path."""
+    problems = []
     for name, rec in sorted(manifest.get("inputs", {}).items()):
+        if names is not None and name not in names:
+            continue
         p = Path(rec["path"])
         if not p.exists():
             problems.append(f"input {name} ({p}): not found")

@@ -20,7 +20,7 @@ from attribcli.files import sha256_file
 from attribcli.money import ledger as ledgers
 from attribcli.money.ledger import check_chain, settled_fields
 from attribcli.posttrain.aggregate import count_non_finite
-from attribcli.posttrain.rundir import MANIFEST, open_run, valuations
+from attribcli.posttrain.rundir import MANIFEST, PAYEE_VALUES, open_run, valuations
 from attribcli.posttrain.survey import survey_problems, surveys
 from attribcli.reports.merkle import check_proof_document
 from attribcli.reports.render import render
@@ -137,7 +137,8 @@ def check_valuation(run_dir: Path, name: str) -> list[str]:
         problems.append(f"{VALUATIONS}/{name}/{rel}: not in the valuation's manifest (added after the replay)")
     if manifest.get("run_manifest_sha256") != sha256_file(run_dir / MANIFEST):
         problems.append(f"{VALUATIONS}/{name}: made from another state of the run (its run manifest hash differs)")
-    return problems + non_finite(folder / "values.npy", f"{VALUATIONS}/{name}/values.npy")
+    return problems + [x for table in ("values.npy", PAYEE_VALUES)
+                       for x in non_finite(folder / table, f"{VALUATIONS}/{name}/{table}")]
 
 
 def non_finite(path: Path, name: str) -> list[str]:

@@ -51,7 +51,7 @@ def build(documents: Iterable[Document], tokenizer, root: Path, key: str) -> tup
     once; when the cache already exists it is opened and the texts are only validated, not tokenized."""
     final = Path(root) / key
     if (final / "meta.json").is_file():
-        return _open(final), [d.without_text() for d in documents]
+        return open_cache(final), [d.without_text() for d in documents]
     created = [p for p in [final.parent, *final.parent.parents] if not p.exists()]
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
@@ -85,7 +85,7 @@ def build(documents: Iterable[Document], tokenizer, root: Path, key: str) -> tup
         _remove(tmp, created)
         raise
     shutil.rmtree(tmp, ignore_errors=True)
-    return replace(_open(final), made=made), meta_docs
+    return replace(open_cache(final), made=made), meta_docs
 
 
 def discard(cache: TokenCache) -> None:
@@ -104,7 +104,8 @@ def _remove(folder: Path, parents: list[Path]) -> None:
             break
 
 
-def _open(directory: Path) -> TokenCache:
+def open_cache(directory: Path) -> TokenCache:
+    """The cache built in ``directory`` (its ``meta.json`` names the rest)."""
     meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     n = meta["tokens"]
     tokens = np.memmap(directory / "tokens.bin", dtype=meta["dtype"], mode="r", shape=(n,)) if n \

@@ -40,8 +40,10 @@ from attribcli.inrun.projection import Projector, by_parameter
 from attribcli.inrun.step import autocast_context, target_pass
 from attribcli.inrun.tracker import GhostTracker
 from attribcli.model.gpt import sequence_losses
+from attribcli.posttrain.aggregate import group_sums
+from attribcli.posttrain.payees import payee_pairs
 from attribcli.posttrain.replay import plan, refuse_existing
-from attribcli.posttrain.rundir import MANIFEST, finished, load_model
+from attribcli.posttrain.rundir import MANIFEST, PAYEE_VALUES, finished, load_model, open_rights
 from attribcli.training.index import FOLDER, point_file, reference_file, scale_file
 from attribcli.training.setup import csv_text, write_generations
 from attribcli.training.steps import target_batch, target_losses
@@ -64,50 +66,61 @@ def require_index(run: Path) -> dict:
     return manifest["index"]
 
 
-def query(run: Path, generations: Path, name: str, *, log=print) -> Path:
+PER = ("sample", "payee")
+
+
+def query(run: Path, generations: Path, name: str, *, per: str = "sample", log=print) -> Path:
+    """``per="sample"``: a ``[samples × generations]`` valuation; ``"payee"``: ``[generations × payees]`` from the
+    index's rows summed per payee first (``payee_products``), so no table over samples is ever built."""
     run = Path(run)
     info = require_index(run)
-    prep, manifest, _, out, part = plan(run, generations, name, resume=True)
+    prep, manifest, _, out, part = plan(run, generations, name, resume=True, tokens=False)
     with locked(out, field="--name", wait=False):  # one query or replay of a NAME at a time
         refuse_existing(out, part, name, True)  # again, now that no other command can change it
-        return _query(run, info, prep, manifest, out, part, generations, log)
+        return _query(run, info, prep, manifest, out, part, generations, per, log)
 
 
-def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, generations: Path, log) -> Path:
+def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, generations: Path, per: str,
+           log) -> Path:
     shutil.rmtree(part, ignore_errors=True)  # an interrupted query is cheap to start over
     part.mkdir(parents=True)
     known = _known(run, prep)
     gens = prep.generations + known
-    K, M, n = len(info["points"]), len(gens), len(prep.samples)
+    K, M, n = len(info["points"]), len(prep.generations), manifest["samples"]
     started = time.perf_counter()
     loss_base, loss_final, loss_no_prompt = generation_losses(run, prep)  # before the model leaves the base
     grads = generation_gradients(run, info, prep, gens, part)
-    log(f"{M} generations' gradients at {K} reference points in {time.perf_counter() - started:.1f}s")
+    log(f"{len(gens)} generations' gradients at {K} reference points in {time.perf_counter() - started:.1f}s")
     tic = time.perf_counter()
     folder = part / "out"
     folder.mkdir()
-    values = open_memmap(folder / "values.npy", mode="w+", dtype=np.float64, shape=(n, M))
-    products(index_tables(run, K), grads, lambda rows, cols, block, out=values: out.__setitem__((rows, cols), block))
-    values.flush()
-    M = len(prep.generations)
-    check = index_check(run, values, M, [g.id for g in known]) if known else None
+    if per == "payee":
+        pairs = payee_pairs(open_rights(run))
+        values = payee_products(run, info, pairs, grads, folder / PAYEE_VALUES)
+        check = payee_check(run, values, M, [g.id for g in known], pairs) if known else None
+        if known:
+            _keep_rows(folder / PAYEE_VALUES, values, M)
+        value_sum = np.asarray(np.load(folder / PAYEE_VALUES, mmap_mode="r")).sum(1) if M else np.zeros(0)
+        extra = {"per": "payee", "payees": pairs.order}
+        what = f"{M} generations x {len(pairs.order)} payees"
+    else:
+        values = open_memmap(folder / "values.npy", mode="w+", dtype=np.float64, shape=(n, len(gens)))
+        products(index_tables(run, K), grads,
+                 lambda rows, cols, block, out=values: out.__setitem__((rows, cols), block))
+        values.flush()
+        check = index_check(run, values, M, [g.id for g in known]) if known else None
+        del values
+        if known:  # the query's own columns only
+            _keep_columns(folder / "values.npy", M)
+        value_sum = _column_sums(np.load(folder / "values.npy", mmap_mode="r"))
+        extra = {}
+        what = f"{n} samples x {M} generations"
+    del grads
     if check:
-        log(f"index against the exact values of the run's {len(known)} training-time generations: Spearman "
-            f"{check['spearman_median']:.3f} (median; least {check['spearman_min']:.3f}), value sums "
-            f"{check['value_sum_ratio_median']:.2f}x the exact (median)")
-    if known:  # the query's own columns only
-        kept = open_memmap(folder / "kept.npy", mode="w+", dtype=np.float64, shape=(n, M))
-        step = max(1, TILE_BYTES // max(1, 8 * len(gens)))
-        for lo in range(0, n, step):
-            kept[lo:lo + step] = values[lo:lo + step, :M]
-        kept.flush()
-        del values, kept
-        os.replace(folder / "kept.npy", folder / "values.npy")
-        values = np.load(folder / "values.npy", mmap_mode="r")
-        gens = prep.generations
-    value_sum = _column_sums(values)
-    del values
-    log(f"{n} samples x {M} generations from the index in {time.perf_counter() - tic:.1f}s")
+        log(f"index against the exact values of the run's {len(known)} training-time generations: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in check.items() if isinstance(v, float)))
+    log(f"{what} from the index in {time.perf_counter() - tic:.1f}s")
+    gens = prep.generations
     write_generations(folder / "generations.jsonl", gens)
     realised = loss_base - loss_final
     gap = value_sum - realised
@@ -134,7 +147,9 @@ def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, g
                      "linear interpolation (AdamW: the rank-one part of each step's preconditioner on the "
                      "sample's side, the rest r_j at the point on the generation's), against the generation's "
                      "projected gradient at the point's weights w_j; approximates the run's first-order values; "
-                     "the carry is not estimated"},
+                     "the carry is not estimated"
+                     + ("; per payee, the samples' rows are summed by ownership share before the product"
+                        if per == "payee" else "")},
         "index": info,
         "check": check,
         "generations": M,
@@ -143,11 +158,78 @@ def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, g
             "total_value": float(value_sum.sum()), "total_carry": None,
             "total_realised_reduction": float(realised.sum()),
         },
+        **extra,
     }
     atomic_write_text(folder / MANIFEST, json.dumps(body, indent=2, sort_keys=True) + "\n")
     os.replace(folder, out)
     shutil.rmtree(part)
     return out
+
+
+def _keep_columns(path: Path, M: int) -> None:
+    """Drop the training-time generations' columns (the check's) from a ``[samples × all]`` table."""
+    values = np.load(path, mmap_mode="r")
+    kept = open_memmap(path.with_name("kept.npy"), mode="w+", dtype=np.float64, shape=(len(values), M))
+    step = max(1, TILE_BYTES // max(1, 8 * values.shape[1]))
+    for lo in range(0, len(values), step):
+        kept[lo:lo + step] = values[lo:lo + step, :M]
+    kept.flush()
+    del values, kept
+    os.replace(path.with_name("kept.npy"), path)
+
+
+def _keep_rows(path: Path, values: np.ndarray, M: int) -> None:
+    """Drop the training-time generations' rows (the check's) from a ``[all × payees]`` table."""
+    kept = open_memmap(path.with_name("kept.npy"), mode="w+", dtype=np.float64, shape=(M, values.shape[1]))
+    for lo in range(0, M, GENERATION_TILE):
+        hi = min(M, lo + GENERATION_TILE)
+        kept[lo:hi] = values[lo:hi]
+    kept.flush()
+    del kept
+    os.replace(path.with_name("kept.npy"), path)
+
+
+def payee_products(run: Path, info: dict, pairs, grads: list[np.ndarray], path: Path) -> np.ndarray:
+    """``[generations × payees]`` at ``path`` (memory-mapped): ``Σ_j (Σ_z share · S_j[z]) · G_j[v]``, the index's
+    rows summed per payee before the product (``[payees × dim]`` per point), a tile of generations at a time."""
+    by_payee = []
+    for k in range(len(info["points"])):
+        table = np.load(run / point_file(k), mmap_mode="r")
+        scale = run / scale_file(k)
+        weights = pairs.shares * np.load(scale)[pairs.rows] if scale.is_file() else pairs.shares
+        by_payee.append(group_sums(table, pairs.rows, pairs.payees, weights, len(pairs.order)))  # [P, dim]
+    M, P = grads[0].shape[0], len(pairs.order)
+    values = open_memmap(path, mode="w+", dtype=np.float64, shape=(M, P))
+    for lo in range(0, M, GENERATION_TILE):
+        hi = min(M, lo + GENERATION_TILE)
+        values[lo:hi] = sum(np.asarray(G[lo:hi], dtype=np.float64) @ S.T for G, S in zip(grads, by_payee))
+    values.flush()
+    return values
+
+
+def payee_check(run: Path, approx: np.ndarray, first: int, known: list[str], pairs) -> dict | None:
+    """How far the index is from exact per payee, on the generations whose exact values the run holds
+    (``approx``'s rows from ``first`` on): per generation the Spearman correlation over payees, the ratio of the
+    value sums and the total variation between the two payee shares of positive value (what moves money)."""
+    exact = np.load(run / "values.npy", mmap_mode="r")
+    ids = pd.read_json(run / "inputs/generations.jsonl", lines=True, dtype=False)["id"].astype(str).tolist()
+    if exact.shape[1] != len(ids) or len(pairs.order) < 2:
+        return None
+    cols = [ids.index(g) for g in known]
+    E = group_sums(np.ascontiguousarray(exact[:, cols]), pairs.rows, pairs.payees, pairs.shares, len(pairs.order)).T
+    A = np.asarray(approx[first:first + len(known)])
+    rho, ratio, tv = [], [], []
+    for e, a in zip(E, A):
+        rho.append(float(pd.Series(e).rank().corr(pd.Series(a).rank())))
+        ratio.append(float(a.sum() / e.sum()) if e.sum() else float("nan"))
+        ep, ap = np.maximum(e, 0), np.maximum(a, 0)
+        if ep.sum() and ap.sum():
+            tv.append(float(0.5 * np.abs(ep / ep.sum() - ap / ap.sum()).sum()))
+    return {"generations": len(known), "spearman_median": float(np.nanmedian(rho)),
+            "spearman_min": float(np.nanmin(rho)), "value_sum_ratio_median": float(np.nanmedian(ratio)),
+            "share_tv_median": float(np.median(tv)) if tv else None,
+            "what": "the index per payee against the exact values of the run's training-time generations, summed "
+                    "per payee (Spearman over payees; total variation between the payee shares of positive value)"}
 
 
 def generation_gradients(run: Path, info: dict, prep, gens: list, folder: Path) -> list[np.ndarray]:

@@ -25,7 +25,6 @@ Layout, next to the run's own tables (hashed in its own manifest, which names th
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import re
@@ -36,16 +35,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from attribcli.audit.manifest import check_manifest, method_description, output_hashes
-from attribcli.config import load_config
+from attribcli.audit.manifest import method_description, output_hashes
 from attribcli.errors import AttribError
 from attribcli.files import atomic_torch_save, atomic_write_text, locked, sha256_file, sha256_path
 from attribcli.model.lora import merge_lora
-from attribcli.posttrain.rundir import CHECKPOINT, MANIFEST, VALUATIONS, RunAltered, finished, partial_dir
+from attribcli.posttrain.astrained import as_trained
+from attribcli.posttrain.rundir import CHECKPOINT, MANIFEST, VALUATIONS, partial_dir
 from attribcli.training.distributed import Group
 from attribcli.training.finish import final_losses, report_fidelity, write_valuation
-from attribcli.training.loop import Span, kept_checkpoint, run_steps, total_steps
-from attribcli.training.prepare import Prepared, prepare
+from attribcli.training.loop import Span, kept_checkpoint, run_steps
+from attribcli.training.prepare import Prepared
 from attribcli.training.setup import drop_temporaries, read_checkpoint, write_generations
 from attribcli.training.steps import segment_starts
 from attribcli.training.tally import Tally
@@ -53,8 +52,6 @@ from attribcli.training.tally import Tally
 # On CUDA the same steps differ in the last bits (atomic adds in the backward pass): the trajectory is
 # checked to this relative tolerance there, and the largest drift is recorded in the valuation's manifest.
 CUDA_TOLERANCE = 1e-3
-# replay reads RUN/config.yaml (hashed) and its own generations, not the config's generations or prompts
-IGNORED_INPUTS = ("config", "generations", "generation_prompts")
 
 
 def check_name(name: str) -> str:
@@ -64,11 +61,13 @@ def check_name(name: str) -> str:
     return name
 
 
-def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group = Group()) -> tuple:
-    """Every check that needs no step taken: (prep, manifest, segment starts, valuation dir, its .partial)."""
+def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group = Group(),
+         tokens: bool = True) -> tuple:
+    """Every check that needs no step taken: (prep, manifest, segment starts, valuation dir, its .partial);
+    ``tokens=False`` for a command that takes no step (astrained.py)."""
     run = Path(run)
     name = check_name(name)
-    prep, manifest, total = prepared(run, generations, group=group)
+    prep, manifest, total = as_trained(run, generations, group=group, tokens=tokens)
     out = run / VALUATIONS / name
     part = partial_dir(out)
     if group.main:
@@ -77,37 +76,6 @@ def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group 
             drop_temporaries(part)  # half-written files of a kill: the resume writes them again
         group.barrier()
     return prep, manifest, segment_starts(total, prep.config.training.replay_segments), out, part
-
-
-def prepared(run: Path, generations: Path, *, group: Group = Group(),
-             field: str = "--generations") -> tuple[Prepared, dict, int]:
-    """The finished run, unaltered, prepared as trained with ``generations`` as its targets: (prep, manifest,
-    steps)."""
-    manifest = json.loads((finished(run) / MANIFEST).read_text(encoding="utf-8"))
-    changed = [p for p in check_manifest(run) if not any(p.startswith(f"input {k} ") for k in IGNORED_INPUTS)]
-    if changed:
-        raise RunAltered(f"the run is not as trained, so its trajectory cannot be replayed: {changed[0]}",
-                         file=str(run), fix="restore it (attrib verify lists every difference), or train again")
-    if not Path(generations).is_file():
-        raise AttribError("generations file not found", file=str(generations), field=field,
-                          fix="pass a JSONL file of id, prompt, completion (e.g. from 'attrib generate')")
-    config = load_config(run / "config.yaml")
-    config = dataclasses.replace(config, run_dir=run.resolve(),
-                                 data=dataclasses.replace(config.data, generations=Path(generations).resolve(),
-                                                           generation_prompts=None))
-    if not group.main:
-        group.barrier()  # process 0 fills the token cache and checks the valuation's name first
-    prep = prepare(config)
-    for key, digest in sorted(prep.input_hashes.items()):
-        rec = manifest["inputs"].get(key)
-        if key not in IGNORED_INPUTS and (rec is None or rec["sha256"] != digest):
-            raise AttribError(f"input {key} is not the one the run was trained on", file=str(prep.input_paths[key]),
-                              fix="restore the file the run was trained with (its hash is in manifest.json)")
-    total = total_steps(prep)
-    if total != manifest["steps"]:
-        raise AttribError(f"the config gives {total} steps, the run took {manifest['steps']}", file=str(run),
-                          field="training", fix="replay the run whose config.yaml this is")
-    return prep, manifest, total
 
 
 def refuse_existing(out: Path, part: Path, name: str, resume: bool, *, made: str = "valuation",

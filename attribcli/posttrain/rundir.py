@@ -62,13 +62,15 @@ class Run:
     holders: pd.DataFrame
     generations: pd.DataFrame
     samples: pd.DataFrame
-    values: np.ndarray
+    values: np.ndarray | None             # [samples × generations]; None in a payee-level valuation
     losses: pd.DataFrame
     valuation: str | None = None          # a replay's name (valuations/NAME/); None: the training-time generations
     valuation_manifest: dict | None = None
     _documents: pd.DataFrame | None = None
     shared: np.ndarray | None = None      # [samples × generations] the values' shared parts (data.reference)
     reference: np.ndarray | None = None   # [samples × 2] value for the reference texts, share of each step's
+    payee_values: np.ndarray | None = None  # [generations × payees] of a payee-level valuation (values: None)
+    payees: list[str] | None = None         # its columns
 
     @property
     def parts(self) -> bool:
@@ -153,10 +155,12 @@ class RunAltered(AttribError):
 
 
 # what value and payout read of a run (and of a valuation): checked against the manifest before any is parsed
+PAYEE_VALUES = "payee_values.npy"  # a payee-level valuation's [generations × payees] (attrib query --per payee)
 PART_TABLES = ("values_shared.npy", "values_reference.npy")  # with data.reference only (tally.py)
 VALUE_READS = ("config.yaml", "inputs/documents.jsonl", "inputs/ownership.csv", "inputs/holders.csv",
                "inputs/generations.jsonl", "samples.csv", "values.npy", "losses.csv") + PART_TABLES
-VALUATION_READS = ("generations.jsonl", "values.npy", "losses.csv") + PART_TABLES
+VALUATION_READS = ("generations.jsonl", "values.npy", "losses.csv", PAYEE_VALUES) + PART_TABLES
+RIGHTS_READS = ("config.yaml", "inputs/documents.jsonl", "inputs/ownership.csv", "inputs/holders.csv", "samples.csv")
 
 
 _PENDING: list = []  # value tables still being hashed (check_reads(..., behind=...)); confirm_reads() waits
@@ -252,8 +256,17 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
     generations = read(own + ("generations.jsonl" if valuation else "inputs/generations.jsonl"),
                        lambda p: pd.read_json(p, lines=True, dtype=False))
     samples = read("samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))  # codes, not 10M strings
-    values = read(own + "values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
     losses = read(own + "losses.csv", lambda p: pd.read_csv(p, dtype={"generation_id": str}))
+    if vmanifest is not None and vmanifest.get("per") == "payee":
+        by_payee = read(own + PAYEE_VALUES, lambda p: np.load(p, mmap_mode="r", allow_pickle=False))
+        payees = [str(p) for p in vmanifest.get("payees", [])]
+        if by_payee.dtype != np.float64 or by_payee.shape != (len(generations), len(payees)):
+            raise AttribError(f"{PAYEE_VALUES} holds {by_payee.dtype} {by_payee.shape}, expected float64 "
+                              f"({len(generations)}, {len(payees)})", file=str(path / own / PAYEE_VALUES),
+                              fix="the valuation was altered: query it again")
+        return Run(path, manifest, holders, generations, samples, None, losses, valuation, vmanifest,
+                   payee_values=by_payee, payees=payees)
+    values = read(own + "values.npy", lambda p: np.load(p, mmap_mode="r", allow_pickle=False))  # paged in by chunk
     parts = _parts(path / own)
     for name, table in [("values.npy", values)] + [(n, t) for n, t in zip(PART_TABLES, parts) if t is not None]:
         width = REFERENCE_COLUMNS if name == "values_reference.npy" else len(generations)
@@ -263,6 +276,16 @@ def open_run(path: str | Path, valuation: str | None = None, *, check: bool = Tr
                               fix="the run was altered: train it again")
     return Run(path, manifest, holders, generations, samples, values, losses, valuation, vmanifest,
                shared=parts[0], reference=parts[1])
+
+
+def open_rights(path: str | Path) -> Run:
+    """A finished run's rights alone (holders, samples, ownership, documents), checked against its manifest:
+    what maps a table over samples to payees, without reading any values."""
+    path = finished(path)
+    manifest = check_reads(path, RIGHTS_READS)
+    holders = _read(path, "inputs/holders.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False))
+    samples = _read(path, "samples.csv", lambda p: pd.read_csv(p, dtype={"doc_id": "category"}))
+    return Run(path, manifest, holders, pd.DataFrame(), samples, None, pd.DataFrame())
 
 
 def _parts(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None]:

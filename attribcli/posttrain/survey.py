@@ -34,19 +34,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from numpy.lib.format import open_memmap
 
 from attribcli import sampling
 from attribcli.audit.manifest import SURVEYS, VALUATIONS, output_hashes
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, locked, sha256_file
 from attribcli.money.amounts import parse_amount
-from attribcli.posttrain.aggregate import group_sums
+from attribcli.posttrain.astrained import as_trained
 from attribcli.posttrain.payees import payee_pairs
-from attribcli.posttrain.query import generation_gradients, generation_losses
-from attribcli.posttrain.replay import check_name, prepared, refuse_existing, replay
-from attribcli.posttrain.rundir import MANIFEST, RunAltered, open_run, partial_dir
-from attribcli.training.index import point_file, scale_file
+from attribcli.posttrain.query import generation_gradients, generation_losses, payee_products
+from attribcli.posttrain.replay import check_name, refuse_existing, replay
+from attribcli.posttrain.rundir import MANIFEST, RunAltered, open_rights, partial_dir
 from attribcli.training.setup import csv_text, write_generations
 
 FORMAT = "attrib-survey-v1"
@@ -66,7 +64,7 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
     out.parent.mkdir(exist_ok=True)
     with locked(out, field="--name", wait=False):  # one survey of a NAME at a time
         refuse_existing(out, part, name, resume, made="survey", making="survey")
-        prep, manifest, _ = prepared(run, generations)
+        prep, manifest, _ = as_trained(run, generations, tokens=False)
         if with_index and "index" not in manifest:
             raise AttribError("the run has no gradient index", file=str(run / MANIFEST), field="--auxiliary",
                               fix="leave --auxiliary index out (the sample alone), or train with attribution.index")
@@ -97,7 +95,7 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
         index = None
         if with_index and not design.census:
             tic = time.perf_counter()
-            index = index_values(run, name, manifest["index"], prep, part / "index")
+            index = index_values(run, manifest["index"], prep, part / "index")
             log(f"{len(gens)} generations valued per payee from the index in {time.perf_counter() - tic:.1f}s")
             index["seconds"] = round(time.perf_counter() - tic, 3)
         body = {
@@ -123,31 +121,17 @@ def _minor(g, currency: str, source: Path) -> int:
     return parse_amount(g.revenue, currency, file=str(source), field="revenue")
 
 
-def index_values(run: Path, valuation: str, info: dict, prep, folder: Path) -> dict:
-    """Every generation's value per payee from the index: ``Σ_j (Σ_z share · S_j[z]) · G_j[v]``, the index's
-    rows summed per payee before the product (``[payees × dim]`` per point), written to ``folder``."""
+def index_values(run: Path, info: dict, prep, folder: Path) -> dict:
+    """Every generation's value per payee from the index (query.payee_products), written to ``folder``."""
     shutil.rmtree(folder, ignore_errors=True)  # cheap to make again after a kill
     folder.mkdir(parents=True)
-    r = open_run(run, valuation)
-    pairs = payee_pairs(r)
-    K = len(info["points"])
-    by_payee = []
-    for k in range(K):
-        table = np.load(run / point_file(k), mmap_mode="r")
-        scale = run / scale_file(k)
-        weights = pairs.shares * np.load(scale)[pairs.rows] if scale.is_file() else pairs.shares
-        by_payee.append(group_sums(table, pairs.rows, pairs.payees, weights, len(pairs.order)))  # [P, dim]
+    pairs = payee_pairs(open_rights(run))
     base, final, no_prompt = generation_losses(run, prep)
     grads = generation_gradients(run, info, prep, prep.generations, folder)
-    M, P = len(prep.generations), len(pairs.order)
-    values = open_memmap(folder / "values.npy.tmp", mode="w+", dtype=np.float64, shape=(M, P))
-    for lo in range(0, M, GENERATION_TILE):
-        hi = min(M, lo + GENERATION_TILE)
-        values[lo:hi] = sum(np.asarray(G[lo:hi], dtype=np.float64) @ S.T for G, S in zip(grads, by_payee))
-    values.flush()
-    del values, grads
+    payee_products(run, info, pairs, grads, folder / "values.npy.tmp")
+    del grads
     os.replace(folder / "values.npy.tmp", folder / "values.npy")
-    for k in range(K):
+    for k in range(len(info["points"])):
         (folder / f"gradients-{k}.npy").unlink()
     atomic_write_text(folder / "losses.csv", csv_text(pd.DataFrame({
         "generation_id": [g.id for g in prep.generations], "loss_reference": float(np.log(prep.tokenizer.vocab_size)),

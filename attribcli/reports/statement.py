@@ -176,10 +176,11 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
              **({f"{k}_minor": g.part_amounts[k].get(payee, 0) for k in ("specific", "shared")} if payout.shared
                 else {})} for g in payout.generations]
     owner = val.ownership
-    docs = val.document_values
+    docs = None if val.per_payee else val.document_values  # a payee-level valuation values no document
     mine = owner[owner["payee_id"] == payee]
-    doc_rows = sorted(((d, sh, float(docs.loc[d].sum()) * sh) for d, sh in zip(mine["doc_id"], mine["share"])
-                       if d in docs.index), key=lambda r: (-r[2], r[0]))
+    doc_rows = sorted(((d, sh, None if docs is None else float(docs.loc[d].sum()) * sh)
+                       for d, sh in zip(mine["doc_id"], mine["share"]) if docs is None or d in docs.index),
+                      key=lambda r: (-(r[2] or 0.0), r[0]))
     lic = val.license_of
     if spec.format == "json":
         return json.dumps({"attrib_report": "payout", "parameters": spec.to_dict(),
@@ -204,8 +205,8 @@ def _holder_statement(val: Valuation, spec: ReportSpec, stmt: Statement) -> str:
                          *[f(g[k]) for k in parts]] for g in gens], "-rrrr" + "r" * len(parts))
     lines += ["", "## Your documents", ""]
     lines += md_table(["Document", "Your share", "License", "Value to you (nats)"],
-                       [[md_code(d, table=True), f"{sh:g}", md_text(lic.get(d, "")), short(v)] for d, sh,
-                        v in doc_rows[:20]],
+                       [[md_code(d, table=True), f"{sh:g}", md_text(lic.get(d, "")),
+                         "not valued" if v is None else short(v)] for d, sh, v in doc_rows[:20]],
                        "-r-r")
     if len(doc_rows) > 20:
         lines.append(f"\n… and {len(doc_rows) - 20} more (JSON statement lists all).")
@@ -382,9 +383,13 @@ def _payout_md(val, spec, stmt: Statement):
                 "statement pays them by total values (`attrib replay` values the generations with their parts)"]
                if payout.shared is None and not val.parts and "reference" in val.manifest.get("inputs", {}) else []),
              *([f"- The index against exact values, measured on the run's {c['generations']} training-time "
-                f"generations: Spearman over samples {c['spearman_median']:.3f} (median; least "
-                f"{c['spearman_min']:.3f}), value sums {c['value_sum_ratio_median']:.2f}x the exact (median)"]
+                f"generations: Spearman over {'payees' if val.per_payee else 'samples'} {c['spearman_median']:.3f} "
+                f"(median; least {c['spearman_min']:.3f}), value sums {c['value_sum_ratio_median']:.2f}x the exact "
+                "(median)" + (f"; payee shares {100 * c['share_tv_median']:.1f} % apart (total variation, median)"
+                              if c.get("share_tv_median") is not None else "")]
                if (c := val.index_check) else []),
+             *(["- Values per payee only (`attrib query --per payee`): no document or licence is valued"]
+               if val.per_payee else []),
              f"- Statement `{stmt.id}`: Merkle root `{stmt.root}` "
              f"over its {stmt.size} lines (a payee can check their line: `attrib payout ... --proof-for ID`, "
              "then `attrib verify --line PROOF --root ROOT --size N`)",
@@ -429,7 +434,7 @@ def _payout_md(val, spec, stmt: Statement):
         lines += ["", f"Negative values earn nothing: {len(neg)} holder × generation pairs had negative value "
                   "(their data raised the generation's loss); they are shown in the value tables."]
     lines += ["", "## Generations", ""]
-    owner, doc_values = val.holder_of_documents, val.document_values
+    owner, doc_values = val.holder_of_documents, None if val.per_payee else val.document_values
     for g in payout.generations:
         lines += [f"### {md_text(g.generation_id)}: {f(g.revenue)} {cur}", ""]
         top = sorted((p for p in g.amounts if g.amounts[p] > 0), key=lambda p: (-g.amounts[p], p))[:3]
@@ -437,6 +442,9 @@ def _payout_md(val, spec, stmt: Statement):
                            [[md_text(f"{p} ({name_of.get(p, p)})"), short(g.values.get(p, 0.0)),
                              f(g.amounts[p])] for p in top],
                            "-rr")
+        if doc_values is None:
+            lines += ["", "Top documents: not valued (values per payee only: attrib query --per payee)", ""]
+            continue
         docs = top_documents(doc_values, g.generation_id)
         top_docs = ", ".join(f"{md_code(d)} ({md_text(owner[d])}, {short(v)})" for d, v in docs)
         lines += ["", "Top documents: " + top_docs, ""]
@@ -451,16 +459,16 @@ def _payout_md(val, spec, stmt: Statement):
         lines += ["## Merged payees", "", "Holders listed under more than one id are paid once, under one id:", ""]
         lines += [f"- {md_code(a)} ({md_text(info.get(a, {}).get('name', ''))}) is paid as {md_code(p)} "
                   f"({md_text(info.get(p, {}).get('name', ''))})" for a, p in merges] + [""]
-    lic = val.license_values
-    lic_tot = lic.sum(axis=1)
     counts = val.trained_per_license
+    lic_tot = None if val.per_payee else val.license_values.sum(axis=1)  # a payee-level valuation: not valued
     lines += ["## License mix", ""]
     cls = val.documents.drop_duplicates("license").set_index("license")
     flag = lambda lic_id, col: ("yes" if cls.loc[lic_id, col] else "no") if col in cls else ""  # noqa: E731
     lines += md_table(["License", "Use", "Attribution", "Share-alike", "Trained documents", "Value (nats)"],
                        [[md_text(lic_id), md_text(cls.loc[lic_id, "use"]) if "use" in cls else "",
-                         flag(lic_id, "attribution"), flag(lic_id, "share_alike"), int(counts.get(lic_id, 0)), short(v)]
-                        for lic_id, v in lic_tot.items()], "----rr")
+                         flag(lic_id, "attribution"), flag(lic_id, "share_alike"), int(counts.get(lic_id, 0)),
+                         "not valued" if lic_tot is None else short(lic_tot[lic_id])]
+                        for lic_id in (counts.index if lic_tot is None else lic_tot.index)], "----rr")
     excl = val.excluded_documents
     lines += ["", "## Exclusions", "", f"{len(excl)} documents were not trained on and earn nothing"
               + (":" if len(excl) else ".")]

@@ -65,41 +65,9 @@ def prepare(config: Config) -> Prepared:
         inputs["generation_prompts"] = d.generation_prompts
     if d.reference is not None:
         inputs["reference"] = d.reference
-    if mc.kind == "hf":
-        from attribcli.model.hf import load_hf
-
-        model, tok = load_hf(mc.path, config_file=str(config.source))
-        if mc.context_length > model.context_length:  # its position embedding has no row past its own maximum
-            raise AttribError(f"context_length {mc.context_length:,} is more than the model's own maximum of "
-                              f"{model.context_length} positions", file=str(config.source),
-                              field="model.context_length", fix=f"set model.context_length to at most "
-                              f"{model.context_length}")
-        context = mc.context_length
-        inputs["model"] = mc.path
-    else:
-        if mc.n_embd % mc.n_head:
-            raise AttribError(f"n_embd ({mc.n_embd}) is not divisible by n_head ({mc.n_head})",
-                              file=str(config.source), field="model.n_head", fix="pick n_head dividing n_embd")
-        tok, context = load_tokenizer(mc.tokenizer, config_file=str(config.source)), mc.context_length
-        if mc.tokenizer is not None:
-            inputs["tokenizer"] = mc.tokenizer
-        torch.manual_seed(config.seed)
-        shape = GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd)
-        refuse_if_too_large(shape, config_file=str(config.source), copies=2)  # weights and gradients, before either
-        model = GPT(shape)
-        if mc.base_weights is not None:
-            load_base_weights(model, mc.base_weights, tokenizer=tok.id, config_file=str(config.source))
-            inputs["base_weights"] = mc.base_weights
-    lora = None
-    if mc.lora is not None:
-        torch.manual_seed(config.seed)  # the adapters' initial A
-        head = model.lm_head if isinstance(model, GPT) else model.hf.get_output_embeddings()
-        layers = apply_lora(model, mc.lora.rank, mc.lora.alpha, mc.lora.targets, head)
-        if not layers:
-            raise AttribError(f"no layer of the model is named {', '.join(mc.lora.targets)}", file=str(config.source),
-                              field="model.lora.targets", fix="use names of its linear layers (e.g. qkv, proj, fc for "
-                              "the built-in GPT; c_attn for GPT-2; q_proj for Llama), or [] for all")
-        lora = {"rank": mc.lora.rank, "alpha": mc.lora.alpha, "layers": layers}
+    built = build_model(config)
+    model, tok, context, lora = built.model, built.tokenizer, built.context, built.lora
+    inputs |= built.inputs
     holders = load_holders(d.holders)
     policy = LicensePolicy.from_mapping(config.licenses, file=str(config.source))
     generations = [] if d.generations is None else load_generations(
@@ -135,6 +103,59 @@ def prepare(config: Config) -> Prepared:
         raise
     return Prepared(config, tok, documents, licensing, samples, generations, model.to(device), device,
                     inputs, hashes, cache, copies, duplicate_of, lora, reference)
+
+
+@dataclass
+class Built:
+    """The model as a run starts from it: base weights (and LoRA adapters), its tokenizer, its context."""
+
+    model: object
+    tokenizer: object
+    context: int
+    lora: dict | None                   # rank, alpha, adapted layers, or None
+    inputs: dict[str, Path]             # the files it read: model (Hugging Face), tokenizer, base_weights
+
+
+def build_model(config: Config) -> Built:
+    """The config's model at its starting weights, seeded as training seeds it (so a replay builds the same)."""
+    mc = config.model
+    inputs: dict[str, Path] = {}
+    if mc.kind == "hf":
+        from attribcli.model.hf import load_hf
+
+        model, tok = load_hf(mc.path, config_file=str(config.source))
+        if mc.context_length > model.context_length:  # its position embedding has no row past its own maximum
+            raise AttribError(f"context_length {mc.context_length:,} is more than the model's own maximum of "
+                              f"{model.context_length} positions", file=str(config.source),
+                              field="model.context_length", fix=f"set model.context_length to at most "
+                              f"{model.context_length}")
+        context = mc.context_length
+        inputs["model"] = mc.path
+    else:
+        if mc.n_embd % mc.n_head:
+            raise AttribError(f"n_embd ({mc.n_embd}) is not divisible by n_head ({mc.n_head})",
+                              file=str(config.source), field="model.n_head", fix="pick n_head dividing n_embd")
+        tok, context = load_tokenizer(mc.tokenizer, config_file=str(config.source)), mc.context_length
+        if mc.tokenizer is not None:
+            inputs["tokenizer"] = mc.tokenizer
+        torch.manual_seed(config.seed)
+        shape = GPTConfig(tok.vocab_size, mc.context_length, mc.n_layer, mc.n_head, mc.n_embd)
+        refuse_if_too_large(shape, config_file=str(config.source), copies=2)  # weights and gradients, before either
+        model = GPT(shape)
+        if mc.base_weights is not None:
+            load_base_weights(model, mc.base_weights, tokenizer=tok.id, config_file=str(config.source))
+            inputs["base_weights"] = mc.base_weights
+    lora = None
+    if mc.lora is not None:
+        torch.manual_seed(config.seed)  # the adapters' initial A
+        head = model.lm_head if isinstance(model, GPT) else model.hf.get_output_embeddings()
+        layers = apply_lora(model, mc.lora.rank, mc.lora.alpha, mc.lora.targets, head)
+        if not layers:
+            raise AttribError(f"no layer of the model is named {', '.join(mc.lora.targets)}", file=str(config.source),
+                              field="model.lora.targets", fix="use names of its linear layers (e.g. qkv, proj, fc for "
+                              "the built-in GPT; c_attn for GPT-2; q_proj for Llama), or [] for all")
+        lora = {"rank": mc.lora.rank, "alpha": mc.lora.alpha, "layers": layers}
+    return Built(model, tok, context, lora, inputs)
 
 
 def resolve_device(config: Config) -> torch.device:

@@ -17,7 +17,7 @@ import pandas as pd
 from attribcli.errors import AttribError
 from attribcli.posttrain import payees as P
 from attribcli.posttrain.aggregate import count_non_finite
-from attribcli.posttrain.rundir import Run
+from attribcli.posttrain.rundir import PAYEE_VALUES, Run
 from attribcli.valuation import values as V
 
 
@@ -49,6 +49,18 @@ class Valuation:
     def approximate(self) -> bool:
         """Values from the gradient index (``attrib query``), not from the trajectory itself."""
         return bool((self._run.valuation_manifest or {}).get("approximate"))
+
+    @property
+    def per_payee(self) -> bool:
+        """Values per payee only (``attrib query --per payee``): no table over samples, documents or licences."""
+        return self._run.payee_values is not None
+
+    def _require_samples(self, what: str) -> None:
+        if self.per_payee:
+            raise AttribError(f"valuation '{self.valuation}' holds values per payee only, so it has no {what}",
+                              file=str(self._run.values_folder), field="--valuation",
+                              fix="use it for holder values and payouts, or query the generations again without "
+                                  "--per payee")
 
     @property
     def index_check(self) -> dict | None:
@@ -145,6 +157,7 @@ class Valuation:
     @property
     def sample_values(self) -> np.ndarray:
         """``[samples × generations]``, memory-mapped: read in chunks, never held. Checked finite once first."""
+        self._require_samples("values per sample")
         self._check_values()
         return self._run.values
 
@@ -153,12 +166,17 @@ class Valuation:
         rendered as a number or handed to the allocation (whose exact arithmetic refuses it)."""
         if self._checked:
             return
-        bad = count_non_finite(self._run.values)
+        table = self._run.values if self._run.values is not None else self._run.payee_values
+        bad = count_non_finite(table)
         if bad:
             raise AttribError(f"holds {bad} NaN or infinite value{'s' if bad > 1 else ''}: the run was damaged",
-                              file=str(self._run.values_folder / "values.npy"), field="values",
+                              file=str(self._run.values_folder / self._table_name), field="values",
                               fix="run 'attrib verify' on it, then train (or replay) it again")
         self._checked = True
+
+    @property
+    def _table_name(self) -> str:
+        return PAYEE_VALUES if self.per_payee else "values.npy"
 
     def _finite(self, table: pd.DataFrame) -> pd.DataFrame:
         """An aggregate of the value table, refused when not finite: a non-finite sum means a non-finite entry
@@ -180,6 +198,10 @@ class Valuation:
 
     @cached_property
     def holder_values(self) -> pd.DataFrame:
+        if self.per_payee:
+            self._check_values()
+            return pd.DataFrame(np.asarray(self._run.payee_values).T, index=pd.Index(self._run.payees, name="payee_id"),
+                                columns=self.generation_ids)
         return self._finite(V.holder_values(self._run, own=self.ownership))
 
     @property
@@ -240,10 +262,12 @@ class Valuation:
 
     @cached_property
     def document_values(self) -> pd.DataFrame:
+        self._require_samples("values per document")
         return self._finite(V.document_values(self._run))
 
     @cached_property
     def license_values(self) -> pd.DataFrame:
+        self._require_samples("values per licence")
         return self._finite(V.license_values(self._run))
 
     @property

@@ -144,29 +144,43 @@ def _one_line(r, *needles, code=2):
         assert n in errors[0], r.output
 
 
-def test_replay_refuses_a_changed_corpus_config_or_base_model(tmp_path):
+def test_replay_reads_the_run_as_trained_and_refuses_what_changed_since(tmp_path):
     data = copy_sample(tmp_path / "data")
     shutil.copy(SAMPLE / "base_model.pt", data / "base.pt")
     model = {"n_layer": 4, "n_head": 4, "n_embd": 192, "context_length": 256,
              "tokenizer": str(SAMPLE / "tokenizer.json"), "base_weights": str(data / "base.pt")}
     run = _train(tmp_path, data=data, model=model, training={"max_steps": 1, "batch_size": 4, "lr": 1e-3})
     gens = data / "generations.jsonl"
-    replay = lambda: _invoke("replay", run, "--generations", gens, "--name", "x")  # noqa: E731
+    replay = lambda name="x": _invoke("replay", run, "--generations", gens, "--name", name)  # noqa: E731
     base = (data / "base.pt").read_bytes()
     (data / "base.pt").write_bytes(base + b"\0")
     _one_line(replay(), "base_weights", "changed since training", code=1)
     (data / "base.pt").write_bytes(base)
-    corpus = (data / "corpus.jsonl").read_text()
-    (data / "corpus.jsonl").write_text(corpus.replace("a", "b", 1))
-    _one_line(replay(), "corpus", "changed since training", code=1)
-    (data / "corpus.jsonl").write_text(corpus)
     conf = (run / "config.yaml").read_text()
     (run / "config.yaml").write_text(conf.replace("lr: 0.001", "lr: 0.002"))
     _one_line(replay(), "config.yaml", code=1)
     (run / "config.yaml").write_text(conf)
     _one_line(_invoke("replay", run, "--generations", gens, "--name", "../x"), "--name")
     _one_line(_invoke("replay", run, "--generations", tmp_path / "none.jsonl", "--name", "x"), "--generations")
+    # the config's sources changed since training: the run's own copies and token cache are read, not them
+    corpus, holders = (data / "corpus.jsonl").read_text(), (data / "holders.csv").read_text()
+    (data / "corpus.jsonl").write_text(corpus.replace("a", "b", 1))
+    (data / "holders.csv").write_text(holders + "\n")
     assert replay().exit_code == 0 and not list((run / "valuations").glob("*.partial"))
+    _same_tables(run, "x")
+    # the token cache gone: the corpus is read again only if it is the one trained on
+    cache = tmp_path / ".attrib-cache"
+    assert cache.is_dir()
+    shutil.rmtree(cache)
+    _one_line(replay("y"), "token cache is gone", "corpus", "changed since training", code=1)
+    (data / "corpus.jsonl").write_text(corpus)
+    assert replay("y").exit_code == 0 and cache.is_dir()
+    _same_tables(run, "y")
+    tokens = next(cache.rglob("tokens.bin"))  # an altered cache is refused, not trained from
+    blob = tokens.read_bytes()
+    tokens.write_bytes(bytes([blob[0] ^ 1]) + blob[1:])
+    _one_line(replay("z"), "token cache is not the one the run was trained on", code=1)
+    assert not (run / "valuations/z").exists()
 
 
 @pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs two threads to differ from one")
