@@ -62,12 +62,13 @@ def check_name(name: str) -> str:
 
 
 def plan(run: Path, generations: Path, name: str, *, resume: bool, group: Group = Group(),
-         tokens: bool = True) -> tuple:
+         tokens: bool = True, prepared: tuple | None = None) -> tuple:
     """Every check that needs no step taken: (prep, manifest, segment starts, valuation dir, its .partial);
-    ``tokens=False`` for a command that takes no step (astrained.py)."""
+    ``tokens=False`` for a command that takes no step (astrained.py); ``prepared``: ``as_trained``'s answer for
+    these generations, when the caller has it already (a survey's sample)."""
     run = Path(run)
     name = check_name(name)
-    prep, manifest, total = as_trained(run, generations, group=group, tokens=tokens)
+    prep, manifest, total = prepared or as_trained(run, generations, group=group, tokens=tokens)
     out = run / VALUATIONS / name
     part = partial_dir(out)
     if group.main:
@@ -234,9 +235,10 @@ def _rule(prep: Prepared):
 
 
 def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log=print,
-           group: Group = Group(), generated: dict | None = None) -> Path:
+           group: Group = Group(), generated: dict | None = None, prepared: tuple | None = None) -> Path:
     """Replay RUN's trajectory valuing GENERATIONS into ``RUN/valuations/NAME``; under torchrun either the run's
-    own data-parallel group (a run trained on several processes) or side-by-side blocks of segments."""
+    own data-parallel group (a run trained on several processes) or side-by-side blocks of segments.
+    ``prepared``: the run as trained with GENERATIONS as its targets (plan), its model at the base weights."""
     run = Path(run)
     done = run / VALUATIONS / check_name(name)
     if resume and (done / MANIFEST).is_file():  # killed after its rename: complete, only the working folder left
@@ -244,7 +246,7 @@ def replay(run: Path, generations: Path, name: str, *, resume: bool = False, log
             shutil.rmtree(partial_dir(done), ignore_errors=True)
             log(f"valuation already complete: {done}")
         return done
-    prep, manifest, starts, out, part = plan(run, generations, name, resume=resume, group=group)
+    prep, manifest, starts, out, part = plan(run, generations, name, resume=resume, group=group, prepared=prepared)
     trained_on = int(manifest.get("processes", 1))
     if group.world != trained_on and trained_on > 1:
         raise AttribError(f"the run was trained on {trained_on} processes; its replay must be too (the gradient "

@@ -25,6 +25,7 @@ Layout, ``RUN/surveys/NAME/`` (built in ``NAME.partial`` and renamed when comple
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -37,6 +38,7 @@ import pandas as pd
 
 from attribcli import sampling
 from attribcli.audit.manifest import SURVEYS, VALUATIONS, output_hashes
+from attribcli.data.generations import load_generations
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, locked, sha256_file
 from attribcli.money.amounts import parse_amount
@@ -64,7 +66,9 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
     out.parent.mkdir(exist_ok=True)
     with locked(out, field="--name", wait=False):  # one survey of a NAME at a time
         refuse_existing(out, part, name, resume, made="survey", making="survey")
-        prep, manifest, _ = as_trained(run, generations, tokens=False)
+        # the samples too (the sample's replay takes this prepared run), unless the replay is done already
+        valued = (run / VALUATIONS / name / MANIFEST).is_file()
+        prep, manifest, total = as_trained(run, generations, tokens=not valued)
         if with_index and "index" not in manifest:
             raise AttribError("the run has no gradient index", file=str(run / MANIFEST), field="--auxiliary",
                               fix="leave --auxiliary index out (the sample alone), or train with attribution.index")
@@ -86,7 +90,15 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
         log(f"drew {int(design.selected.sum())} of {len(gens)} generations "
             f"({int(design.certain.sum())} with certainty){' : a census' if design.census else ''}")
         if not (valuation / MANIFEST).is_file():
-            replay(run, part / "sample.jsonl", name, resume=partial_dir(valuation).is_dir(), log=log)
+            sample_file = (part / "sample.jsonl").resolve()
+            drawn = load_generations(sample_file, context_length=prep.config.model.context_length,
+                                     currency=currency, tokenizer=prep.tokenizer)
+            config = dataclasses.replace(prep.config, data=dataclasses.replace(prep.config.data,
+                                                                               generations=sample_file))
+            replay(run, sample_file, name, resume=partial_dir(valuation).is_dir(), log=log,
+                   prepared=(dataclasses.replace(prep, config=config, generations=drawn), manifest, total))
+            if with_index and not design.census:  # the replay trained the model: the index pass needs the base
+                prep = as_trained(run, generations, tokens=False)[0]
         vmanifest = json.loads((valuation / MANIFEST).read_text(encoding="utf-8"))
         if vmanifest.get("generations_input", {}).get("sha256") != sha256_file(part / "sample.jsonl"):
             raise AttribError(f"valuation '{name}' values other generations than this survey's sample",
