@@ -98,10 +98,10 @@ def test_a_census_is_exactly_the_statement_of_every_generation_replayed(indexed,
     assert (census["interval_high_minor"] == census["amount_minor"]).all()
     assert set(census["estimator"]) == {"census"}
     # the survey's replay takes the run it prepared for the period: the same bytes as a replay of its own
-    r = _invoke("replay", run, "--generations", run / "surveys/all/sample.jsonl", "--name", "replayed-all")
+    r = _invoke("replay", run, "--generations", run / "surveys/all/sample.jsonl", "--name", "again")
     assert r.exit_code == 0, r.output
     for name in ("values.npy", "losses.csv", "steps.csv", "target_steps.csv"):
-        assert (run / "valuations/all" / name).read_bytes() == (run / "valuations/replayed-all" / name).read_bytes(), name
+        assert (run / "valuations/all" / name).read_bytes() == (run / "valuations/again" / name).read_bytes(), name
 
 
 def test_an_altered_design_is_refused_and_verify_names_it(indexed, tmp_path):
