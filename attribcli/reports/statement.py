@@ -277,12 +277,12 @@ def _payout_csv(val, spec, stmt: Statement):
         header = ["payee_id", "kind", "name", "contact", *_field_names(extras, fixed, safe_cell), *fixed]
         rows = []
         for p, name, contact, ex in payee_rows(val, payout):
-            pos = sum(max(g.values.get(p, 0.0), 0.0) for g in payout.generations)
+            pos = payout.positive_value(p)
             a = payout.total(p)
             rows.append([safe_cell(p), payee_kind(p, payout), safe_cell(name), safe_cell(contact), *map(safe_cell, ex),
                          num(payout.value(p)), num(pos), format_amount(a, cur), a,
                          *_part_fields(payout, p).values(), _share(a, payout.revenue),
-                         sum(1 for g in payout.generations if g.amounts.get(p, 0) > 0), st.carried_in.get(p, 0),
+                         payout.generations_paid(p), st.carried_in.get(p, 0),
                          st.paid[p], st.carried_out[p], _yes(p in flagged)] + tail_vals)
     return csv_text(header, rows)
 

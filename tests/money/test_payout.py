@@ -620,3 +620,35 @@ def test_parts_asked_of_a_run_without_reference_texts_are_one_line_errors(run_di
     assert r.exit_code == 2 and "data.reference" in r.output and len(r.output.strip().splitlines()) == 1
     doc = _statement(run_dir)
     assert doc["shared_rule"] is None and "specific_minor" not in doc["lines"][0]  # as before parts existed
+
+
+def test_a_statement_keeps_each_generation_packed_and_sums_every_payee_in_one_pass_to_the_same_numbers():
+    """Packed reads, iterates and compares as the dict it was made from; Payout's one-pass sums equal the
+    sums taken one payee at a time, floats bit for bit (the statements' bytes rest on it)."""
+    from attribcli.money.payout import GenerationPayout, Packed, Payout, packer
+
+    rng = np.random.default_rng(5)
+    pack = packer()
+    payees = [f"h{i}" for i in range(7)]
+    gens, plain = [], []
+    for k in range(40):
+        present = [p for p in payees if rng.random() > 0.2]  # some generations lack a payee or two
+        values = {p: float(v) for p, v in zip(present, rng.normal(size=len(present)))}
+        values[present[0]] = -0.0 if k % 5 == 0 else values[present[0]]
+        amounts = {p: int(a) for p, a in zip(present, rng.integers(0, 300, size=len(present)))}
+        plain.append(GenerationPayout(f"g{k}", sum(amounts.values()), values, amounts))
+        gens.append(GenerationPayout(f"g{k}", sum(amounts.values()), pack(values, "d"), pack(amounts, "q")))
+        assert isinstance(gens[-1].values, Packed) and gens[-1].values == values and gens[-1].amounts == amounts
+        assert list(gens[-1].values) == list(values) and list(gens[-1].amounts.items()) == list(amounts.items())
+        assert gens[-1].amounts.get("nobody", 0) == 0 and "nobody" not in gens[-1].amounts
+    assert len({id(g.values._keys) for g in gens}) <= len({tuple(g.values) for g in gens})  # orders shared
+    packed = Payout("USD", "generations", 0, generations=gens, adjustments={"h1": 5, "h2": -5})
+    for p in payees + ["nobody"]:
+        one_at_a_time = {
+            "total": sum(g.amounts.get(p, 0) for g in plain) + packed.adjustments.get(p, 0),
+            "value": sum(g.values.get(p, 0.0) for g in plain),
+            "positive": sum(max(g.values.get(p, 0.0), 0.0) for g in plain),
+            "paid": sum(1 for g in plain if g.amounts.get(p, 0) > 0)}
+        got = {"total": packed.total(p), "value": packed.value(p), "positive": packed.positive_value(p),
+               "paid": packed.generations_paid(p)}
+        assert {k: repr(v) for k, v in got.items()} == {k: repr(v) for k, v in one_at_a_time.items()}, p
