@@ -66,9 +66,6 @@ def require_index(run: Path) -> dict:
     return manifest["index"]
 
 
-PER = ("sample", "payee")
-
-
 def query(run: Path, generations: Path, name: str, *, per: str = "sample", log=print) -> Path:
     """``per="sample"``: a ``[samples × generations]`` valuation; ``"payee"``: ``[generations × payees]`` from the
     index's rows summed per payee first (``payee_products``), so no table over samples is ever built."""
@@ -98,9 +95,9 @@ def _query(run: Path, info: dict, prep, manifest: dict, out: Path, part: Path, g
         pairs = payee_pairs(open_rights(run))
         values = payee_products(run, info, pairs, grads, folder / PAYEE_VALUES)
         check = payee_check(run, values, M, [g.id for g in known], pairs) if known else None
+        value_sum = values[:M].sum(1)  # the query's own rows
         if known:
             _keep_rows(folder / PAYEE_VALUES, values, M)
-        value_sum = np.asarray(np.load(folder / PAYEE_VALUES, mmap_mode="r")).sum(1) if M else np.zeros(0)
         extra = {"per": "payee", "payees": pairs.order}
         what = f"{M} generations x {len(pairs.order)} payees"
     else:
@@ -211,11 +208,10 @@ def payee_check(run: Path, approx: np.ndarray, first: int, known: list[str], pai
     """How far the index is from exact per payee, on the generations whose exact values the run holds
     (``approx``'s rows from ``first`` on): per generation the Spearman correlation over payees, the ratio of the
     value sums and the total variation between the two payee shares of positive value (what moves money)."""
-    exact = np.load(run / "values.npy", mmap_mode="r")
-    ids = pd.read_json(run / "inputs/generations.jsonl", lines=True, dtype=False)["id"].astype(str).tolist()
-    if exact.shape[1] != len(ids) or len(pairs.order) < 2:
+    got = _exact_columns(run, known)
+    if got is None or len(pairs.order) < 2:
         return None
-    cols = [ids.index(g) for g in known]
+    exact, cols = got
     E = group_sums(np.ascontiguousarray(exact[:, cols]), pairs.rows, pairs.payees, pairs.shares, len(pairs.order)).T
     A = np.asarray(approx[first:first + len(known)])
     rho, ratio, tv = [], [], []
@@ -273,18 +269,26 @@ def _known(run: Path, prep) -> list:
             if g.id not in asked]
 
 
+def _exact_columns(run: Path, known: list[str]) -> tuple[np.ndarray, list[int]] | None:
+    """The run's exact value table (memory-mapped) and the columns of the generations ``known`` in it; None when
+    the table does not hold the run's generations."""
+    exact = np.load(run / "values.npy", mmap_mode="r")
+    ids = pd.read_json(run / "inputs/generations.jsonl", lines=True, dtype=False)["id"].astype(str).tolist()
+    return (exact, [ids.index(g) for g in known]) if exact.shape[1] == len(ids) else None
+
+
 def index_check(run: Path, approx: np.ndarray, first: int, known: list[str]) -> dict | None:
     """How far the index is from exact on generations whose exact values the run holds (``approx``'s columns
     from ``first`` on, read one at a time): per generation the Spearman correlation over the trained samples
     and the ratio of the value sums."""
-    exact = np.load(run / "values.npy", mmap_mode="r")
-    ids = pd.read_json(run / "inputs/generations.jsonl", lines=True, dtype=False)["id"].astype(str).tolist()
+    got = _exact_columns(run, known)
     trained = pd.read_csv(run / "samples.csv", usecols=["steps_trained"])["steps_trained"].to_numpy() > 0
-    if exact.shape[1] != len(ids) or trained.sum() < 2:
+    if got is None or trained.sum() < 2:
         return None
+    exact, cols = got
     rho, ratio = [], []
-    for j, col in enumerate(known):
-        e, a = np.asarray(exact[:, ids.index(col)])[trained], np.asarray(approx[:, first + j])[trained]
+    for j, col in enumerate(cols):
+        e, a = np.asarray(exact[:, col])[trained], np.asarray(approx[:, first + j])[trained]
         rho.append(float(pd.Series(e).rank().corr(pd.Series(a).rank())))
         ratio.append(float(a.sum() / e.sum()) if e.sum() else float("nan"))
     return {"generations": len(known), "spearman_median": float(np.nanmedian(rho)),

@@ -38,7 +38,6 @@ import pandas as pd
 
 from attribcli import sampling
 from attribcli.audit.manifest import SURVEYS, VALUATIONS, output_hashes
-from attribcli.data.generations import load_generations
 from attribcli.errors import AttribError
 from attribcli.files import atomic_write_text, locked, sha256_file
 from attribcli.money.amounts import parse_amount
@@ -86,13 +85,12 @@ def survey(run: Path, generations: Path, *, sample: int, seed: int, name: str, r
             "generation_id": list(design.ids), "revenue_minor": design.revenue,
             "inclusion": [repr(float(p)) for p in design.inclusion()],
             "certain": design.certain.astype(int), "selected": design.selected.astype(int)})))
-        write_generations(part / "sample.jsonl", [g for g, s in zip(gens, design.selected) if s])
+        drawn = [g for g, s in zip(gens, design.selected) if s]
+        write_generations(part / "sample.jsonl", drawn)
         log(f"drew {int(design.selected.sum())} of {len(gens)} generations "
             f"({int(design.certain.sum())} with certainty){' : a census' if design.census else ''}")
-        if not (valuation / MANIFEST).is_file():
+        if not valued:
             sample_file = (part / "sample.jsonl").resolve()
-            drawn = load_generations(sample_file, context_length=prep.config.model.context_length,
-                                     currency=currency, tokenizer=prep.tokenizer)
             config = dataclasses.replace(prep.config, data=dataclasses.replace(prep.config.data,
                                                                                generations=sample_file))
             replay(run, sample_file, name, resume=partial_dir(valuation).is_dir(), log=log,
